@@ -1,0 +1,145 @@
+/* fileio.c - see fileio.h. */
+#include "fileio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char g_tmp[4096];
+static volatile sig_atomic_t g_tmp_active;
+
+int oz_input_read(const char *path, oz_input *in)
+{
+    int fd = 0, err;
+    struct stat st;
+    size_t cap, n = 0;
+    memset(in, 0, sizeof *in);
+    in->mode = 0644;
+    if (path && strcmp(path, "-") != 0) {
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return errno;
+    }
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        if (fd)
+            close(fd);
+        return EISDIR;
+    }
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        in->regular = 1;
+        in->mode = st.st_mode & 07777;
+        if (st.st_size > 0) {
+            void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+            if (m != MAP_FAILED) {
+                in->data = m;
+                in->size = (size_t)st.st_size;
+                in->mapped = 1;
+                if (fd)
+                    close(fd);
+                return 0;
+            }
+        }
+    }
+    cap = 1 << 20;
+    in->data = malloc(cap);
+    if (!in->data) {
+        if (fd)
+            close(fd);
+        return ENOMEM;
+    }
+    for (;;) {
+        ssize_t r;
+        if (n == cap) {
+            uint8_t *nb = realloc(in->data, cap * 2);
+            if (!nb) {
+                err = ENOMEM;
+                goto fail;
+            }
+            in->data = nb;
+            cap *= 2;
+        }
+        r = read(fd, in->data + n, cap - n);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            err = errno;
+            goto fail;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    in->size = n;
+    if (fd)
+        close(fd);
+    return 0;
+fail:
+    free(in->data);
+    in->data = NULL;
+    if (fd)
+        close(fd);
+    return err;
+}
+
+void oz_input_free(oz_input *in)
+{
+    if (in->mapped)
+        munmap(in->data, in->size);
+    else
+        free(in->data);
+    memset(in, 0, sizeof *in);
+}
+
+static int write_all(int fd, const void *data, size_t n)
+{
+    const uint8_t *p = data;
+    while (n) {
+        ssize_t w = write(fd, p, n > (1u << 30) ? (1u << 30) : n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int oz_write_stdout(const void *data, size_t n) { return write_all(1, data, n); }
+
+int oz_output_write(const char *path, const void *data, size_t n, mode_t mode)
+{
+    const char *slash = strrchr(path, '/');
+    int fd, err;
+    if (snprintf(g_tmp, sizeof g_tmp, "%.*s.%s.ozip-XXXXXX", slash ? (int)(slash - path + 1) : 0, path,
+                 slash ? slash + 1 : path) >= (int)sizeof g_tmp)
+        return ENAMETOOLONG;
+    fd = mkstemp(g_tmp);
+    if (fd < 0)
+        return errno;
+    g_tmp_active = 1;
+    err = write_all(fd, data, n);
+    if (!err && fchmod(fd, mode & 07777) != 0)
+        err = errno;
+    if (close(fd) != 0 && !err)
+        err = errno;
+    if (!err && rename(g_tmp, path) != 0)
+        err = errno;
+    if (err)
+        unlink(g_tmp);
+    g_tmp_active = 0;
+    return err;
+}
+
+void oz_output_cleanup(void)
+{
+    if (g_tmp_active)
+        unlink(g_tmp);
+}

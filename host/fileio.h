@@ -1,0 +1,31 @@
+/* fileio.h - whole-file input and crash-safe output (temporary file + rename). */
+#ifndef OZ_FILEIO_H
+#define OZ_FILEIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct oz_input {
+    uint8_t *data;
+    size_t size;
+    int mapped;
+    mode_t mode; /* permissions of a regular input file, else 0644 */
+    int regular;
+} oz_input;
+
+/* path NULL or "-" reads standard input. Returns 0 or an errno value. */
+int oz_input_read(const char *path, oz_input *in);
+void oz_input_free(oz_input *in);
+
+/* Writes data to path through a temporary file in the same directory, renamed
+ * over path only once everything is written and closed. Returns 0 or errno.
+ * While it runs, the temporary file's name is kept so that a signal handler
+ * can remove it (oz_output_cleanup). */
+int oz_output_write(const char *path, const void *data, size_t n, mode_t mode);
+/* Async-signal-safe: removes a temporary file being written, if any. */
+void oz_output_cleanup(void);
+/* Writes to stdout (fd 1), handling short writes. Returns 0 or errno. */
+int oz_write_stdout(const void *data, size_t n);
+
+#endif

@@ -1,0 +1,1016 @@
+/* ozip_lib.c - the public API: compress, decompress, range decode, info.
+ * File layout decisions live in docs/format.md; this file implements them
+ * with core/ (structures, coder) and the host helpers. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+#include <xxhash.h>
+
+#include "classic.h"
+#include "fileio.h"
+#include "internal.h"
+
+unsigned ozip_version_number(void) { return OZIP_VERSION_NUMBER; }
+const char *ozip_version_string(void) { return OZIP_VERSION_STRING; }
+
+const char *ozip_strerror(ozip_status s)
+{
+    switch (s) {
+    case OZIP_OK:
+        return "success";
+    case OZIP_ERR_IO:
+        return "input/output error";
+    case OZIP_ERR_NOMEM:
+        return "out of memory";
+    case OZIP_ERR_NOT_OZIP:
+        return "not in ozip format";
+    case OZIP_ERR_VERSION:
+        return "unsupported format version or feature";
+    case OZIP_ERR_TRUNCATED:
+        return "unexpected end of input (truncated file)";
+    case OZIP_ERR_CORRUPT:
+        return "compressed data is corrupt";
+    case OZIP_ERR_CHECKSUM:
+        return "checksum mismatch (data is corrupt)";
+    case OZIP_ERR_MODEL_REQUIRED:
+        return "the file needs an external model (pass it with --model)";
+    case OZIP_ERR_MODEL_MISMATCH:
+        return "the model given is not the one this file was compressed with";
+    case OZIP_ERR_PARAM:
+        return "invalid parameter";
+    case OZIP_ERR_DEVICE:
+        return "device not available";
+    case OZIP_ERR_INTERRUPTED:
+        return "interrupted";
+    case OZIP_ERR_INTERNAL:
+        return "internal error";
+    }
+    return "unknown error";
+}
+
+void ozip_params_init(ozip_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->level = OZ_DEFAULT_LEVEL;
+    p->device = "auto";
+    p->seed = 1;
+}
+
+void ozip_free(void *p) { free(p); }
+
+/* ================================================================ compress */
+
+typedef struct classic_job {
+    const uint8_t *src;
+    size_t n;
+    int method; /* OZ_M_LZMA2 / OZ_M_ZSTD */
+    int preset, extreme;
+    uint8_t *out;
+    size_t out_n;
+} classic_job;
+
+static void classic_task(void *ctx, uint32_t i)
+{
+    classic_job *j = (classic_job *)ctx + i;
+    if (j->method == OZ_M_LZMA2)
+        j->out = classic_lzma2_encode(j->src, j->n, j->preset, j->extreme, &j->out_n);
+    else
+        j->out = classic_zstd_encode(j->src, j->n, j->preset, &j->out_n);
+}
+
+/* One stream's chosen coding. */
+typedef struct stream_choice {
+    int method;
+    const uint8_t *data; /* payload (points into one of the buffers below) */
+    uint64_t size;
+    uint8_t *owned;      /* freed at the end */
+} stream_choice;
+
+static int progress(const ozip_params *p, int phase, uint64_t done, uint64_t total, double bpb, double ep,
+                    const char *what)
+{
+    ozip_progress pr;
+    if (!p->progress)
+        return 0;
+    pr.phase = phase;
+    pr.done = done;
+    pr.total = total;
+    pr.bpb = bpb;
+    pr.epochs = ep;
+    pr.what = what;
+    return p->progress(p->progress_user, &pr);
+}
+
+/* Writes the frame: header, index, checksum, model payload, streams. */
+static ozip_status assemble(const ozip_params *p, const oz_frame *f, const uint8_t *model_payload,
+                            const stream_choice *sc, const uint32_t *xxh32, void **dst, size_t *dst_n)
+{
+    uint64_t hb = oz_header_bytes(f), total = hb, i;
+    oz_index_entry *idx = calloc(f->stream_count ? f->stream_count : 1, sizeof *idx);
+    uint8_t *out, *w;
+    if (!idx)
+        return oz_fail(p, OZIP_ERR_NOMEM, "out of memory");
+    if ((f->flags & OZ_F_MODEL) && !(f->flags & OZ_F_MODEL_EXTERNAL))
+        total += f->model_stored;
+    for (i = 0; i < f->stream_count; i++) {
+        idx[i].method = (uint32_t)sc[i].method;
+        idx[i].stored_size = (uint32_t)sc[i].size;
+        idx[i].xxh32 = xxh32[i];
+        total += sc[i].size;
+    }
+    out = malloc(total);
+    if (!out) {
+        free(idx);
+        return oz_fail(p, OZIP_ERR_NOMEM, "out of memory for %llu output bytes", (unsigned long long)total);
+    }
+    w = out + oz_frame_write(f, idx, out);
+    oz_wr32(w, (uint32_t)XXH64(out, (size_t)(w - out), 0));
+    w += 4;
+    if ((f->flags & OZ_F_MODEL) && !(f->flags & OZ_F_MODEL_EXTERNAL)) {
+        memcpy(w, model_payload, f->model_stored);
+        w += f->model_stored;
+    }
+    for (i = 0; i < f->stream_count; i++) {
+        memcpy(w, sc[i].data, sc[i].size);
+        w += sc[i].size;
+    }
+    free(idx);
+    *dst = out;
+    *dst_n = (size_t)total;
+    return OZIP_OK;
+}
+
+static void free_choices(stream_choice *sc, uint32_t n)
+{
+    uint32_t i;
+    if (!sc)
+        return;
+    for (i = 0; i < n; i++)
+        free(sc[i].owned);
+    free(sc);
+}
+
+/* Model-mode encoding of every stream (threads). */
+typedef struct menc_ctx {
+    const oz_loaded_model *lm;
+    const uint8_t *src;
+    uint64_t n;
+    uint32_t block;
+    uint8_t **pay;
+    uint64_t *size;
+    int failed;
+    const ozip_params *p;
+    uint64_t done;
+    pthread_mutex_t mu;
+} menc_ctx;
+
+static void menc_task(void *arg, uint32_t i)
+{
+    menc_ctx *c = (menc_ctx *)arg;
+    const oz_config *cfg = &c->lm->m.cfg;
+    uint64_t off = (uint64_t)i * c->block, len = c->n - off < c->block ? c->n - off : c->block;
+    void *st_mem = oz_aligned_alloc(oz_state_bytes(cfg, OZ_ENC_CAP(cfg->ctx)));
+    void *scratch = oz_aligned_alloc(oz_encode_scratch_bytes(cfg, len));
+    uint8_t *out = malloc(oz_encode_bound(len));
+    oz_state st;
+    uint64_t olen = 0;
+    int rc = -1;
+    if (st_mem && scratch && out) {
+        oz_state_init(&st, cfg, st_mem, OZ_ENC_CAP(cfg->ctx));
+        rc = oz_encode_stream(&c->lm->m, &st, scratch, c->src + off, len, out, &olen);
+    }
+    free(st_mem);
+    free(scratch);
+    if (rc != OZ_CORE_OK) {
+        free(out);
+        c->pay[i] = NULL;
+        pthread_mutex_lock(&c->mu);
+        c->failed = 1;
+        pthread_mutex_unlock(&c->mu);
+        return;
+    }
+    {
+        uint8_t *shrunk = realloc(out, olen ? olen : 1); /* give back the worst-case reserve */
+        c->pay[i] = shrunk ? shrunk : out;
+    }
+    c->size[i] = olen;
+    pthread_mutex_lock(&c->mu);
+    c->done += len;
+    progress(c->p, OZIP_PHASE_ENCODE, c->done, c->n, 0, 0, NULL);
+    pthread_mutex_unlock(&c->mu);
+}
+
+ozip_status oz_encode_streams(const oz_loaded_model *lm, const uint8_t *data, uint64_t n, uint32_t block,
+                              uint8_t **payloads, uint64_t *sizes, const ozip_params *p)
+{
+    menc_ctx c;
+    uint32_t ns = (uint32_t)((n + block - 1) / block), i;
+    memset(&c, 0, sizeof c);
+    c.lm = lm;
+    c.src = data;
+    c.n = n;
+    c.block = block;
+    c.pay = payloads;
+    c.size = sizes;
+    c.p = p;
+    pthread_mutex_init(&c.mu, NULL);
+    oz_parallel(oz_threads(p), ns, menc_task, &c);
+    pthread_mutex_destroy(&c.mu);
+    if (c.failed) {
+        for (i = 0; i < ns; i++) {
+            free(payloads[i]);
+            payloads[i] = NULL;
+        }
+        return oz_fail(p, OZIP_ERR_NOMEM, "out of memory encoding streams");
+    }
+    return OZIP_OK;
+}
+
+/* Estimated stored bytes of a model with this shape (coded int8 weights). */
+static uint64_t model_bytes_estimate(const oz_config *c)
+{
+    return oz_model_params(c) * c->wbits / 8 * 15 / 16 + 2 * 1024;
+}
+
+static void arch_desc(const oz_config *c, char *buf, size_t n)
+{
+    char a[80];
+    oz_arch_string(c, a, sizeof a);
+    snprintf(buf, n, "%s (%.0fk params)", a, oz_model_params(c) / 1000.0);
+}
+
+/* Model mode, given a model: streams + per-stream fallback. Fills sc and
+ * returns the total frame size (or 0 on failure, status in *st). */
+static uint64_t model_mode(const ozip_params *p, const oz_loaded_model *lm, const uint8_t *src, uint64_t n,
+                           uint32_t block, uint64_t classic_best, int external, uint64_t model_stored,
+                           stream_choice **out_sc, double *enc_seconds, ozip_status *st)
+{
+    uint32_t ns = (uint32_t)((n + block - 1) / block), i, nj = 0;
+    uint8_t **pay = calloc(ns, sizeof *pay);
+    uint64_t *size = calloc(ns, sizeof *size), total;
+    stream_choice *sc = calloc(ns, sizeof *sc);
+    classic_job *jobs = calloc(2 * (size_t)ns, sizeof *jobs);
+    double t0 = oz_now();
+    oz_frame f;
+    *st = OZIP_OK;
+    if (!pay || !size || !sc || !jobs) {
+        *st = oz_fail(p, OZIP_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    *st = oz_encode_streams(lm, src, n, block, pay, size, p);
+    if (*st != OZIP_OK)
+        goto fail;
+    *enc_seconds = oz_now() - t0;
+    /* Streams where the model does clearly worse than the classic methods do
+     * on average get a classic try of their own. */
+    for (i = 0; i < ns; i++) {
+        uint64_t off = (uint64_t)i * block, len = n - off < block ? n - off : block;
+        double expect = (double)classic_best * (double)len / (double)n;
+        sc[i].method = OZ_M_MODEL;
+        sc[i].data = sc[i].owned = pay[i];
+        sc[i].size = size[i];
+        pay[i] = NULL;
+        if (!p->force_model && (double)size[i] > 0.85 * expect && len >= 64) {
+            jobs[nj].src = jobs[nj + 1].src = src + off;
+            jobs[nj].n = jobs[nj + 1].n = len;
+            jobs[nj].method = OZ_M_LZMA2;
+            jobs[nj].preset = 9;
+            jobs[nj + 1].method = OZ_M_ZSTD;
+            jobs[nj + 1].preset = 19;
+            nj += 2;
+        }
+    }
+    if (nj)
+        oz_parallel(oz_threads(p), nj, classic_task, jobs);
+    for (i = 0; i < nj; i++) {
+        uint32_t s = (uint32_t)((jobs[i].src - src) / block);
+        if (jobs[i].out && jobs[i].out_n < sc[s].size) {
+            free(sc[s].owned);
+            sc[s].method = jobs[i].method;
+            sc[s].data = sc[s].owned = jobs[i].out;
+            sc[s].size = jobs[i].out_n;
+            jobs[i].out = NULL;
+        }
+        free(jobs[i].out);
+    }
+    for (i = 0; i < ns; i++) {
+        uint64_t off = (uint64_t)i * block, len = n - off < block ? n - off : block;
+        if (!p->force_model && sc[i].size >= len) {
+            free(sc[i].owned);
+            sc[i].owned = NULL;
+            sc[i].method = OZ_M_RAW;
+            sc[i].data = src + off;
+            sc[i].size = len;
+        }
+    }
+    memset(&f, 0, sizeof f);
+    f.flags = OZ_F_MODEL | (external ? OZ_F_MODEL_EXTERNAL : 0);
+    f.stream_count = ns;
+    total = oz_header_bytes(&f) + (external ? 0 : model_stored);
+    for (i = 0; i < ns; i++)
+        total += sc[i].size;
+    free(pay);
+    free(size);
+    free(jobs);
+    *out_sc = sc;
+    return total;
+fail:
+    free(pay);
+    free(size);
+    free(jobs);
+    free_choices(sc, 0);
+    return 0;
+}
+
+ozip_status ozip_compress(const void *srcv, size_t n, void **dst, size_t *dst_n, const ozip_params *pp)
+{
+    ozip_params dp;
+    const ozip_params *p = pp;
+    const uint8_t *src = (const uint8_t *)srcv;
+    ozip_report rep;
+    oz_frame f;
+    ozip_status s = OZIP_OK;
+    classic_job cj[3];
+    int ncj = 0, i, level;
+    uint32_t block, ns = 0, k;
+    uint64_t classic_total = 0, best_model_total = 0;
+    stream_choice *csc = NULL, *msc = NULL;
+    uint32_t *xxh = NULL;
+    oz_loaded_model lm;
+    uint8_t *model_payload = NULL;
+    uint32_t model_stored = 0, model_coding = 0;
+    int have_model = 0, external = 0, use_model = 0;
+
+    if (!p) {
+        ozip_params_init(&dp);
+        p = &dp;
+    }
+    memset(&rep, 0, sizeof rep);
+    memset(&f, 0, sizeof f);
+    memset(&lm, 0, sizeof lm);
+    memset(cj, 0, sizeof cj);
+    level = p->level ? p->level : OZ_DEFAULT_LEVEL;
+    if (level < 1 || level > 9)
+        return oz_fail(p, OZIP_ERR_PARAM, "level %d is out of range (1..9)", level);
+    if (!dst || !dst_n || (!src && n))
+        return oz_fail(p, OZIP_ERR_PARAM, "NULL buffer");
+    if (p->force_model && p->no_model)
+        return oz_fail(p, OZIP_ERR_PARAM, "--force-model and --no-model contradict each other");
+    f.original_size = n;
+    f.content_xxh64 = XXH64(src, n, 0);
+    rep.original_size = n;
+    snprintf(rep.model_desc, sizeof rep.model_desc, "none");
+    if (n == 0) {
+        s = assemble(p, &f, NULL, NULL, NULL, dst, dst_n);
+        goto done;
+    }
+    block = p->stream_size ? p->stream_size : OZ_DEFAULT_STREAM;
+
+    /* 1. classic methods on the whole input (the guarantee's reference) */
+    if (n <= OZ_CLASSIC_WHOLE_MAX) {
+        cj[ncj].method = OZ_M_LZMA2, cj[ncj].preset = 9, ncj++;
+        cj[ncj].method = OZ_M_ZSTD, cj[ncj].preset = 19, ncj++;
+        if (level >= 6)
+            cj[ncj].method = OZ_M_LZMA2, cj[ncj].preset = 9, cj[ncj].extreme = 1, ncj++;
+        for (i = 0; i < ncj; i++) {
+            cj[i].src = src;
+            cj[i].n = n;
+        }
+        progress(p, OZIP_PHASE_CLASSIC, 0, 1, 0, 0, NULL);
+        oz_parallel(oz_threads(p), (uint32_t)ncj, classic_task, cj);
+        progress(p, OZIP_PHASE_CLASSIC, 1, 1, 0, 0, NULL);
+        csc = calloc(1, sizeof *csc);
+        if (!csc) {
+            s = oz_fail(p, OZIP_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        csc->method = OZ_M_RAW;
+        csc->data = src;
+        csc->size = n;
+        for (i = 0; i < ncj; i++) {
+            if (cj[i].out && cj[i].out_n < csc->size) {
+                csc->method = cj[i].method;
+                csc->data = cj[i].out;
+                csc->size = cj[i].out_n;
+            }
+        }
+        rep.xz_size = cj[0].out ? cj[0].out_n : 0;
+        rep.zstd_size = cj[1].out ? cj[1].out_n : 0;
+        memset(&f, 0, sizeof f);
+        f.stream_count = 1;
+        classic_total = oz_header_bytes(&f) + csc->size;
+    } else {
+        /* very large inputs: no whole-file classic run; streams fall back one by one */
+        classic_total = UINT64_MAX;
+    }
+
+    /* 2. a model: given, or trained */
+    if (p->model) {
+        s = oz_model_file_load(p->model, p->model_size, &lm, p);
+        if (s != OZIP_OK)
+            goto done;
+        have_model = 1;
+        external = p->model_external;
+        arch_desc(&lm.m.cfg, rep.model_desc, sizeof rep.model_desc);
+        snprintf(rep.device, sizeof rep.device, "given");
+    } else if (!p->no_model) {
+        oz_config cand[4];
+        int nc = 0, c;
+        if (p->arch) {
+            cand[0].n_layer = 0;
+            s = oz_parse_arch(p->arch, &cand[0], p);
+            if (s != OZIP_OK)
+                goto done;
+            nc = 1;
+        } else {
+            nc = oz_arch_candidates(n, level, cand, 4);
+        }
+        for (c = 0; c < nc; c++) {
+            oz_train_result tr;
+            oz_loaded_model cl;
+            stream_choice *sc = NULL;
+            uint8_t *pl = NULL;
+            uint32_t pst = 0, pco = 0;
+            uint64_t tot;
+            double es = 0;
+            if (!p->force_model && classic_total != UINT64_MAX &&
+                model_bytes_estimate(&cand[c]) >= classic_total * 9 / 10) {
+                oz_log(p, 2, "skipping model %u/%u: its weights alone would cost more than xz/zstd",
+                       cand[c].d_model, cand[c].n_layer);
+                continue;
+            }
+            s = oz_train(src, n, &cand[c], level, p, &tr);
+            if (s != OZIP_OK)
+                goto done;
+            memset(&cl, 0, sizeof cl);
+            cl.image = tr.image;
+            cl.size = tr.size;
+            cl.xxh64 = XXH64(tr.image, tr.size, 0);
+            if (oz_model_bind(&cl.m, cl.image, cl.size) != OZ_CORE_OK) {
+                free(tr.image);
+                s = oz_fail(p, OZIP_ERR_INTERNAL, "trained model does not bind");
+                goto done;
+            }
+            s = oz_model_encode(cl.image, cl.size, &pl, &pst, &pco, p);
+            if (s != OZIP_OK) {
+                oz_loaded_model_free(&cl);
+                goto done;
+            }
+            tot = model_mode(p, &cl, src, n, block, classic_total, 0, pst, &sc, &es, &s);
+            if (s != OZIP_OK) {
+                free(pl);
+                oz_loaded_model_free(&cl);
+                goto done;
+            }
+            oz_log(p, 2, "model %u/%u/%u: %llu bytes total (model %u)", cand[c].n_layer, cand[c].d_model,
+                   cand[c].ctx, (unsigned long long)tot, pst);
+            rep.train_seconds += tr.seconds;
+            rep.encode_seconds += es;
+            if (!have_model || tot < best_model_total) {
+                oz_loaded_model_free(&lm);
+                free(model_payload);
+                free_choices(msc, (uint32_t)((n + block - 1) / block));
+                lm = cl;
+                msc = sc;
+                model_payload = pl;
+                model_stored = pst;
+                model_coding = pco;
+                best_model_total = tot;
+                have_model = 1;
+                rep.train_bpb = tr.bpb;
+                snprintf(rep.device, sizeof rep.device, "%s", tr.device);
+                arch_desc(&cand[c], rep.model_desc, sizeof rep.model_desc);
+            } else {
+                free(pl);
+                oz_loaded_model_free(&cl);
+                free_choices(sc, (uint32_t)((n + block - 1) / block));
+            }
+        }
+        if (!have_model && !p->force_model)
+            snprintf(rep.model_desc, sizeof rep.model_desc, "none (the file is too small for a model to pay)");
+    }
+    if (have_model && p->model) {
+        double es = 0;
+        if (!external) {
+            s = oz_model_encode(lm.image, lm.size, &model_payload, &model_stored, &model_coding, p);
+            if (s != OZIP_OK)
+                goto done;
+        }
+        best_model_total = model_mode(p, &lm, src, n, block, classic_total, external, model_stored, &msc, &es, &s);
+        rep.encode_seconds = es;
+        if (s != OZIP_OK)
+            goto done;
+    }
+
+    /* 3. the smaller of the two frames (a given or forced model is always used) */
+    use_model = have_model && (p->model || p->force_model || best_model_total < classic_total);
+    memset(&f, 0, sizeof f);
+    f.original_size = n;
+    f.content_xxh64 = XXH64(src, n, 0);
+    if (use_model) {
+        uint32_t used = 0;
+        ns = (uint32_t)((n + block - 1) / block);
+        for (k = 0; k < ns; k++)
+            used += msc[k].method == OZ_M_MODEL;
+        f.flags = used ? OZ_F_MODEL | (external ? OZ_F_MODEL_EXTERNAL : 0) : 0;
+        f.stream_block = block;
+        f.stream_count = ns;
+        f.model_coding = model_coding;
+        f.model_size = lm.size;
+        f.model_stored = external ? 0 : model_stored;
+        f.model_xxh64 = lm.xxh64;
+    } else if (have_model && classic_total == UINT64_MAX) {
+        s = oz_fail(p, OZIP_ERR_INTERNAL, "no coding chosen");
+        goto done;
+    } else {
+        if (classic_total == UINT64_MAX) {
+            s = oz_fail(p, OZIP_ERR_PARAM, "inputs over %llu bytes need a model (do not use --no-model)",
+                        (unsigned long long)OZ_CLASSIC_WHOLE_MAX);
+            goto done;
+        }
+        ns = 1;
+        f.stream_block = (uint32_t)n;
+        f.stream_count = 1;
+        if (have_model)
+            snprintf(rep.model_desc + strlen(rep.model_desc), sizeof rep.model_desc - strlen(rep.model_desc),
+                     " - not used: xz/zstd smaller");
+    }
+    xxh = calloc(ns, sizeof *xxh);
+    if (!xxh) {
+        s = oz_fail(p, OZIP_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (k = 0; k < ns; k++) {
+        uint64_t off = (uint64_t)k * f.stream_block;
+        xxh[k] = (uint32_t)XXH64(src + off, oz_stream_len(&f, k), 0);
+    }
+    s = assemble(p, &f, model_payload, use_model ? msc : csc, xxh, dst, dst_n);
+    if (s == OZIP_OK) {
+        rep.compressed_size = *dst_n;
+        rep.header_bytes = oz_header_bytes(&f);
+        rep.model_bytes = use_model ? f.model_stored : 0;
+        rep.stream_bytes = *dst_n - rep.header_bytes - rep.model_bytes;
+        rep.streams = ns;
+        for (k = 0; k < ns; k++)
+            rep.model_streams += (use_model ? msc : csc)[k].method == OZ_M_MODEL;
+    }
+done:
+    if (s == OZIP_OK && n == 0) {
+        rep.compressed_size = *dst_n;
+        rep.header_bytes = *dst_n;
+    }
+    if (p->report)
+        *p->report = rep;
+    for (i = 0; i < ncj; i++)
+        free(cj[i].out);
+    free(csc);
+    free_choices(msc, have_model ? (uint32_t)((n + block - 1) / block) : 0);
+    free(model_payload);
+    free(xxh);
+    oz_loaded_model_free(&lm);
+    return s;
+}
+
+/* ============================================================== decompress */
+
+/* A parsed frame: header fields, index and payload offsets. */
+typedef struct parsed {
+    oz_frame f;
+    oz_index_entry *idx;
+    uint64_t *off; /* payload offset of each stream */
+    uint64_t model_off;
+    uint64_t total; /* bytes the frame occupies */
+} parsed;
+
+static void parsed_free(parsed *pf)
+{
+    free(pf->idx);
+    free(pf->off);
+    pf->idx = NULL;
+    pf->off = NULL;
+}
+
+static ozip_status core_err(const ozip_params *p, int rc, const char *what)
+{
+    switch (rc) {
+    case OZ_CORE_ETRUNC:
+        return oz_fail(p, OZIP_ERR_TRUNCATED, "%s: file is truncated", what);
+    case OZ_CORE_EVERSION:
+        return oz_fail(p, OZIP_ERR_VERSION, "%s: made by a newer ozip or uses an unknown feature", what);
+    default:
+        return oz_fail(p, OZIP_ERR_CORRUPT, "%s is corrupt", what);
+    }
+}
+
+static ozip_status parse_frame(const uint8_t *b, size_t n, parsed *pf, const ozip_params *p)
+{
+    uint64_t hb, pos, i;
+    int rc;
+    memset(pf, 0, sizeof *pf);
+    if (!oz_is_frame(b, n)) {
+        if (n < OZ_MAGIC_LEN && n > 0 && memcmp(b, OZ_MAGIC, n) == 0)
+            return oz_fail(p, OZIP_ERR_TRUNCATED, "file is truncated (only %zu bytes)", n);
+        return oz_fail(p, OZIP_ERR_NOT_OZIP, "not an .oz file (no ozip magic number)");
+    }
+    rc = oz_frame_read(b, n, &pf->f);
+    if (rc != OZ_CORE_OK)
+        return core_err(p, rc, "frame header");
+    hb = oz_header_bytes(&pf->f);
+    if (hb > n)
+        return oz_fail(p, OZIP_ERR_TRUNCATED, "file is truncated inside its header");
+    if (oz_rd32(b + hb - 4) != (uint32_t)XXH64(b, (size_t)(hb - 4), 0))
+        return oz_fail(p, OZIP_ERR_CORRUPT, "header checksum mismatch: the header or index is damaged");
+    pf->idx = calloc(pf->f.stream_count ? pf->f.stream_count : 1, sizeof *pf->idx);
+    pf->off = calloc(pf->f.stream_count ? pf->f.stream_count : 1, sizeof *pf->off);
+    if (!pf->idx || !pf->off) {
+        parsed_free(pf);
+        return oz_fail(p, OZIP_ERR_NOMEM, "out of memory reading the index");
+    }
+    pos = hb;
+    pf->model_off = pos;
+    if ((pf->f.flags & OZ_F_MODEL) && !(pf->f.flags & OZ_F_MODEL_EXTERNAL))
+        pos += pf->f.model_stored;
+    for (i = 0; i < pf->f.stream_count; i++) {
+        rc = oz_index_read(b, &pf->f, (uint32_t)i, &pf->idx[i]);
+        if (rc != OZ_CORE_OK) {
+            parsed_free(pf);
+            return core_err(p, rc, "stream index");
+        }
+        pf->off[i] = pos;
+        pos += pf->idx[i].stored_size;
+    }
+    if (pos > n) {
+        parsed_free(pf);
+        return oz_fail(p, OZIP_ERR_TRUNCATED, "file is truncated: %llu bytes expected, %zu present",
+                       (unsigned long long)pos, n);
+    }
+    if (pos < n) {
+        parsed_free(pf);
+        return oz_fail(p, OZIP_ERR_CORRUPT, "%llu bytes of trailing data after the .oz frame",
+                       (unsigned long long)(n - pos));
+    }
+    pf->total = pos;
+    return OZIP_OK;
+}
+
+/* Loads the frame's model (embedded, or the external one the caller gave). */
+static ozip_status load_model(const uint8_t *b, const parsed *pf, oz_loaded_model *lm, const ozip_params *p)
+{
+    const oz_frame *f = &pf->f;
+    ozip_status s;
+    if (!(f->flags & OZ_F_MODEL_EXTERNAL))
+        return oz_model_decode(b + pf->model_off, f->model_stored, f->model_coding, f->model_size,
+                               f->model_xxh64, lm, p);
+    if (!p->model)
+        return oz_fail(p, OZIP_ERR_MODEL_REQUIRED,
+                       "this file was compressed with an external model (XXH64 %016llx): pass it with --model",
+                       (unsigned long long)f->model_xxh64);
+    s = oz_model_file_load(p->model, p->model_size, lm, p);
+    if (s != OZIP_OK)
+        return s;
+    if (lm->xxh64 != f->model_xxh64 || lm->size != f->model_size) {
+        oz_loaded_model_free(lm);
+        return oz_fail(p, OZIP_ERR_MODEL_MISMATCH,
+                       "the model given (XXH64 %016llx) is not the one this file needs (XXH64 %016llx)",
+                       (unsigned long long)lm->xxh64, (unsigned long long)f->model_xxh64);
+    }
+    return OZIP_OK;
+}
+
+typedef struct dec_ctx {
+    const uint8_t *b;
+    const parsed *pf;
+    const uint32_t *which; /* stream numbers to decode */
+    uint8_t **out;         /* output pointer per entry of which */
+    int *rc;
+} dec_ctx;
+
+static void classic_dec_task(void *arg, uint32_t k)
+{
+    dec_ctx *c = (dec_ctx *)arg;
+    uint32_t i = c->which[k];
+    const oz_index_entry *e = &c->pf->idx[i];
+    const uint8_t *in = c->b + c->pf->off[i];
+    uint64_t len = oz_stream_len(&c->pf->f, i);
+    if (e->method == OZ_M_RAW) {
+        memcpy(c->out[k], in, len);
+        c->rc[k] = 0;
+    } else if (e->method == OZ_M_LZMA2) {
+        c->rc[k] = classic_lzma2_decode(in, e->stored_size, c->out[k], len);
+    } else if (e->method == OZ_M_ZSTD) {
+        c->rc[k] = classic_zstd_decode(in, e->stored_size, c->out[k], len);
+    }
+}
+
+/* Decodes the listed streams into out[k] and checks each stream's checksum. */
+static ozip_status decode_streams(const uint8_t *b, const parsed *pf, const uint32_t *which, uint32_t nw,
+                                  uint8_t **out, const ozip_params *p)
+{
+    oz_loaded_model lm;
+    const oz_backend *be = NULL;
+    uint32_t *cw = calloc(nw ? nw : 1, sizeof *cw), ncw = 0, k, nm = 0;
+    uint8_t **cout = calloc(nw ? nw : 1, sizeof *cout);
+    int *crc = calloc(nw ? nw : 1, sizeof *crc);
+    oz_stream_job *jobs = calloc(nw ? nw : 1, sizeof *jobs);
+    uint32_t *jw = calloc(nw ? nw : 1, sizeof *jw);
+    ozip_status s = OZIP_OK;
+    dec_ctx c;
+    memset(&lm, 0, sizeof lm);
+    if (!cw || !cout || !crc || !jobs || !jw) {
+        s = oz_fail(p, OZIP_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (k = 0; k < nw; k++) {
+        uint32_t i = which[k];
+        if (pf->idx[i].method == OZ_M_MODEL) {
+            jobs[nm].in = b + pf->off[i];
+            jobs[nm].in_len = pf->idx[i].stored_size;
+            jobs[nm].out = out[k];
+            jobs[nm].out_len = oz_stream_len(&pf->f, i);
+            jw[nm++] = k;
+        } else {
+            cw[ncw] = i;
+            cout[ncw++] = out[k];
+        }
+    }
+    if (nm) {
+        s = oz_backend_for(p, &be);
+        if (s != OZIP_OK)
+            goto done;
+        s = load_model(b, pf, &lm, p);
+        if (s != OZIP_OK)
+            goto done;
+        s = be->decode(&lm, jobs, nm, oz_threads(p), p);
+        if (s != OZIP_OK)
+            goto done;
+        for (k = 0; k < nm; k++)
+            if (jobs[k].rc != OZ_CORE_OK) {
+                s = oz_fail(p, jobs[k].rc == OZ_CORE_ETRUNC ? OZIP_ERR_TRUNCATED : OZIP_ERR_CORRUPT,
+                            "stream %u (model-coded) is %s", which[jw[k]],
+                            jobs[k].rc == OZ_CORE_ETRUNC ? "truncated" : "corrupt");
+                goto done;
+            }
+    }
+    c.b = b;
+    c.pf = pf;
+    c.which = cw;
+    c.out = cout;
+    c.rc = crc;
+    oz_parallel(oz_threads(p), ncw, classic_dec_task, &c);
+    for (k = 0; k < ncw; k++)
+        if (crc[k]) {
+            static const char *names[] = {"raw", "model", "xz", "zstd"};
+            s = oz_fail(p, OZIP_ERR_CORRUPT, "stream %u (%s) is corrupt", cw[k], names[pf->idx[cw[k]].method]);
+            goto done;
+        }
+    for (k = 0; k < nw; k++) {
+        uint32_t i = which[k];
+        if ((uint32_t)XXH64(out[k], (size_t)oz_stream_len(&pf->f, i), 0) != pf->idx[i].xxh32) {
+            s = oz_fail(p, OZIP_ERR_CHECKSUM, "stream %u checksum mismatch: the data is corrupt", i);
+            goto done;
+        }
+    }
+done:
+    oz_loaded_model_free(&lm);
+    free(cw);
+    free(cout);
+    free(crc);
+    free(jobs);
+    free(jw);
+    return s;
+}
+
+ozip_status ozip_decompress(const void *srcv, size_t n, void **dst, size_t *dst_n, const ozip_params *pp)
+{
+    ozip_params dp;
+    const ozip_params *p = pp;
+    const uint8_t *b = (const uint8_t *)srcv;
+    parsed pf;
+    uint8_t *out, **outs = NULL;
+    uint32_t *which = NULL, i;
+    ozip_status s;
+    if (!p) {
+        ozip_params_init(&dp);
+        p = &dp;
+    }
+    if (!dst || !dst_n || (!b && n))
+        return oz_fail(p, OZIP_ERR_PARAM, "NULL buffer");
+    s = parse_frame(b, n, &pf, p);
+    if (s != OZIP_OK)
+        return s;
+    if (pf.f.original_size > (uint64_t)SIZE_MAX - 64) {
+        parsed_free(&pf);
+        return oz_fail(p, OZIP_ERR_NOMEM, "original size %llu does not fit in memory",
+                       (unsigned long long)pf.f.original_size);
+    }
+    out = malloc(pf.f.original_size ? (size_t)pf.f.original_size : 1);
+    which = calloc(pf.f.stream_count ? pf.f.stream_count : 1, sizeof *which);
+    outs = calloc(pf.f.stream_count ? pf.f.stream_count : 1, sizeof *outs);
+    if (!out || !which || !outs) {
+        free(out);
+        free(which);
+        free(outs);
+        parsed_free(&pf);
+        return oz_fail(p, OZIP_ERR_NOMEM, "out of memory for %llu output bytes",
+                       (unsigned long long)pf.f.original_size);
+    }
+    for (i = 0; i < pf.f.stream_count; i++) {
+        which[i] = i;
+        outs[i] = out + (uint64_t)i * pf.f.stream_block;
+    }
+    s = decode_streams(b, &pf, which, pf.f.stream_count, outs, p);
+    if (s == OZIP_OK && XXH64(out, (size_t)pf.f.original_size, 0) != pf.f.content_xxh64)
+        s = oz_fail(p, OZIP_ERR_CHECKSUM, "content checksum mismatch: the data is corrupt");
+    free(which);
+    free(outs);
+    if (s != OZIP_OK) {
+        free(out);
+        parsed_free(&pf);
+        return s;
+    }
+    *dst = out;
+    *dst_n = (size_t)pf.f.original_size;
+    parsed_free(&pf);
+    return OZIP_OK;
+}
+
+ozip_status ozip_decompress_range(const void *srcv, size_t n, uint64_t offset, uint64_t len, void *dstv,
+                                  const ozip_params *pp)
+{
+    ozip_params dp;
+    const ozip_params *p = pp;
+    const uint8_t *b = (const uint8_t *)srcv;
+    uint8_t *dst = (uint8_t *)dstv, *buf = NULL, **outs = NULL;
+    uint32_t first, last, nw, k, *which = NULL;
+    parsed pf;
+    ozip_status s;
+    if (!p) {
+        ozip_params_init(&dp);
+        p = &dp;
+    }
+    s = parse_frame(b, n, &pf, p);
+    if (s != OZIP_OK)
+        return s;
+    if (offset > pf.f.original_size || len > pf.f.original_size - offset) {
+        parsed_free(&pf);
+        return oz_fail(p, OZIP_ERR_PARAM, "range %llu+%llu is outside the %llu-byte content",
+                       (unsigned long long)offset, (unsigned long long)len, (unsigned long long)pf.f.original_size);
+    }
+    if (len == 0) {
+        parsed_free(&pf);
+        return OZIP_OK;
+    }
+    first = (uint32_t)(offset / pf.f.stream_block);
+    last = (uint32_t)((offset + len - 1) / pf.f.stream_block);
+    nw = last - first + 1;
+    buf = malloc((size_t)nw * pf.f.stream_block);
+    which = calloc(nw, sizeof *which);
+    outs = calloc(nw, sizeof *outs);
+    if (!buf || !which || !outs) {
+        s = oz_fail(p, OZIP_ERR_NOMEM, "out of memory");
+    } else {
+        for (k = 0; k < nw; k++) {
+            which[k] = first + k;
+            outs[k] = buf + (size_t)k * pf.f.stream_block;
+        }
+        s = decode_streams(b, &pf, which, nw, outs, p);
+        if (s == OZIP_OK)
+            memcpy(dst, buf + (offset - (uint64_t)first * pf.f.stream_block), (size_t)len);
+    }
+    free(buf);
+    free(which);
+    free(outs);
+    parsed_free(&pf);
+    return s;
+}
+
+ozip_status ozip_get_info(const void *srcv, size_t n, ozip_info *info, const ozip_params *pp)
+{
+    ozip_params dp;
+    const ozip_params *p = pp;
+    const uint8_t *b = (const uint8_t *)srcv;
+    parsed pf;
+    ozip_status s;
+    uint32_t i;
+    if (!p) {
+        ozip_params_init(&dp);
+        p = &dp;
+    }
+    memset(info, 0, sizeof *info);
+    s = parse_frame(b, n, &pf, p);
+    if (s != OZIP_OK)
+        return s;
+    info->original_size = pf.f.original_size;
+    info->compressed_size = pf.total;
+    info->format_major = pf.f.major;
+    info->format_minor = pf.f.minor;
+    info->streams = pf.f.stream_count;
+    info->stream_block = pf.f.stream_block;
+    info->content_xxh64 = pf.f.content_xxh64;
+    info->has_model = (pf.f.flags & OZ_F_MODEL) != 0;
+    info->model_external = (pf.f.flags & OZ_F_MODEL_EXTERNAL) != 0;
+    for (i = 0; i < pf.f.stream_count; i++) {
+        info->method_count[pf.idx[i].method]++;
+        info->stream_bytes += pf.idx[i].stored_size;
+    }
+    info->model_streams = info->method_count[OZ_M_MODEL];
+    if (info->has_model) {
+        oz_config c;
+        info->model_bytes = info->model_external ? 0 : pf.f.model_stored;
+        info->model_image_bytes = pf.f.model_size;
+        info->model_xxh64 = pf.f.model_xxh64;
+        if (!info->model_external) {
+            oz_loaded_model lm;
+            s = load_model(b, &pf, &lm, p);
+            if (s != OZIP_OK) {
+                parsed_free(&pf);
+                return s;
+            }
+            c = lm.m.cfg;
+            oz_loaded_model_free(&lm);
+            info->n_layer = c.n_layer;
+            info->d_model = c.d_model;
+            info->n_head = c.n_head;
+            info->d_ff = c.d_ff;
+            info->ctx = c.ctx;
+            info->wbits = c.wbits;
+            info->tied = (c.flags & OZ_CFG_TIED) != 0;
+            info->model_params = oz_model_params(&c);
+        }
+    }
+    parsed_free(&pf);
+    return OZIP_OK;
+}
+
+ozip_status ozip_extract_model(const void *srcv, size_t n, void **dst, size_t *dst_n, const ozip_params *pp)
+{
+    ozip_params dp;
+    const ozip_params *p = pp;
+    parsed pf;
+    oz_loaded_model lm;
+    ozip_status s;
+    if (!p) {
+        ozip_params_init(&dp);
+        p = &dp;
+    }
+    s = parse_frame((const uint8_t *)srcv, n, &pf, p);
+    if (s != OZIP_OK)
+        return s;
+    if (!(pf.f.flags & OZ_F_MODEL)) {
+        parsed_free(&pf);
+        return oz_fail(p, OZIP_ERR_PARAM, "this file has no model (it was stored with xz/zstd/raw)");
+    }
+    s = load_model((const uint8_t *)srcv, &pf, &lm, p);
+    parsed_free(&pf);
+    if (s != OZIP_OK)
+        return s;
+    s = oz_model_file_make(lm.image, lm.size, dst, dst_n, p);
+    oz_loaded_model_free(&lm);
+    return s;
+}
+
+const char *ozip_backends(void)
+{
+    return "cpu";
+}
+
+/* =================================================================== files */
+
+static ozip_status file_op(int compress, const char *in_path, const char *out_path, const ozip_params *pp)
+{
+    ozip_params dp;
+    const ozip_params *p = pp;
+    oz_input in;
+    void *out = NULL;
+    size_t out_n = 0;
+    ozip_status s;
+    int err;
+    if (!p) {
+        ozip_params_init(&dp);
+        p = &dp;
+    }
+    err = oz_input_read(in_path, &in);
+    if (err)
+        return oz_fail(p, OZIP_ERR_IO, "%s: %s", in_path ? in_path : "stdin", strerror(err));
+    s = compress ? ozip_compress(in.data, in.size, &out, &out_n, p) : ozip_decompress(in.data, in.size, &out, &out_n, p);
+    if (s == OZIP_OK) {
+        err = out_path ? oz_output_write(out_path, out, out_n, in.regular ? in.mode : 0644) : oz_write_stdout(out, out_n);
+        if (err)
+            s = oz_fail(p, OZIP_ERR_IO, "%s: %s", out_path ? out_path : "stdout", strerror(err));
+    }
+    free(out);
+    oz_input_free(&in);
+    return s;
+}
+
+ozip_status ozip_compress_file(const char *in, const char *out, const ozip_params *p)
+{
+    return file_op(1, in, out, p);
+}
+
+ozip_status ozip_decompress_file(const char *in, const char *out, const ozip_params *p)
+{
+    return file_op(0, in, out, p);
+}

@@ -1,0 +1,219 @@
+/* train_host.c - choosing a model shape for an input and level, and driving
+ * a trainer (gpu_train/) to produce the integer model image. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../gpu_train/trainer.h"
+#include "internal.h"
+
+void oz_arch_string(const oz_config *c, char *buf, size_t n)
+{
+    snprintf(buf, n, "L=%u,D=%u,H=%u,F=%u,W=%u,wbits=%u,tied=%u", c->n_layer, c->d_model, c->n_head, c->d_ff,
+             c->ctx, c->wbits, (c->flags & OZ_CFG_TIED) ? 1u : 0u);
+}
+
+ozip_status oz_parse_arch(const char *spec, oz_config *c, const ozip_params *p)
+{
+    const char *s = spec;
+    int rc;
+    /* defaults for keys not given */
+    c->n_layer = 2;
+    c->d_model = 64;
+    c->n_head = 4;
+    c->d_ff = 0;
+    c->ctx = 64;
+    c->wbits = 5;
+    c->flags = OZ_CFG_TIED;
+    while (*s) {
+        char key[16];
+        unsigned long v;
+        char *end;
+        size_t k = 0;
+        while (*s && *s != '=' && k + 1 < sizeof key)
+            key[k++] = *s++;
+        key[k] = 0;
+        if (*s != '=')
+            return oz_fail(p, OZIP_ERR_PARAM, "model shape '%s': expected KEY=VALUE", spec);
+        v = strtoul(s + 1, &end, 10);
+        if (end == s + 1)
+            return oz_fail(p, OZIP_ERR_PARAM, "model shape '%s': '%s' needs a number", spec, key);
+        s = end;
+        if (!strcmp(key, "L"))
+            c->n_layer = (uint32_t)v;
+        else if (!strcmp(key, "D"))
+            c->d_model = (uint32_t)v;
+        else if (!strcmp(key, "H"))
+            c->n_head = (uint32_t)v;
+        else if (!strcmp(key, "F"))
+            c->d_ff = (uint32_t)v;
+        else if (!strcmp(key, "W"))
+            c->ctx = (uint32_t)v;
+        else if (!strcmp(key, "wbits"))
+            c->wbits = (uint32_t)v;
+        else if (!strcmp(key, "tied"))
+            c->flags = v ? OZ_CFG_TIED : 0;
+        else
+            return oz_fail(p, OZIP_ERR_PARAM, "model shape '%s': unknown key '%s' (L D H F W wbits tied)", spec,
+                           key);
+        if (*s == ',')
+            s++;
+        else if (*s)
+            return oz_fail(p, OZIP_ERR_PARAM, "model shape '%s': expected ',' after %s", spec, key);
+    }
+    if (c->d_ff == 0)
+        c->d_ff = 2 * c->d_model;
+    rc = oz_config_check(c);
+    if (rc != OZ_CORE_OK)
+        return oz_fail(p, OZIP_ERR_PARAM,
+                       "model shape '%s' is outside the limits: L 1..%d, D 16..%d (multiple of 16), H divides D, "
+                       "D/H <= %d, F 16..%d (multiple of 16), W 1..%d, wbits 2..8",
+                       spec, OZ_MAX_LAYERS, OZ_MAX_DMODEL, OZ_MAX_DHEAD, OZ_MAX_DFF, OZ_MAX_CTX);
+    return OZIP_OK;
+}
+
+/* The ladder of shapes, smallest first. Each step roughly doubles the
+ * parameters; the context grows with the model. */
+static const oz_config LADDER[] = {
+    {1, 16, 2, 32, 32, 5, OZ_CFG_TIED},     /*   6k params */
+    {1, 32, 2, 64, 64, 5, OZ_CFG_TIED},     /*  16k */
+    {2, 32, 4, 64, 64, 5, OZ_CFG_TIED},     /*  25k */
+    {2, 48, 4, 96, 64, 5, OZ_CFG_TIED},     /*  49k */
+    {2, 64, 4, 128, 64, 5, OZ_CFG_TIED},    /*  82k */
+    {3, 64, 4, 128, 128, 5, OZ_CFG_TIED},   /* 115k */
+    {3, 96, 6, 192, 128, 5, OZ_CFG_TIED},   /* 246k */
+    {4, 128, 8, 256, 256, 5, OZ_CFG_TIED},  /* 557k */
+    {4, 192, 12, 384, 256, 5, OZ_CFG_TIED}, /* 1.2M */
+};
+#define NLADDER ((int)(sizeof LADDER / sizeof LADDER[0]))
+
+/* Highest rung a level may use (training time grows with the model). */
+static const int LEVEL_MAX_RUNG[10] = {0, 1, 2, 3, 4, 4, 5, 6, 7, 8};
+
+/* Parameter budget for n input bytes. The best size grows more slowly than
+ * the input (measured on flights JSON: 25k parameters at 2 MB, 82k at 10 MB),
+ * so the budget is 26k * (n / 2 MB)^0.75; see docs/architecture.md,
+ * "Choosing the model". */
+static double param_budget(uint64_t n) { return 26000.0 * pow((double)n / 2e6, 0.75); }
+
+int oz_arch_candidates(uint64_t n, int level, oz_config *out, int max)
+{
+    int best = 0, r, k = 0;
+    double budget = param_budget(n);
+    for (r = 0; r < NLADDER && r <= LEVEL_MAX_RUNG[level]; r++)
+        if ((double)oz_model_params(&LADDER[r]) <= budget)
+            best = r;
+    out[k++] = LADDER[best];
+    /* higher levels also try the neighbouring shapes and keep the smallest file */
+    if (level >= 8 && k < max && best > 0)
+        out[k++] = LADDER[best - 1];
+    if (level >= 9 && k < max && best + 1 < NLADDER)
+        out[k++] = LADDER[best + 1];
+    return k;
+}
+
+/* Training budget per level, in passes over the input, and a cap in tokens
+ * so that very large inputs stay within minutes. */
+static const double LEVEL_EPOCHS[10] = {0, 0.5, 1, 1.5, 2, 3, 4, 6, 8, 12};
+static const double LEVEL_MAX_TOKENS[10] = {0, 4e6, 8e6, 12e6, 20e6, 30e6, 40e6, 80e6, 160e6, 320e6};
+
+typedef struct train_cb_ctx {
+    const ozip_params *p;
+    cpu_trainer *t;
+    double t0, limit;
+    uint64_t n;
+    uint64_t tokens_per_step;
+    int calibrated;
+    int stopped;
+    char what[96];
+} train_cb_ctx;
+
+static int train_cb(void *arg, uint64_t step, uint64_t steps, double bpb)
+{
+    train_cb_ctx *c = (train_cb_ctx *)arg;
+    if (c->limit > 0 && !c->calibrated && step == 16) {
+        double per = (oz_now() - c->t0) / 16.0;
+        uint64_t allowed = (uint64_t)(c->limit / per);
+        c->calibrated = 1;
+        if (allowed < steps) {
+            cpu_trainer_set_steps(c->t, allowed > 16 ? allowed : 16);
+            steps = allowed > 16 ? allowed : 16;
+        }
+    }
+    if (c->p->progress) {
+        ozip_progress pr;
+        pr.phase = OZIP_PHASE_TRAIN;
+        pr.done = step;
+        pr.total = steps;
+        pr.bpb = bpb;
+        pr.epochs = (double)step * (double)c->tokens_per_step / (double)c->n;
+        pr.what = c->what;
+        c->stopped = c->p->progress(c->p->progress_user, &pr) != 0;
+        return c->stopped;
+    }
+    return 0;
+}
+
+ozip_status oz_train(const uint8_t *data, size_t n, const oz_config *arch, int level, const ozip_params *p,
+                     oz_train_result *res)
+{
+    tr_opts o;
+    cpu_trainer *t;
+    train_cb_ctx cb;
+    double epochs, tokens, t0;
+    uint64_t steps;
+    const char *dev = p->device ? p->device : "auto";
+    memset(res, 0, sizeof *res);
+    if (!strcmp(dev, "cuda"))
+        return oz_fail(p, OZIP_ERR_DEVICE, "--device cuda: this ozip was built without the CUDA trainer");
+    if (n < 2)
+        return oz_fail(p, OZIP_ERR_PARAM, "input too small to train a model");
+    tr_opts_default(&o);
+    o.arch = *arch;
+    /* Sequences of 4 windows: most positions then see a full window, as every
+     * position does when coding (measured: 10% smaller streams than T = W at
+     * the same number of tokens). About 2048 tokens per step. */
+    o.seq = 4 * arch->ctx;
+    if (o.seq > 1024)
+        o.seq = 1024;
+    if (o.seq > n - 1)
+        o.seq = (uint32_t)(n - 1);
+    o.batch = (uint32_t)((2048 + o.seq - 1) / o.seq);
+    if (o.batch < 2)
+        o.batch = 2;
+    o.lr = oz_model_params(arch) > 200000 ? 2e-3 : 3e-3;
+    o.seed = p->seed ? p->seed : 1;
+    o.threads = oz_threads(p);
+    epochs = p->epochs > 0 ? p->epochs : LEVEL_EPOCHS[level];
+    tokens = epochs * (double)n;
+    if (p->epochs <= 0 && tokens > LEVEL_MAX_TOKENS[level])
+        tokens = LEVEL_MAX_TOKENS[level];
+    steps = (uint64_t)ceil(tokens / ((double)o.batch * o.seq));
+    o.steps = steps < 20 ? 20 : steps;
+    t = cpu_trainer_new(&o);
+    if (!t)
+        return oz_fail(p, OZIP_ERR_NOMEM, "cannot create the trainer (out of memory?)");
+    memset(&cb, 0, sizeof cb);
+    cb.p = p;
+    cb.t = t;
+    cb.n = n;
+    cb.limit = p->train_seconds;
+    cb.tokens_per_step = (uint64_t)o.batch * o.seq;
+    oz_arch_string(arch, cb.what, sizeof cb.what);
+    oz_log(p, 2, "training %s on cpu: %llu steps of %u x %u bytes (%.2f epochs)", cb.what,
+           (unsigned long long)o.steps, o.batch, o.seq, (double)o.steps * o.batch * o.seq / (double)n);
+    t0 = cb.t0 = oz_now();
+    res->bpb = cpu_trainer_fit(t, data, n, train_cb, &cb);
+    res->seconds = oz_now() - t0;
+    if (cb.stopped) {
+        cpu_trainer_free(t);
+        return oz_fail(p, OZIP_ERR_INTERRUPTED, "interrupted during training");
+    }
+    res->image = tr_export(arch, cpu_trainer_params(t), cpu_trainer_scales(t), cpu_trainer_res_max(t), &res->size);
+    cpu_trainer_free(t);
+    if (!res->image)
+        return oz_fail(p, OZIP_ERR_NOMEM, "out of memory exporting the model");
+    snprintf(res->device, sizeof res->device, "cpu");
+    return OZIP_OK;
+}

@@ -1,0 +1,149 @@
+/* ozip.h - public C API of libozip.
+ *
+ * ozip compresses a file by training a small byte-level Transformer on it,
+ * freezing it as an integer-only model and range-coding the file with it.
+ * The .oz format is specified in docs/format.md.
+ *
+ * Stability: functions and types in this header keep their meaning across
+ * minor versions; new fields are only appended to ozip_params/ozip_info and
+ * ozip_params_init() gives them defaults. Link with -lozip and the libraries
+ * `make` reports (OpenBLAS, libxxhash, liblzma, libzstd, pthreads).
+ */
+#ifndef OZIP_H
+#define OZIP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define OZIP_VERSION_MAJOR 0
+#define OZIP_VERSION_MINOR 1
+#define OZIP_VERSION_PATCH 0
+#define OZIP_VERSION_NUMBER (OZIP_VERSION_MAJOR * 10000 + OZIP_VERSION_MINOR * 100 + OZIP_VERSION_PATCH)
+#define OZIP_VERSION_STRING "0.1.0"
+
+/* Run-time version, to compare with the header the caller was built with. */
+unsigned ozip_version_number(void);
+const char *ozip_version_string(void);
+
+typedef enum ozip_status {
+    OZIP_OK = 0,
+    OZIP_ERR_IO = 1,             /* reading or writing failed (see errno / the detail) */
+    OZIP_ERR_NOMEM = 2,          /* out of memory */
+    OZIP_ERR_NOT_OZIP = 3,       /* input is not an .oz file */
+    OZIP_ERR_VERSION = 4,        /* made by a newer ozip, or uses an unknown feature */
+    OZIP_ERR_TRUNCATED = 5,      /* input ends early */
+    OZIP_ERR_CORRUPT = 6,        /* structure or coded data is inconsistent */
+    OZIP_ERR_CHECKSUM = 7,       /* decoded bytes do not match their checksum */
+    OZIP_ERR_MODEL_REQUIRED = 8, /* the file references an external model: pass it */
+    OZIP_ERR_MODEL_MISMATCH = 9, /* the model passed is not the one the file needs */
+    OZIP_ERR_PARAM = 10,         /* invalid argument or option */
+    OZIP_ERR_DEVICE = 11,        /* the requested device is not available */
+    OZIP_ERR_INTERRUPTED = 12,   /* stopped by the progress callback */
+    OZIP_ERR_INTERNAL = 13       /* a bug: please report it */
+} ozip_status;
+
+/* Short English description of a status; never NULL. */
+const char *ozip_strerror(ozip_status s);
+
+/* Progress reports (called from the thread that called the API). */
+enum { OZIP_PHASE_CLASSIC = 1, OZIP_PHASE_TRAIN = 2, OZIP_PHASE_ENCODE = 3, OZIP_PHASE_DECODE = 4 };
+typedef struct ozip_progress {
+    int phase;       /* OZIP_PHASE_* */
+    uint64_t done;   /* units done: steps (train) or bytes */
+    uint64_t total;  /* units in all */
+    double bpb;      /* train: current loss in bits per byte */
+    double epochs;   /* train: epochs done */
+    const char *what;/* a short label, e.g. the model shape */
+} ozip_progress;
+/* Return nonzero to interrupt (the call then fails with OZIP_ERR_INTERRUPTED). */
+typedef int (*ozip_progress_fn)(void *user, const ozip_progress *p);
+
+/* What a compression did (filled when ozip_params.report is set). */
+typedef struct ozip_report {
+    uint64_t original_size;
+    uint64_t compressed_size;   /* whole .oz */
+    uint64_t header_bytes;      /* frame header, descriptor, index */
+    uint64_t model_bytes;       /* model payload stored in the file */
+    uint64_t stream_bytes;      /* all stream payloads */
+    uint32_t streams, model_streams;
+    uint64_t xz_size;           /* liblzma preset 9 (xz -9) on the whole input, 0 if not run */
+    uint64_t zstd_size;         /* libzstd level 19 on the whole input, 0 if not run */
+    double train_bpb;           /* last training loss (float model), 0 if no training */
+    double train_seconds, encode_seconds;
+    char model_desc[96];        /* e.g. "L2 D64 H4 F128 W64 w8 (82k params)" or "none: ..." */
+    char device[32];            /* device that trained the model */
+} ozip_report;
+
+typedef struct ozip_params {
+    int level;              /* 1..9 (default 6): time vs ratio */
+    int threads;            /* 0 = all online CPUs */
+    const char *device;     /* "auto" (default), "cpu", "cuda", "opencl", "fpga", "emu" */
+    double train_seconds;   /* > 0: stop training after this long (not reproducible) */
+    double epochs;          /* > 0: override the level's training budget */
+    uint32_t stream_size;   /* bytes per stream, 0 = default (256 KiB) */
+    const char *arch;       /* expert: model shape, "L=2,D=64,H=4,F=128,W=64,wbits=8,tied=1" */
+    int force_model;        /* 1: code with a model even where it does not pay */
+    int no_model;           /* 1: classic methods only */
+    const void *model;      /* a model file (.ozm) to use instead of training, or */
+    size_t model_size;      /*   to decode a file that references it */
+    int model_external;     /* with model: reference it by hash instead of embedding it */
+    uint64_t seed;          /* training seed (default 1) */
+    int verbose;            /* 0..3, messages to stderr from the library (default 0) */
+    ozip_progress_fn progress;
+    void *progress_user;
+    ozip_report *report;    /* optional out */
+    char *errbuf;           /* optional: receives a detailed message on error */
+    size_t errbuf_size;
+} ozip_params;
+
+void ozip_params_init(ozip_params *p);
+
+/* Compress src[n] into a new buffer *dst (free with ozip_free). */
+ozip_status ozip_compress(const void *src, size_t n, void **dst, size_t *dst_n, const ozip_params *p);
+/* Decompress a whole .oz buffer; verifies every checksum. */
+ozip_status ozip_decompress(const void *src, size_t n, void **dst, size_t *dst_n, const ozip_params *p);
+/* Decompress bytes [offset, offset+len) of the original only, decoding just
+ * the streams that hold them (each verified by its own checksum). */
+ozip_status ozip_decompress_range(const void *src, size_t n, uint64_t offset, uint64_t len, void *dst,
+                                  const ozip_params *p);
+void ozip_free(void *p);
+
+/* Files: the output is written to a temporary file in the same directory and
+ * renamed over `out` only on success. */
+ozip_status ozip_compress_file(const char *in, const char *out, const ozip_params *p);
+ozip_status ozip_decompress_file(const char *in, const char *out, const ozip_params *p);
+
+typedef struct ozip_info {
+    uint64_t original_size, compressed_size;
+    uint32_t format_major, format_minor;
+    uint32_t streams, model_streams, stream_block;
+    uint32_t method_count[4];  /* streams per method: raw, model, xz, zstd */
+    uint64_t model_bytes;      /* model payload in the file (0 if external or none) */
+    uint64_t model_image_bytes;/* decoded model size (0 if none) */
+    uint64_t stream_bytes;
+    uint64_t content_xxh64, model_xxh64;
+    int has_model, model_external;
+    uint32_t n_layer, d_model, n_head, d_ff, ctx, wbits, tied; /* 0 if not known */
+    uint64_t model_params;
+} ozip_info;
+
+/* Reads the header, index and (if embedded) model of an .oz buffer without
+ * decoding streams. The header checksum and the model checksum are verified. */
+ozip_status ozip_get_info(const void *src, size_t n, ozip_info *info, const ozip_params *p);
+
+/* Model files (.ozm): extract the model of an .oz buffer, to share it. */
+ozip_status ozip_extract_model(const void *src, size_t n, void **dst, size_t *dst_n, const ozip_params *p);
+
+/* Backends and features compiled into this library, space separated,
+ * e.g. "cpu cuda emu opencl xrt". */
+const char *ozip_backends(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* OZIP_H */

@@ -1,0 +1,152 @@
+#!/bin/sh
+# cli.sh - the ozip command line: exit codes, file handling, stdin/stdout,
+# tar -I, corruption leaving no output, and round trips of every corpus file.
+# Prints "ok - ..." / "not ok - ..." / "skip - ..." lines (counted by run.sh).
+set -u
+OZIP=${OZIP:-$(pwd)/ozip}
+ROOT=$(pwd)
+T=$(mktemp -d "${TMPDIR:-/tmp}/ozip-cli.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+FAST="--arch=L=1,D=16,H=2,F=32,W=16 --epochs=0.5 -T2"
+fails=0
+
+ok() { echo "ok - $1"; }
+nok() { echo "not ok - $1${2:+: $2}"; fails=$((fails + 1)); }
+check() { # check NAME EXPECTED_RC ACTUAL_RC
+    if [ "$2" = "$3" ]; then ok "$1"; else nok "$1" "exit $3, expected $2"; fi
+}
+
+cd "$T" || exit 1
+# sample data: a real file when available, else the built-in demo data
+if [ -f "$ROOT/../shared/corpus/log-OpenSSH_2k.log" ]; then
+    head -c 60000 "$ROOT/../shared/corpus/log-OpenSSH_2k.log" > text
+else
+    head -c 60000 "$ROOT/data/taxi-yellow_tripdata_2015-01.csv" > text
+fi
+cp text text.orig
+
+# --- basics
+"$OZIP" -V > v.out 2>&1; check "ozip -V exits 0" 0 $?
+grep -q "^ozip [0-9]" v.out && grep -q "^backends: .*cpu" v.out && ok "ozip -V names the version and backends" \
+    || nok "ozip -V names the version and backends" "$(cat v.out)"
+"$OZIP" -V -v > vv.out 2>&1; grep -q "OpenBLAS" vv.out && ok "ozip -V -v reports the BLAS kernel" \
+    || nok "ozip -V -v reports the BLAS kernel"
+"$OZIP" -h > h.out 2>&1; check "ozip -h exits 0" 0 $?
+grep -q -- "--decompress" h.out && ok "help lists the options" || nok "help lists the options"
+"$OZIP" --no-such-option text > /dev/null 2>&1; check "unknown option exits 2" 2 $?
+"$OZIP" -T abc text > /dev/null 2>&1; check "bad -T value exits 2" 2 $?
+"$OZIP" --device=gpu text > /dev/null 2>&1; check "unknown device exits 2" 2 $?
+"$OZIP" -o a -c text > /dev/null 2>&1; check "-o with -c exits 2" 2 $?
+"$OZIP" -o x text text.orig > /dev/null 2>&1; check "-o with two inputs exits 2" 2 $?
+"$OZIP" missing-file 2> err.out; check "missing input exits 1" 1 $?
+grep -q "missing-file: No such file" err.out && ok "missing input names the file and the reason" \
+    || nok "missing input names the file and the reason" "$(cat err.out)"
+
+# --- compress / decompress files
+"$OZIP" -q $FAST text; check "compress FILE exits 0" 0 $?
+[ -f text.oz ] && [ -f text ] && ok "FILE.oz written and input kept" || nok "FILE.oz written and input kept"
+ls -a | grep -q "ozip-" && nok "no temporary file left" || ok "no temporary file left"
+"$OZIP" -q $FAST text 2> err.out; check "existing output without -f exits 1" 1 $?
+grep -q "already exists" err.out && ok "existing output: message says so" || nok "existing output: message says so"
+"$OZIP" -q -f $FAST text; check "existing output with -f exits 0" 0 $?
+rm -f text
+"$OZIP" -d text.oz; check "decompress exits 0" 0 $?
+cmp -s text text.orig && ok "decompressed file is identical" || nok "decompressed file is identical"
+[ -f text.oz ] && ok "decompress keeps the .oz file" || nok "decompress keeps the .oz file"
+"$OZIP" -d text 2> err.out; check "decompress of a name without .oz exits 1" 1 $?
+"$OZIP" -t text.oz; check "-t on a good file exits 0" 0 $?
+"$OZIP" -l text.oz > l.out; check "-l exits 0" 0 $?
+grep -q "text.oz" l.out && grep -q "Bits/byte" l.out && ok "-l prints a table" || nok "-l prints a table" "$(cat l.out)"
+"$OZIP" -l -v text.oz > lv.out; grep -q "model:" lv.out && ok "-l -v describes the model" || nok "-l -v describes the model"
+"$OZIP" -q $FAST text.oz 2> err.out; check "compressing a .oz file again exits 1" 1 $?
+
+# --rm and -k
+cp text.orig t2
+"$OZIP" -q $FAST --rm t2; check "--rm exits 0" 0 $?
+[ ! -f t2 ] && [ -f t2.oz ] && ok "--rm removes the input after success" || nok "--rm removes the input after success"
+"$OZIP" -d -k t2.oz && [ -f t2.oz ] && cmp -s t2 text.orig && ok "-d -k keeps the .oz and restores the file" \
+    || nok "-d -k keeps the .oz and restores the file"
+
+# -o and -c
+"$OZIP" -q $FAST -o out.oz text; check "-o exits 0" 0 $?
+"$OZIP" -d -c out.oz > out.dec; check "-d -c exits 0" 0 $?
+cmp -s out.dec text.orig && ok "-d -c writes the original to stdout" || nok "-d -c writes the original to stdout"
+"$OZIP" -q $FAST -c text > c.oz; check "-c exits 0" 0 $?
+cmp -s c.oz out.oz && ok "-c and -o produce the same bytes (deterministic)" || nok "-c and -o produce the same bytes (deterministic)"
+
+# stdin / stdout
+"$OZIP" -q $FAST < text > s.oz; check "stdin to stdout compress exits 0" 0 $?
+"$OZIP" -d < s.oz > s.dec; check "stdin to stdout decompress exits 0" 0 $?
+cmp -s s.dec text.orig && ok "stdin/stdout round trip" || nok "stdin/stdout round trip"
+cat text | "$OZIP" -q $FAST - | "$OZIP" -d - | cmp -s - text.orig && ok "pipe round trip with '-'" \
+    || nok "pipe round trip with '-'"
+
+# tar -I ozip
+mkdir -p dir/sub && cp text dir/a && printf 'hello\n' > dir/sub/b && head -c 3000 /dev/urandom > dir/sub/c
+if tar --version > /dev/null 2>&1; then
+    tar -I "$OZIP" -cf x.tar.oz dir; check "tar -I ozip -c exits 0" 0 $?
+    mkdir ex && (cd ex && tar -I "$OZIP" -xf ../x.tar.oz); check "tar -I ozip -x exits 0" 0 $?
+    diff -r dir ex/dir > /dev/null && ok "tar round trip through ozip is identical" || nok "tar round trip through ozip is identical"
+else
+    echo "skip - tar -I ozip: tar is not installed"
+fi
+
+# --- corruption leaves no output and exits 1
+cp out.oz bad.oz
+size=$(wc -c < bad.oz)
+for off in 0 10 30 $((size / 2)) $((size - 5)); do
+    cp out.oz bad.oz
+    printf '\377' | dd of=bad.oz bs=1 seek=$off conv=notrunc 2>/dev/null
+    rm -f bad
+    "$OZIP" -d bad.oz 2> err.out; rc=$?
+    if [ $rc = 1 ] && [ ! -f bad ] && ! ls -a | grep -q "\.bad\.ozip-"; then
+        ok "corrupt byte at $off: exit 1, no output file"
+    else
+        nok "corrupt byte at $off: exit 1, no output file" "exit $rc; $(cat err.out)"
+    fi
+done
+head -c $((size - 7)) out.oz > trunc.oz
+"$OZIP" -d trunc.oz 2> err.out; check "truncated file exits 1" 1 $?
+grep -q -i "truncated" err.out && ok "truncated file: message says truncated" || nok "truncated file: message says truncated" "$(cat err.out)"
+[ ! -f trunc ] && ok "truncated file: no output left" || nok "truncated file: no output left"
+printf 'not an oz file at all\n' > foreign.oz
+"$OZIP" -d foreign.oz 2> err.out; check "foreign file exits 1" 1 $?
+grep -q "not an .oz file" err.out && ok "foreign file: message says not ozip" || nok "foreign file: message says not ozip" "$(cat err.out)"
+"$OZIP" -t trunc.oz 2> /dev/null; check "-t on a truncated file exits 1" 1 $?
+
+# --- models: save, reuse, external
+"$OZIP" -q $FAST --force-model --save-model=m.ozm -o m1.oz text; check "--save-model exits 0" 0 $?
+head -c 30000 text > half
+"$OZIP" -q --model=m.ozm --external-model --force-model -o ext.oz half; check "--model --external-model exits 0" 0 $?
+"$OZIP" -d -c ext.oz > /dev/null 2> err.out; check "external model missing exits 1" 1 $?
+grep -q -- "--model" err.out && ok "external model missing: message says to pass --model" || nok "external model missing: message says to pass --model" "$(cat err.out)"
+"$OZIP" -d -c --model=m.ozm ext.oz | cmp -s - half && ok "external model given: identical output" \
+    || nok "external model given: identical output"
+"$OZIP" --device=cuda -q $FAST --force-model -o cu.oz text 2> err.out; rc=$?
+if "$OZIP" -V | grep -q cuda; then echo "skip - --device cuda without a GPU: cuda is built (tested in gpu tests)"
+else check "--device cuda without the CUDA trainer exits 1" 1 $rc; fi
+"$OZIP" -q $FAST --no-model -o nm.oz text && "$OZIP" -l -v nm.oz | grep -q "model: none" && ok "--no-model stores no model" \
+    || nok "--no-model stores no model"
+head -c 5000 /dev/urandom > rnd
+"$OZIP" -q --model=m.ozm --external-model -o ext2.oz rnd && "$OZIP" -d -c ext2.oz | cmp -s - rnd &&
+    ok "a given model that no stream uses is dropped (decodes without it)" || nok "a given model that no stream uses is dropped (decodes without it)"
+
+# --- every corpus file round trips (a small model, forced, so the model path is exercised)
+CORPUS="$ROOT/../shared/corpus"
+if [ -d "$CORPUS" ]; then
+    for f in "$CORPUS"/*; do
+        case "$f" in *.md) continue ;; esac
+        b=$(basename "$f")
+        start=$(date +%s)
+        if "$OZIP" -q -c --force-model --arch=L=1,D=16,H=2,F=32,W=16 --epochs=0.2 -T2 "$f" > "$b.oz" &&
+            "$OZIP" -d -c "$b.oz" | cmp -s - "$f"; then
+            ok "corpus $b round trips through the model ($(wc -c < "$b.oz") bytes, $(( $(date +%s) - start )) s)"
+        else
+            nok "corpus $b round trips through the model"
+        fi
+        rm -f "$b.oz"
+    done
+else
+    echo "skip - corpus round trips: ../shared/corpus is not present"
+fi
+exit $((fails > 0))

@@ -1,0 +1,297 @@
+/* test_lib.c - the public API (include/ozip.h): round trips of edge cases and
+ * real files through the model and the classic paths, the size guarantee,
+ * range decoding, external models, and corruption / truncation of every
+ * section giving an error (never a wrong result). */
+#include <lzma.h>
+#include <stdint.h>
+#include <zstd.h>
+
+#include "../core/oz_format.h"
+#include "../include/ozip.h"
+#include "harness.h"
+
+#define SMALL_ARCH "L=1,D=16,H=2,F=32,W=16,wbits=8"
+
+static char errbuf[512];
+
+static void params(ozip_params *p, int force_model)
+{
+    ozip_params_init(p);
+    p->arch = SMALL_ARCH;
+    p->epochs = 1;
+    p->threads = 2;
+    p->force_model = force_model;
+    p->stream_size = 4096;
+    p->errbuf = errbuf;
+    p->errbuf_size = sizeof errbuf;
+}
+
+static int roundtrip(const uint8_t *d, size_t n, ozip_params *p, size_t *csize, ozip_report *rep)
+{
+    void *c = NULL, *u = NULL;
+    size_t cn = 0, un = 0;
+    int ok;
+    p->report = rep;
+    ok = ozip_compress(d, n, &c, &cn, p) == OZIP_OK;
+    p->report = NULL;
+    ok = ok && ozip_decompress(c, cn, &u, &un, p) == OZIP_OK && un == n && (n == 0 || !memcmp(u, d, n));
+    if (csize)
+        *csize = cn;
+    ozip_free(c);
+    ozip_free(u);
+    return ok;
+}
+
+static void test_api_basics(void)
+{
+    int s, ok = 1;
+    t_result(ozip_version_number() == OZIP_VERSION_NUMBER && !strcmp(ozip_version_string(), OZIP_VERSION_STRING),
+             "run-time version equals the header's", NULL);
+    for (s = 0; s <= OZIP_ERR_INTERNAL; s++) {
+        int k;
+        const char *m = ozip_strerror((ozip_status)s);
+        ok &= m && *m;
+        for (k = 0; k < s; k++)
+            ok &= strcmp(m, ozip_strerror((ozip_status)k)) != 0;
+    }
+    t_result(ok && ozip_strerror((ozip_status)999) != NULL, "every status has its own message", NULL);
+    {
+        ozip_params p;
+        void *c;
+        size_t cn;
+        ozip_params_init(&p);
+        p.level = 10;
+        t_result(ozip_compress("x", 1, &c, &cn, &p) == OZIP_ERR_PARAM, "level 10 is refused", NULL);
+        p.level = 6;
+        p.arch = "L=2,D=17";
+        p.force_model = 1;
+        t_result(ozip_compress("xy", 2, &c, &cn, &p) == OZIP_ERR_PARAM, "an invalid model shape is refused", NULL);
+    }
+}
+
+static void test_edge_cases(void)
+{
+    static uint8_t buf[40000];
+    ozip_params p;
+    ozip_report rep;
+    size_t i, cn;
+    int ok;
+    params(&p, 0);
+    ok = roundtrip(buf, 0, &p, &cn, &rep);
+    t_result(ok && cn == OZ_FRAME_HEADER + 4, "empty input round trips (52-byte frame)", "size %zu", cn);
+    buf[0] = 'A';
+    t_result(roundtrip(buf, 1, &p, &cn, &rep) && cn <= 1 + 64, "1 byte round trips", "size %zu", cn);
+    memset(buf, 'a', sizeof buf);
+    t_result(roundtrip(buf, sizeof buf, &p, &cn, &rep) && cn < 200, "40000 repeated bytes round trip, tiny output",
+             "size %zu", cn);
+    for (i = 0; i < sizeof buf; i++)
+        buf[i] = (uint8_t)t_rand();
+    ok = roundtrip(buf, sizeof buf, &p, &cn, &rep);
+    t_result(ok && cn <= sizeof buf + 64, "random bytes round trip, stored (at most 64 bytes larger)",
+             "size %zu", cn);
+    /* the model path on random bytes: forced, one stream per 4 KiB */
+    params(&p, 1);
+    ok = roundtrip(buf, 10000, &p, &cn, &rep);
+    t_result(ok && rep.model_streams == 3 && rep.streams == 3, "random bytes round trip through a forced model",
+             "model streams %u", rep.model_streams);
+    /* a binary file: this test program */
+    {
+        size_t n;
+        uint8_t *bin = t_read_file("build/tests/test_lib", &n);
+        if (bin && n > 20000)
+            n = 20000;
+        params(&p, 1);
+        ok = bin && roundtrip(bin, n, &p, &cn, &rep);
+        t_result(ok && rep.model_streams == rep.streams && rep.streams == (n + 4095) / 4096,
+                 "a binary file round trips through a forced model, 5 streams", NULL);
+        free(bin);
+    }
+}
+
+/* The size guarantee: never more than 64 bytes above stored, LZMA2 preset 9
+ * (liblzma, as xz -9 without its container) and zstd -19. */
+static void test_guarantee(const uint8_t *d, size_t n, const char *what)
+{
+    ozip_params p;
+    ozip_report rep;
+    size_t cn, xz, zs;
+    uint8_t *tmp = malloc(n + n / 2 + 65536);
+    char name[200];
+    int ok;
+    xz = 0;
+    ok = lzma_easy_buffer_encode(9, LZMA_CHECK_NONE, NULL, d, n, tmp, &xz, n + n / 2 + 65536) == LZMA_OK;
+    zs = ZSTD_compress(tmp, n + n / 2 + 65536, d, n, 19);
+    params(&p, 0);
+    p.level = 2;
+    ok = ok && roundtrip(d, n, &p, &cn, &rep);
+    snprintf(name, sizeof name, "%s: .oz <= min(stored, xz -9, zstd -19) + 64 bytes", what);
+    t_result(ok && cn <= n + 64 && cn <= xz + 64 && cn <= zs + 64, name, "oz %zu, xz %zu, zstd %zu, raw %zu", cn,
+             xz, zs, n);
+    free(tmp);
+}
+
+static void test_range(const uint8_t *d, size_t n)
+{
+    ozip_params p;
+    void *c;
+    size_t cn;
+    int ok, i;
+    uint8_t *out = malloc(n);
+    params(&p, 1);
+    ok = ozip_compress(d, n, &c, &cn, &p) == OZIP_OK;
+    for (i = 0; i < 30 && ok; i++) {
+        uint64_t off = t_rand() % n, len = t_rand() % (n - off + 1);
+        if (i == 0)
+            off = 0, len = n;
+        if (i == 1)
+            off = 4095, len = 2; /* across a stream boundary */
+        ok = ozip_decompress_range(c, cn, off, len, out, &p) == OZIP_OK && !memcmp(out, d + off, len);
+    }
+    t_result(ok, "range decoding returns exactly the requested bytes (30 ranges)", NULL);
+    t_result(ozip_decompress_range(c, cn, n - 1, 2, out, &p) == OZIP_ERR_PARAM, "a range past the end is refused",
+             NULL);
+    ozip_free(c);
+    free(out);
+}
+
+static void test_external_model(const uint8_t *d, size_t n)
+{
+    ozip_params p;
+    void *c = NULL, *m = NULL, *c2 = NULL, *u = NULL, *m2 = NULL, *c3 = NULL;
+    size_t cn, mn, cn2, un, mn2, cn3;
+    ozip_status s;
+    int ok;
+    params(&p, 1);
+    ok = ozip_compress(d, n / 2, &c, &cn, &p) == OZIP_OK && ozip_extract_model(c, cn, &m, &mn, &p) == OZIP_OK;
+    t_result(ok, "a model is extracted from an .oz file", NULL);
+    p.model = m;
+    p.model_size = mn;
+    p.model_external = 1;
+    ok = ozip_compress(d + n / 2, n - n / 2, &c2, &cn2, &p) == OZIP_OK;
+    t_result(ok && cn2 < cn, "compressing with an external model stores no model", "%zu vs %zu", cn2, cn);
+    p.model = NULL;
+    s = ozip_decompress(c2, cn2, &u, &un, &p);
+    t_result(s == OZIP_ERR_MODEL_REQUIRED, "decoding without the external model says which model is needed",
+             "status %d", s);
+    /* another model */
+    p.seed = 99;
+    p.model_external = 0;
+    ozip_compress(d, n / 3, &c3, &cn3, &p);
+    ozip_extract_model(c3, cn3, &m2, &mn2, &p);
+    p.model = m2;
+    p.model_size = mn2;
+    s = ozip_decompress(c2, cn2, &u, &un, &p);
+    t_result(s == OZIP_ERR_MODEL_MISMATCH, "decoding with the wrong model is refused", "status %d", s);
+    p.model = m;
+    p.model_size = mn;
+    s = ozip_decompress(c2, cn2, &u, &un, &p);
+    t_result(s == OZIP_OK && un == n - n / 2 && !memcmp(u, d + n / 2, un), "decoding with the right model works",
+             NULL);
+    ozip_free(c);
+    ozip_free(c2);
+    ozip_free(c3);
+    ozip_free(m);
+    ozip_free(m2);
+    ozip_free(u);
+}
+
+/* Flip bits in every section and truncate at many points: every case must
+ * fail with an error status, never return OK. */
+static void test_corruption(const uint8_t *d, size_t n)
+{
+    ozip_params p;
+    ozip_info info;
+    void *c, *u;
+    size_t cn, un, pos, hdr, i;
+    uint8_t *b;
+    int silent = 0, cases = 0, crashes_none = 1;
+    int section_bad[4] = {0, 0, 0, 0}, section_cases[4] = {0, 0, 0, 0};
+    params(&p, 1);
+    if (ozip_compress(d, n, &c, &cn, &p) != OZIP_OK) {
+        t_result(0, "corruption: compress", NULL);
+        return;
+    }
+    b = (uint8_t *)c;
+    ozip_get_info(c, cn, &info, &p);
+    hdr = cn - info.stream_bytes - info.model_bytes;
+    for (i = 0; i < 600; i++) {
+        int sec;
+        ozip_status s;
+        /* 0 header/index, 1 model payload, 2 streams, 3 exhaustive first bytes */
+        if (i < 200)
+            pos = i < hdr * 8 ? i / 8 + 0 : t_rand() % hdr, sec = 0;
+        else if (i < 400)
+            pos = hdr + t_rand() % info.model_bytes, sec = 1;
+        else
+            pos = hdr + info.model_bytes + t_rand() % info.stream_bytes, sec = 2;
+        b[pos] ^= (uint8_t)(1u << (i % 8));
+        s = ozip_decompress(c, cn, &u, &un, &p);
+        b[pos] ^= (uint8_t)(1u << (i % 8));
+        cases++;
+        section_cases[sec]++;
+        if (s == OZIP_OK) {
+            silent++;
+            section_bad[sec]++;
+            ozip_free(u);
+        }
+    }
+    t_result(section_bad[0] == 0, "every bit flip in the header and index is an error", "%d of %d decoded",
+             section_bad[0], section_cases[0]);
+    t_result(section_bad[1] == 0, "every bit flip in the model is an error", "%d of %d decoded", section_bad[1],
+             section_cases[1]);
+    t_result(section_bad[2] == 0, "every bit flip in the streams is an error", "%d of %d decoded", section_bad[2],
+             section_cases[2]);
+    silent = 0;
+    for (i = 0; i < 300; i++) {
+        size_t cut = i < 100 ? i : (i < 200 ? cn - (i - 99) : t_rand() % cn);
+        ozip_status s = ozip_decompress(c, cut, &u, &un, &p);
+        if (s == OZIP_OK) {
+            silent++;
+            ozip_free(u);
+        } else if (s != OZIP_ERR_TRUNCATED && s != OZIP_ERR_NOT_OZIP && s != OZIP_ERR_CORRUPT) {
+            crashes_none = 0;
+        }
+    }
+    t_result(silent == 0 && crashes_none, "every truncation is an error (truncated / not ozip / corrupt)",
+             "%d decoded", silent);
+    /* trailing garbage and a foreign file */
+    {
+        uint8_t *e = malloc(cn + 1);
+        memcpy(e, c, cn);
+        e[cn] = 0;
+        t_result(ozip_decompress(e, cn + 1, &u, &un, &p) == OZIP_ERR_CORRUPT, "trailing data is an error", NULL);
+        t_result(ozip_decompress(d, n, &u, &un, &p) == OZIP_ERR_NOT_OZIP, "a foreign file is 'not in ozip format'",
+                 NULL);
+        free(e);
+    }
+    ozip_free(c);
+    (void)cases;
+}
+
+int main(void)
+{
+    const char *dir = t_corpus();
+    char path[512];
+    size_t n = 0;
+    uint8_t *d = NULL;
+    test_api_basics();
+    test_edge_cases();
+    if (dir) {
+        snprintf(path, sizeof path, "%s/log-Linux_2k.log", dir);
+        d = t_read_file(path, &n);
+    }
+    if (!d)
+        d = t_read_file("data/taxi-yellow_tripdata_2015-01.csv", &n);
+    if (!d) {
+        t_skip("real-data API tests", "no ../shared/corpus and no data/ folder");
+        return t_done();
+    }
+    if (n > 60000)
+        n = 60000;
+    test_guarantee(d, n, "real text");
+    test_range(d, 20000);
+    test_external_model(d, 30000);
+    test_corruption(d, 12000);
+    free(d);
+    return t_done();
+}
