@@ -1,5 +1,6 @@
 /* backend_cpu.c - decoding model streams on the CPU with the reference
  * integer model (core/), one stream per task, streams spread over threads. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,6 +9,9 @@
 typedef struct cpu_ctx {
     const oz_loaded_model *lm;
     oz_stream_job *jobs;
+    const ozip_params *p;
+    uint64_t done, total;
+    pthread_mutex_t mu;
 } cpu_ctx;
 
 static void cpu_task(void *arg, uint32_t i)
@@ -26,6 +30,17 @@ static void cpu_task(void *arg, uint32_t i)
     }
     free(st_mem);
     free(ws);
+    if (c->p->progress) {
+        ozip_progress pr;
+        pthread_mutex_lock(&c->mu);
+        c->done += c->jobs[i].out_len;
+        memset(&pr, 0, sizeof pr);
+        pr.phase = OZIP_PHASE_DECODE;
+        pr.done = c->done;
+        pr.total = c->total;
+        c->p->progress(c->p->progress_user, &pr);
+        pthread_mutex_unlock(&c->mu);
+    }
 }
 
 static ozip_status cpu_decode(const oz_loaded_model *lm, oz_stream_job *jobs, uint32_t njobs, int threads,
@@ -33,9 +48,15 @@ static ozip_status cpu_decode(const oz_loaded_model *lm, oz_stream_job *jobs, ui
 {
     cpu_ctx c;
     uint32_t i;
+    memset(&c, 0, sizeof c);
     c.lm = lm;
     c.jobs = jobs;
+    c.p = p;
+    for (i = 0; i < njobs; i++)
+        c.total += jobs[i].out_len;
+    pthread_mutex_init(&c.mu, NULL);
     oz_parallel(threads, njobs, cpu_task, &c);
+    pthread_mutex_destroy(&c.mu);
     for (i = 0; i < njobs; i++)
         if (jobs[i].rc == -1)
             return oz_fail(p, OZIP_ERR_NOMEM, "out of memory decoding a stream");

@@ -24,8 +24,8 @@ typedef struct cli {
     ozip_params p;
     oz_input model;
     int progress_tty;
-    double last_progress;
-    int progress_shown;
+    double last_progress, phase_start;
+    int progress_shown, phase;
 } cli;
 
 static const char *prog = "ozip";
@@ -59,6 +59,8 @@ static void usage(FILE *f)
             "      --train-time=SEC  stop training after SEC seconds (the output then depends\n"
             "                        on the machine's speed; levels and --epochs do not)\n"
             "      --epochs=E        passes over the input while training (overrides the level)\n"
+            "      --sample=N        train on N bytes of the input (evenly spaced 1M pieces;\n"
+            "                        K, M, G suffixes), then code the whole input\n"
             "      --stream-size=N   bytes per independent stream (default 256K; K, M suffixes)\n"
             "      --model=FILE      compress with this model (.ozm) instead of training one;\n"
             "                        when decompressing: the model a file refers to\n"
@@ -101,6 +103,10 @@ static int progress_cb(void *user, const ozip_progress *pr)
     if (pr->done != pr->total && t - c->last_progress < 0.25)
         return 0;
     c->last_progress = t;
+    if (pr->phase != c->phase) {
+        c->phase = pr->phase;
+        c->phase_start = t;
+    }
     switch (pr->phase) {
     case OZIP_PHASE_CLASSIC:
         fprintf(stderr, "\r\033[K[xz/zstd] compressing with the classic methods");
@@ -111,8 +117,11 @@ static int progress_cb(void *user, const ozip_progress *pr)
                 pr->what ? pr->what : "");
         break;
     case OZIP_PHASE_ENCODE:
-        fprintf(stderr, "\r\033[K[encode] %llu/%llu bytes (%.0f%%)", (unsigned long long)pr->done,
-                (unsigned long long)pr->total, pr->total ? 100.0 * pr->done / pr->total : 100.0);
+    case OZIP_PHASE_DECODE:
+        fprintf(stderr, "\r\033[K[%s] %llu/%llu bytes (%.0f%%)  %.1f KB/s",
+                pr->phase == OZIP_PHASE_ENCODE ? "encode" : "decode", (unsigned long long)pr->done,
+                (unsigned long long)pr->total, pr->total ? 100.0 * pr->done / pr->total : 100.0,
+                pr->done / 1000.0 / (t - c->phase_start + 1e-9));
         break;
     default:
         break;
@@ -414,7 +423,7 @@ int main(int argc, char **argv)
     int opt, rc = 0, i, list_header = 0, nfiles;
     enum {
         O_RM = 256, O_DEVICE, O_TRAIN_TIME, O_EPOCHS, O_STREAM_SIZE, O_MODEL, O_SAVE_MODEL, O_NO_MODEL,
-        O_FORCE_MODEL, O_ARCH, O_SEED, O_EXTERNAL
+        O_FORCE_MODEL, O_ARCH, O_SEED, O_EXTERNAL, O_SAMPLE
     };
     static const struct option longopts[] = {
         {"compress", no_argument, 0, 'z'},
@@ -433,6 +442,7 @@ int main(int argc, char **argv)
         {"train-time", required_argument, 0, O_TRAIN_TIME},
         {"epochs", required_argument, 0, O_EPOCHS},
         {"stream-size", required_argument, 0, O_STREAM_SIZE},
+        {"sample", required_argument, 0, O_SAMPLE},
         {"model", required_argument, 0, O_MODEL},
         {"external-model", no_argument, 0, O_EXTERNAL},
         {"save-model", required_argument, 0, O_SAVE_MODEL},
@@ -522,6 +532,16 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
+        case O_SAMPLE: {
+            uint32_t mib;
+            /* parse_size works in 32 bits; accept up to 4G here */
+            if (parse_size(optarg, &mib) || mib < 65536) {
+                fprintf(stderr, "%s: --sample: expected 64K..4G, got '%s'\n", prog, optarg);
+                return 2;
+            }
+            c.p.train_sample = mib;
+            break;
+        }
         case O_MODEL:
             c.model_path = optarg;
             break;

@@ -164,11 +164,31 @@ ozip_status oz_train(const uint8_t *data, size_t n, const oz_config *arch, int l
     double epochs, tokens, t0;
     uint64_t steps;
     const char *dev = p->device ? p->device : "auto";
+    const uint8_t *train = data;
+    uint8_t *sample = NULL;
+    size_t tn = n;
     memset(res, 0, sizeof *res);
     if (!strcmp(dev, "cuda"))
         return oz_fail(p, OZIP_ERR_DEVICE, "--device cuda: this ozip was built without the CUDA trainer");
     if (n < 2)
         return oz_fail(p, OZIP_ERR_PARAM, "input too small to train a model");
+    /* Training on a sample: evenly spaced 1 MiB pieces. The model then sees
+     * every part of the file without paying for every byte. */
+    if (p->train_sample > 0 && p->train_sample < n) {
+        size_t piece = 1u << 20, k, np;
+        if (piece > p->train_sample)
+            piece = (size_t)p->train_sample;
+        np = (size_t)(p->train_sample / piece);
+        sample = malloc(np * piece);
+        if (!sample)
+            return oz_fail(p, OZIP_ERR_NOMEM, "out of memory for the training sample");
+        for (k = 0; k < np; k++)
+            memcpy(sample + k * piece, data + (size_t)((double)k * (double)(n - piece) / (double)(np > 1 ? np - 1 : 1)),
+                   piece);
+        train = sample;
+        tn = np * piece;
+        oz_log(p, 2, "training on a sample of %zu bytes (%zu pieces of %zu)", tn, np, piece);
+    }
     tr_opts_default(&o);
     o.arch = *arch;
     /* Sequences of 4 windows: most positions then see a full window, as every
@@ -177,8 +197,8 @@ ozip_status oz_train(const uint8_t *data, size_t n, const oz_config *arch, int l
     o.seq = 4 * arch->ctx;
     if (o.seq > 1024)
         o.seq = 1024;
-    if (o.seq > n - 1)
-        o.seq = (uint32_t)(n - 1);
+    if (o.seq > tn - 1)
+        o.seq = (uint32_t)(tn - 1);
     o.batch = (uint32_t)((2048 + o.seq - 1) / o.seq);
     if (o.batch < 2)
         o.batch = 2;
@@ -186,26 +206,29 @@ ozip_status oz_train(const uint8_t *data, size_t n, const oz_config *arch, int l
     o.seed = p->seed ? p->seed : 1;
     o.threads = oz_threads(p);
     epochs = p->epochs > 0 ? p->epochs : LEVEL_EPOCHS[level];
-    tokens = epochs * (double)n;
+    tokens = epochs * (double)tn;
     if (p->epochs <= 0 && tokens > LEVEL_MAX_TOKENS[level])
         tokens = LEVEL_MAX_TOKENS[level];
     steps = (uint64_t)ceil(tokens / ((double)o.batch * o.seq));
     o.steps = steps < 20 ? 20 : steps;
     t = cpu_trainer_new(&o);
-    if (!t)
+    if (!t) {
+        free(sample);
         return oz_fail(p, OZIP_ERR_NOMEM, "cannot create the trainer (out of memory?)");
+    }
     memset(&cb, 0, sizeof cb);
     cb.p = p;
     cb.t = t;
-    cb.n = n;
+    cb.n = tn;
     cb.limit = p->train_seconds;
     cb.tokens_per_step = (uint64_t)o.batch * o.seq;
     oz_arch_string(arch, cb.what, sizeof cb.what);
     oz_log(p, 2, "training %s on cpu: %llu steps of %u x %u bytes (%.2f epochs)", cb.what,
-           (unsigned long long)o.steps, o.batch, o.seq, (double)o.steps * o.batch * o.seq / (double)n);
+           (unsigned long long)o.steps, o.batch, o.seq, (double)o.steps * o.batch * o.seq / (double)tn);
     t0 = cb.t0 = oz_now();
-    res->bpb = cpu_trainer_fit(t, data, n, train_cb, &cb);
+    res->bpb = cpu_trainer_fit(t, train, tn, train_cb, &cb);
     res->seconds = oz_now() - t0;
+    free(sample);
     if (cb.stopped) {
         cpu_trainer_free(t);
         return oz_fail(p, OZIP_ERR_INTERRUPTED, "interrupted during training");

@@ -49,7 +49,8 @@ typedef enum ozip_status {
 /* Short English description of a status; never NULL. */
 const char *ozip_strerror(ozip_status s);
 
-/* Progress reports (called from the thread that called the API). */
+/* Progress reports. The callback may be called from worker threads, but never
+ * from two threads at once. */
 enum { OZIP_PHASE_CLASSIC = 1, OZIP_PHASE_TRAIN = 2, OZIP_PHASE_ENCODE = 3, OZIP_PHASE_DECODE = 4 };
 typedef struct ozip_progress {
     int phase;       /* OZIP_PHASE_* */
@@ -96,6 +97,8 @@ typedef struct ozip_params {
     ozip_progress_fn progress;
     void *progress_user;
     ozip_report *report;    /* optional out */
+    uint64_t train_sample;  /* > 0: train on about this many bytes, taken as evenly
+                               spaced 1 MiB pieces of the input (large inputs) */
     char *errbuf;           /* optional: receives a detailed message on error */
     size_t errbuf_size;
 } ozip_params;

@@ -268,6 +268,60 @@ static void test_corruption(const uint8_t *d, size_t n)
     (void)cases;
 }
 
+typedef struct prog_seen {
+    int phases[8];
+    uint64_t last_done[8];
+    int backwards;
+} prog_seen;
+
+static int prog_cb(void *user, const ozip_progress *pr)
+{
+    prog_seen *ps = (prog_seen *)user;
+    if (pr->phase > 0 && pr->phase < 8) {
+        if (pr->phase != OZIP_PHASE_TRAIN && pr->done < ps->last_done[pr->phase])
+            ps->backwards = 1;
+        ps->phases[pr->phase]++;
+        ps->last_done[pr->phase] = pr->done;
+    }
+    return 0;
+}
+
+static int stop_cb(void *user, const ozip_progress *pr)
+{
+    (void)user;
+    return pr->phase == OZIP_PHASE_TRAIN && pr->done >= 3;
+}
+
+static void test_progress(const uint8_t *d, size_t n)
+{
+    ozip_params p;
+    prog_seen ps;
+    void *c, *u;
+    size_t cn, un;
+    ozip_status s;
+    memset(&ps, 0, sizeof ps);
+    params(&p, 1);
+    p.progress = prog_cb;
+    p.progress_user = &ps;
+    s = ozip_compress(d, n, &c, &cn, &p);
+    s = s == OZIP_OK ? ozip_decompress(c, cn, &u, &un, &p) : s;
+    t_result(s == OZIP_OK && ps.phases[OZIP_PHASE_CLASSIC] && ps.phases[OZIP_PHASE_TRAIN] &&
+                 ps.phases[OZIP_PHASE_ENCODE] && ps.phases[OZIP_PHASE_DECODE] && !ps.backwards &&
+                 ps.last_done[OZIP_PHASE_DECODE] == n && ps.last_done[OZIP_PHASE_ENCODE] == n,
+             "progress reports classic, training, encoding and decoding, counting up to the size", NULL);
+    if (s == OZIP_OK) {
+        ozip_free(c);
+        ozip_free(u);
+    }
+    p.progress = stop_cb;
+    s = ozip_compress(d, n, &c, &cn, &p);
+    t_result(s == OZIP_ERR_INTERRUPTED, "a progress callback can interrupt training", "status %d", s);
+    /* training on a sample still codes the whole input */
+    params(&p, 1);
+    p.train_sample = 8192;
+    t_result(roundtrip(d, n, &p, NULL, NULL), "training on a sample of the input round trips", NULL);
+}
+
 int main(void)
 {
     const char *dir = t_corpus();
@@ -290,6 +344,7 @@ int main(void)
         n = 60000;
     test_guarantee(d, n, "real text");
     test_range(d, 20000);
+    test_progress(d, 20000);
     test_external_model(d, 30000);
     test_corruption(d, 12000);
     free(d);
