@@ -535,8 +535,8 @@ int main(int argc, char **argv)
         case O_SAMPLE: {
             uint32_t mib;
             /* parse_size works in 32 bits; accept up to 4G here */
-            if (parse_size(optarg, &mib) || mib < 65536) {
-                fprintf(stderr, "%s: --sample: expected 64K..4G, got '%s'\n", prog, optarg);
+            if (parse_size(optarg, &mib) || mib < 4096) {
+                fprintf(stderr, "%s: --sample: expected 4K..4G, got '%s'\n", prog, optarg);
                 return 2;
             }
             c.p.train_sample = mib;

@@ -117,7 +117,7 @@ grep -q "not an .oz file" err.out && ok "foreign file: message says not ozip" ||
 # --- training on a sample
 "$OZIP" -q -c $FAST --force-model --sample=16K text > smp.oz && "$OZIP" -d -c smp.oz | cmp -s - text.orig &&
     ok "--sample trains on part of the input and codes all of it" || nok "--sample trains on part of the input and codes all of it"
-"$OZIP" --sample=10 text > /dev/null 2>&1; check "--sample below 64K exits 2" 2 $?
+"$OZIP" --sample=10 text > /dev/null 2>&1; check "--sample below 4K exits 2" 2 $?
 
 # --- models: save, reuse, external
 "$OZIP" -q $FAST --force-model --save-model=m.ozm -o m1.oz text; check "--save-model exits 0" 0 $?
