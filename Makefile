@@ -29,12 +29,18 @@ LDLIBS   = -lopenblas -lxxhash -llzma -lzstd -lm -fopenmp -pthread
 CORE_SRC  = core/oz_model.c core/oz_codec.c core/oz_format.c
 TRAIN_SRC = gpu_train/train_cpu.c gpu_train/export.c
 HOST_SRC  = host/ozip_lib.c host/classic.c host/model_io.c host/train_host.c host/util.c \
-            host/backend_cpu.c host/fileio.c
+            host/backend_cpu.c host/fileio.c host/fast/ozf.c host/fast/ozf_codec.c host/fast/kern_scalar.c
+# SIMD kernels: each file is compiled for its instruction set and only called
+# after a CPUID check (host/fast/ozf.c), so one binary runs on any x86-64.
+ISA_SRC   = host/fast/kern_avx2.c host/fast/kern_avx512.c
+ISA_OBJ   = $(ISA_SRC:%.c=build/%.o)
+FLAGS_avx2   = -mavx2 -mfma
+FLAGS_avx512 = -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni
 CORE_OBJ  = $(CORE_SRC:%.c=build/%.o)
 TRAIN_OBJ = $(TRAIN_SRC:%.c=build/%.o)
 HOST_OBJ  = $(HOST_SRC:%.c=build/%.o)
-LIB_OBJ   = $(CORE_OBJ) $(TRAIN_OBJ) $(HOST_OBJ)
-HEADERS   = $(wildcard core/*.h host/*.h gpu_train/*.h include/*.h)
+LIB_OBJ   = $(CORE_OBJ) $(TRAIN_OBJ) $(HOST_OBJ) $(ISA_OBJ)
+HEADERS   = $(wildcard core/*.h host/*.h host/fast/*.h gpu_train/*.h include/*.h)
 
 .PHONY: all deps demo test check-deps clean tables install bench
 
@@ -54,6 +60,10 @@ build/gpu_train/%.o: gpu_train/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_TRAIN) -c $< -o $@
 
+build/host/fast/kern_%.o: host/fast/kern_%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_HOST) $(FLAGS_$*) -c $< -o $@
+
 build/host/%.o: host/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_HOST) -c $< -o $@
@@ -71,15 +81,15 @@ demo: deps
 	@tools/demo.sh
 
 # ---------------------------------------------------------------- tests
-TEST_BIN = build/tests/test_core build/tests/test_model build/tests/test_train build/tests/test_lib
+TEST_BIN = build/tests/test_core build/tests/test_model build/tests/test_train build/tests/test_lib build/tests/test_fast
 
-build/tests/%: tests/%.c libozip.a tests/harness.h
+build/tests/%: tests/%.c libozip.a tests/harness.h tests/rand_model.h
 	@mkdir -p build/tests
 	$(CC) $(CFLAGS_HOST) -fopenmp -I/usr/include/$(MULTIARCH) -o $@ $< libozip.a $(LDLIBS)
 
 # the core tests again with UBSan + ASan: any overflow or out-of-bounds access fails
 SAN = -fsanitize=undefined,address -fno-sanitize-recover=all -fno-omit-frame-pointer
-build/tests/%_san: tests/%.c $(CORE_SRC) $(HEADERS) tests/harness.h
+build/tests/%_san: tests/%.c $(CORE_SRC) $(HEADERS) tests/harness.h tests/rand_model.h
 	@mkdir -p build/tests
 	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g $(SAN) -o $@ $< $(CORE_SRC) -lm
 
@@ -99,3 +109,7 @@ install: ozip libozip.a
 
 clean:
 	rm -rf build ozip libozip.a
+
+# speed of the integer model per engine (docs/benchmarks.md, "CPU inference")
+build/engine_bench: tools/engine_bench.c libozip.a
+	$(CC) $(CFLAGS_HOST) -o $@ $< libozip.a $(LDLIBS)

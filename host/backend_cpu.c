@@ -1,20 +1,59 @@
-/* backend_cpu.c - decoding model streams on the CPU with the reference
- * integer model (core/), one stream per task, streams spread over threads. */
+/* backend_cpu.c - decoding model streams on the CPU.
+ *
+ * The fast engine (host/fast/) decodes streams in lock-step batches, one
+ * batch per thread; core/'s reference step (one stream at a time) remains
+ * available as OZIP_FORCE_ISA=ref and for models the engine does not take. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
+const char *oz_engine_name(int engine) { return engine == OZ_ENGINE_REF ? "reference" : ozf_isa_name(engine); }
+
+ozip_status oz_engine_pick(const ozip_params *p, int *engine)
+{
+    const char *f = getenv("OZIP_FORCE_ISA"), *why = NULL;
+    if (f && !strcmp(f, "ref")) {
+        *engine = OZ_ENGINE_REF;
+        return OZIP_OK;
+    }
+    *engine = ozf_select_isa(&why);
+    if (*engine < 0)
+        return oz_fail(p, OZIP_ERR_DEVICE, "%s", why);
+    return OZIP_OK;
+}
+
 typedef struct cpu_ctx {
     const oz_loaded_model *lm;
+    const ozf_model *fm; /* NULL: reference */
     oz_stream_job *jobs;
+    uint32_t njobs, batch;
     const ozip_params *p;
     uint64_t done, total;
+    int nomem;
     pthread_mutex_t mu;
 } cpu_ctx;
 
-static void cpu_task(void *arg, uint32_t i)
+static void tick(void *arg, uint64_t bytes)
+{
+    cpu_ctx *c = (cpu_ctx *)arg;
+    if (!c->p->progress)
+        return;
+    pthread_mutex_lock(&c->mu);
+    {
+        ozip_progress pr;
+        c->done += bytes;
+        memset(&pr, 0, sizeof pr);
+        pr.phase = OZIP_PHASE_DECODE;
+        pr.done = c->done;
+        pr.total = c->total;
+        c->p->progress(c->p->progress_user, &pr);
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void ref_task(void *arg, uint32_t i)
 {
     cpu_ctx *c = (cpu_ctx *)arg;
     const oz_config *cfg = &c->lm->m.cfg;
@@ -22,44 +61,64 @@ static void cpu_task(void *arg, uint32_t i)
     void *ws = oz_aligned_alloc(oz_step_ws_bytes(cfg));
     oz_state st;
     if (!st_mem || !ws) {
-        c->jobs[i].rc = -1;
+        c->nomem = 1;
     } else {
         oz_state_init(&st, cfg, st_mem, cfg->ctx);
-        c->jobs[i].rc = oz_decode_stream(&c->lm->m, &st, ws, c->jobs[i].in, c->jobs[i].in_len,
-                                         c->jobs[i].out, c->jobs[i].out_len);
+        c->jobs[i].rc = oz_decode_stream(&c->lm->m, &st, ws, c->jobs[i].in, c->jobs[i].in_len, c->jobs[i].out,
+                                         c->jobs[i].out_len);
     }
     free(st_mem);
     free(ws);
-    if (c->p->progress) {
-        ozip_progress pr;
-        pthread_mutex_lock(&c->mu);
-        c->done += c->jobs[i].out_len;
-        memset(&pr, 0, sizeof pr);
-        pr.phase = OZIP_PHASE_DECODE;
-        pr.done = c->done;
-        pr.total = c->total;
-        c->p->progress(c->p->progress_user, &pr);
-        pthread_mutex_unlock(&c->mu);
-    }
+    tick(c, c->jobs[i].out_len);
+}
+
+static void fast_task(void *arg, uint32_t g)
+{
+    cpu_ctx *c = (cpu_ctx *)arg;
+    uint32_t first = g * c->batch, n = c->njobs - first < c->batch ? c->njobs - first : c->batch;
+    if (ozf_decode_batch(c->fm, c->jobs + first, n, tick, c) != 0)
+        c->nomem = 1;
 }
 
 static ozip_status cpu_decode(const oz_loaded_model *lm, oz_stream_job *jobs, uint32_t njobs, int threads,
                               const ozip_params *p)
 {
     cpu_ctx c;
-    uint32_t i;
+    ozf_model fm;
+    int engine;
+    uint32_t i, groups;
+    ozip_status s = oz_engine_pick(p, &engine);
+    if (s != OZIP_OK)
+        return s;
     memset(&c, 0, sizeof c);
     c.lm = lm;
     c.jobs = jobs;
+    c.njobs = njobs;
     c.p = p;
     for (i = 0; i < njobs; i++)
         c.total += jobs[i].out_len;
     pthread_mutex_init(&c.mu, NULL);
-    oz_parallel(threads, njobs, cpu_task, &c);
+    if (engine != OZ_ENGINE_REF && ozf_model_init(&fm, &lm->m, engine) == 0) {
+        /* one batch per thread, at most 32 streams each (more batches
+         * than threads when there are many streams) */
+        groups = (uint32_t)threads;
+        if ((njobs + 31) / 32 > groups)
+            groups = (njobs + 31) / 32;
+        if (groups > njobs)
+            groups = njobs ? njobs : 1;
+        c.batch = (njobs + groups - 1) / groups;
+        c.fm = &fm;
+        oz_log(p, 2, "decoding %u streams on the %s engine, %u batches of up to %u", njobs, oz_engine_name(engine),
+               groups, c.batch);
+        oz_parallel(threads, (njobs + c.batch - 1) / c.batch, fast_task, &c);
+        ozf_model_free(&fm);
+    } else {
+        oz_log(p, 2, "decoding %u streams with the reference code", njobs);
+        oz_parallel(threads, njobs, ref_task, &c);
+    }
     pthread_mutex_destroy(&c.mu);
-    for (i = 0; i < njobs; i++)
-        if (jobs[i].rc == -1)
-            return oz_fail(p, OZIP_ERR_NOMEM, "out of memory decoding a stream");
+    if (c.nomem)
+        return oz_fail(p, OZIP_ERR_NOMEM, "out of memory decoding streams");
     return OZIP_OK;
 }
 

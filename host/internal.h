@@ -71,14 +71,16 @@ int oz_arch_candidates(uint64_t n, int level, oz_config *out, int max);
 ozip_status oz_train(const uint8_t *data, size_t n, const oz_config *arch, int level, const ozip_params *p,
                      oz_train_result *res);
 
+/* ---- running the integer model on the CPU (host/backend_cpu.c) ---- */
+#include "fast/ozf.h"
+/* The engine: an ozf ISA (>= 0), or core's reference code. */
+#define OZ_ENGINE_REF (-2)
+/* Chooses from the CPU and OZIP_FORCE_ISA (scalar|avx2|avx512|ref). */
+ozip_status oz_engine_pick(const ozip_params *p, int *engine);
+const char *oz_engine_name(int engine);
+
 /* ---- model-stream decoding backends (host/backend_*.c) ---- */
-typedef struct oz_stream_job {
-    const uint8_t *in;
-    uint64_t in_len;
-    uint8_t *out;
-    uint64_t out_len;
-    int rc; /* OZ_CORE_* result */
-} oz_stream_job;
+typedef ozf_job oz_stream_job; /* input payload, output buffer, OZ_CORE_* result */
 
 typedef struct oz_backend {
     const char *name;

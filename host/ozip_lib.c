@@ -152,9 +152,11 @@ static void free_choices(stream_choice *sc, uint32_t n)
     free(sc);
 }
 
-/* Model-mode encoding of every stream (threads). */
+/* Model-mode encoding of every stream (threads): the fast engine when it
+ * takes the model, else core's reference; both give the same bytes. */
 typedef struct menc_ctx {
     const oz_loaded_model *lm;
+    const ozf_model *fm;
     const uint8_t *src;
     uint64_t n;
     uint32_t block;
@@ -171,18 +173,22 @@ static void menc_task(void *arg, uint32_t i)
     menc_ctx *c = (menc_ctx *)arg;
     const oz_config *cfg = &c->lm->m.cfg;
     uint64_t off = (uint64_t)i * c->block, len = c->n - off < c->block ? c->n - off : c->block;
-    void *st_mem = oz_aligned_alloc(oz_state_bytes(cfg, OZ_ENC_CAP(cfg->ctx)));
-    void *scratch = oz_aligned_alloc(oz_encode_scratch_bytes(cfg, len));
     uint8_t *out = malloc(oz_encode_bound(len));
-    oz_state st;
     uint64_t olen = 0;
     int rc = -1;
-    if (st_mem && scratch && out) {
-        oz_state_init(&st, cfg, st_mem, OZ_ENC_CAP(cfg->ctx));
-        rc = oz_encode_stream(&c->lm->m, &st, scratch, c->src + off, len, out, &olen);
+    if (out && c->fm) {
+        rc = ozf_encode_stream(c->fm, c->src + off, len, out, &olen);
+    } else if (out) {
+        void *st_mem = oz_aligned_alloc(oz_state_bytes(cfg, OZ_ENC_CAP(cfg->ctx)));
+        void *scratch = oz_aligned_alloc(oz_encode_scratch_bytes(cfg, len));
+        oz_state st;
+        if (st_mem && scratch) {
+            oz_state_init(&st, cfg, st_mem, OZ_ENC_CAP(cfg->ctx));
+            rc = oz_encode_stream(&c->lm->m, &st, scratch, c->src + off, len, out, &olen);
+        }
+        free(st_mem);
+        free(scratch);
     }
-    free(st_mem);
-    free(scratch);
     if (rc != OZ_CORE_OK) {
         free(out);
         c->pay[i] = NULL;
@@ -206,7 +212,12 @@ ozip_status oz_encode_streams(const oz_loaded_model *lm, const uint8_t *data, ui
                               uint8_t **payloads, uint64_t *sizes, const ozip_params *p)
 {
     menc_ctx c;
+    ozf_model fm;
+    int engine, have_fm = 0;
     uint32_t ns = (uint32_t)((n + block - 1) / block), i;
+    ozip_status s = oz_engine_pick(p, &engine);
+    if (s != OZIP_OK)
+        return s;
     memset(&c, 0, sizeof c);
     c.lm = lm;
     c.src = data;
@@ -215,9 +226,16 @@ ozip_status oz_encode_streams(const oz_loaded_model *lm, const uint8_t *data, ui
     c.pay = payloads;
     c.size = sizes;
     c.p = p;
+    if (engine != OZ_ENGINE_REF && ozf_model_init(&fm, &lm->m, engine) == 0) {
+        c.fm = &fm;
+        have_fm = 1;
+    }
+    oz_log(p, 2, "encoding %u streams with the %s engine", ns, have_fm ? oz_engine_name(engine) : "reference");
     pthread_mutex_init(&c.mu, NULL);
     oz_parallel(oz_threads(p), ns, menc_task, &c);
     pthread_mutex_destroy(&c.mu);
+    if (have_fm)
+        ozf_model_free(&fm);
     if (c.failed) {
         for (i = 0; i < ns; i++) {
             free(payloads[i]);

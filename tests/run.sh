@@ -29,6 +29,7 @@ run "core primitives, coder, format" build/tests/test_core
 run "integer model" build/tests/test_model
 run "integer model under UBSan+ASan" build/tests/test_model_san
 run "core primitives under UBSan+ASan" build/tests/test_core_san
+run "fast engine (SIMD kernels vs core)" build/tests/test_fast
 run "trainer" build/tests/test_train
 run "library API" build/tests/test_lib
 run "core builds (freestanding, C++, nvcc)" tests/builds.sh

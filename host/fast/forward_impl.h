@@ -1,0 +1,123 @@
+/* forward_impl.h - the engine's layer loop, included by each kern_*.c so
+ * that it is compiled for that file's instruction set: core's primitives
+ * (oz_rq, oz_rmsnorm, ...) are inlined and vectorised by the compiler, and
+ * the file's own kernels (gemm, scores, vsum, rq_uniform, exp2q15) are
+ * called directly. The arithmetic is core's; see docs/integer-model.md. */
+
+
+/* Stores the k and v of one position into slot `slot` of a layer's ring. */
+static void ring_put(ozf_ring *r, const oz_config *c, uint32_t l, uint32_t slot, const int8_t *k, const int8_t *v)
+{
+    uint32_t D = c->d_model, H = c->n_head, Dh = D / H, cap = r->cap, h, d;
+    int8_t *K = r->k + (size_t)l * D * cap, *V = r->v + (size_t)l * D * cap;
+    int32_t *ks = r->ksum + (size_t)l * H * cap;
+    for (h = 0; h < H; h++) {
+        int8_t *Kh = K + (size_t)h * Dh * cap, *Vh = V + (size_t)h * Dh * cap;
+        int32_t sum = 0;
+        for (d = 0; d < Dh; d++) {
+            Kh[(size_t)(d / 4) * cap * 4 + slot * 4 + d % 4] = k[h * Dh + d];
+            Vh[(size_t)(slot / 4) * Dh * 4 + d * 4 + slot % 4] = v[h * Dh + d];
+            sum += k[h * Dh + d];
+        }
+        ks[(size_t)h * cap + slot] = sum;
+    }
+}
+
+/* One head's attention for a row at position p: the arithmetic of core's
+ * attention (docs/integer-model.md), with the loops in the kernels. */
+static void attend_row(const ozf_model *fm, ozf_scratch *s, const ozf_ring *r, uint32_t l, uint32_t h,
+                       uint32_t p, const int8_t *q, int8_t *o)
+{
+    const oz_config *c = &fm->m->cfg;
+    const oz_layer *L = &fm->m->layer[l];
+    uint32_t D = c->d_model, H = c->n_head, Dh = D / H, W = c->ctx, cap = r->cap;
+    uint32_t lo = p + 1 >= W ? p + 1 - W : 0, n = p - lo + 1, j, d, E = 0;
+    int32_t zmax, slope = L->slope[h], acc[OZ_MAX_DHEAD];
+    int64_t R;
+    ozf_window w;
+    w.a0 = lo % cap;
+    if (w.a0 + n <= cap) {
+        w.b0 = w.a0 + n;
+        w.a1 = w.b1 = 0;
+    } else {
+        w.b0 = cap;
+        w.a1 = 0;
+        w.b1 = w.a0 + n - cap;
+    }
+    scores(q, r->k + (size_t)l * D * cap + (size_t)h * Dh * cap, r->ksum + ((size_t)l * H + h) * cap, cap, Dh,
+              &w, s->tmp);
+    rq_uniform(s->tmp, n, L->att[0], L->att[1], -OZ_Z_MAX, OZ_Z_MAX, s->zs);
+    zmax = s->zs[0] - slope * (int32_t)(n - 1);
+    for (j = 0; j < n; j++) {
+        s->zs[j] -= slope * (int32_t)(n - 1 - j);
+        if (s->zs[j] > zmax)
+            zmax = s->zs[j];
+    }
+    for (j = 0; j < n; j++)
+        s->tmp[j] = zmax - s->zs[j];
+    exp2q15(s->tmp, n, s->e);
+    for (j = 0; j < n; j++)
+        E += s->e[j];
+    vsum(s->e, r->v + (size_t)l * D * cap + (size_t)h * Dh * cap, cap, Dh, &w, acc);
+    R = (int64_t)(((uint64_t)1 << 46) / E);
+    for (d = 0; d < Dh; d++)
+        o[d] = oz_sat8(oz_sra64((int64_t)acc[d] * R + ((int64_t)1 << 45), 46));
+}
+
+static void forward(const ozf_model *fm, ozf_scratch *s, uint32_t nrows, const uint8_t *tok, const uint32_t *pos,
+                    ozf_ring *const *rings, int32_t *z)
+{
+    const oz_model *m = fm->m;
+    const oz_config *c = &m->cfg;
+    uint32_t D = c->d_model, F = c->d_ff, H = c->n_head, Dh = D / H, l, r, i, h;
+    int32_t *x = s->x, *acc = s->acc;
+
+    for (r = 0; r < nrows; r++) {
+        const int8_t *e = m->emb + (size_t)tok[r] * D;
+        int32_t mm = m->rq_emb[2 * tok[r]], ss = m->rq_emb[2 * tok[r] + 1];
+        for (i = 0; i < D; i++)
+            x[(size_t)r * D + i] = (int32_t)oz_clamp64(oz_rq(e[i], mm, ss), -OZ_RES_MAX, OZ_RES_MAX);
+    }
+    for (l = 0; l < c->n_layer; l++) {
+        const oz_layer *L = &m->layer[l];
+        for (r = 0; r < nrows; r++)
+            oz_rmsnorm(x + (size_t)r * D, s->y + (size_t)r * D, (int)D);
+        gemm(fm->wqkv[l], 3 * D, D, s->y, D, nrows, acc, 3 * D);
+        for (r = 0; r < nrows; r++)
+            for (i = 0; i < 3 * D; i++)
+                s->qkv[(size_t)r * 3 * D + i] =
+                    oz_sat8(oz_rq(acc[(size_t)r * 3 * D + i], L->rq_qkv[2 * i], L->rq_qkv[2 * i + 1]));
+        for (r = 0; r < nrows; r++) {
+            const int8_t *row = s->qkv + (size_t)r * 3 * D;
+            ring_put(rings[r], c, l, pos[r] % rings[r]->cap, row + D, row + 2 * D);
+        }
+        for (r = 0; r < nrows; r++)
+            for (h = 0; h < H; h++)
+                attend_row(fm, s, rings[r], l, h, pos[r], s->qkv + (size_t)r * 3 * D + h * Dh,
+                           s->a + (size_t)r * D + h * Dh);
+        gemm(fm->wo[l], D, D, s->a, D, nrows, acc, D);
+        for (r = 0; r < nrows; r++)
+            for (i = 0; i < D; i++)
+                x[(size_t)r * D + i] =
+                    oz_res_add(x[(size_t)r * D + i], oz_rq(acc[(size_t)r * D + i], L->rq_o[2 * i], L->rq_o[2 * i + 1]));
+        for (r = 0; r < nrows; r++)
+            oz_rmsnorm(x + (size_t)r * D, s->y + (size_t)r * D, (int)D);
+        gemm(fm->w1[l], F, D, s->y, D, nrows, acc, F);
+        for (r = 0; r < nrows; r++)
+            for (i = 0; i < F; i++)
+                s->g[(size_t)r * F + i] =
+                    L->act[oz_sat8(oz_rq(acc[(size_t)r * F + i], L->rq_1[2 * i], L->rq_1[2 * i + 1])) + 128];
+        gemm(fm->w2[l], D, F, s->g, F, nrows, acc, D);
+        for (r = 0; r < nrows; r++)
+            for (i = 0; i < D; i++)
+                x[(size_t)r * D + i] =
+                    oz_res_add(x[(size_t)r * D + i], oz_rq(acc[(size_t)r * D + i], L->rq_2[2 * i], L->rq_2[2 * i + 1]));
+    }
+    for (r = 0; r < nrows; r++)
+        oz_rmsnorm(x + (size_t)r * D, s->y + (size_t)r * D, (int)D);
+    gemm(fm->head, 256, D, s->y, D, nrows, acc, 256);
+    for (r = 0; r < nrows; r++)
+        for (i = 0; i < 256; i++)
+            z[(size_t)r * 256 + i] = (int32_t)oz_clamp64(oz_rq(acc[(size_t)r * 256 + i], m->rq_head[2 * i], m->rq_head[2 * i + 1]),
+                                                    -OZ_Z_MAX, OZ_Z_MAX);
+}

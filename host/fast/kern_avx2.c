@@ -1,0 +1,237 @@
+/* kern_avx2.c - AVX2 kernels (compiled with -mavx2 -mfma; only called after a
+ * CPUID check). No VNNI here, so the int8 products go through vpmaddubsw,
+ * which multiplies unsigned by signed bytes and adds PAIRS into int16 WITH
+ * saturation. It is exact only if a pair's sum stays within int16:
+ *   matrix products: u8 = |w| <= 128, s8 = sign(w) * a with |a| <= 127:
+ *                    pair <= 2 * 128 * 127 = 32512 < 32767;
+ *   scores:          u8 = |q| <= 127, s8 = sign(q) * k with |k| <= 127:
+ *                    pair <= 2 * 127 * 127 = 32258;
+ *   value sums:      e (<= 32768) is split into 7-bit digits e = d2 2^14 +
+ *                    d1 2^7 + d0 (each <= 127): pair <= 2 * 127 * 128 = 32512.
+ * (vpsignb(x, y) negates x where y < 0 and zeroes it where y == 0; both
+ * preserve the product.) vpmaddwd then adds pairs of int16 into int32
+ * exactly. Activations, queries and keys are sat8 outputs (never -128);
+ * weights may be -128 (|w| = 128 is fine as an unsigned byte). */
+#include <immintrin.h>
+#include <string.h>
+
+#include "../../core/oz_int.h"
+#include "ozf.h"
+
+extern uint32_t ozf_exp2_u32[256];
+
+#define KG(k) ((k) / 4)
+
+/* (rows, k) -> [rows/8][k/4][8][4] */
+static size_t pack_bytes(uint32_t rows, uint32_t k) { return (size_t)rows * k; }
+
+static void pack(const int8_t *w, uint32_t rows, uint32_t k, void *dst)
+{
+    int8_t *o = (int8_t *)dst;
+    uint32_t rb, kg, i, j;
+    for (rb = 0; rb < rows / 8; rb++)
+        for (kg = 0; kg < KG(k); kg++)
+            for (i = 0; i < 8; i++)
+                for (j = 0; j < 4; j++)
+                    o[(((size_t)rb * KG(k) + kg) * 8 + i) * 4 + j] = w[(size_t)(rb * 8 + i) * k + kg * 4 + j];
+}
+
+static inline __m256i bcast4(const int8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+/* sum of 4 byte products per int32 lane: u (unsigned bytes) x s (signed bytes) */
+static inline __m256i dot4(__m256i u, __m256i s, __m256i ones16)
+{
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), ones16);
+}
+
+static inline __attribute__((always_inline)) void micro(const int8_t *w, uint32_t k, uint32_t rb0, int nrb,
+                                                        const int8_t *a, uint32_t lda, uint32_t b0, int nb,
+                                                        int32_t *c, uint32_t ldc)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i acc[2][4];
+    uint32_t kg, nkg = KG(k);
+    int i, b;
+    for (i = 0; i < 2; i++)
+        for (b = 0; b < 4; b++)
+            acc[i][b] = _mm256_setzero_si256();
+    for (kg = 0; kg < nkg; kg++) {
+        __m256i w0 = _mm256_load_si256((const __m256i *)(const void *)(w + ((size_t)rb0 * nkg + kg) * 32));
+        __m256i w1 = nrb > 1 ? _mm256_load_si256((const __m256i *)(const void *)(w + ((size_t)(rb0 + 1) * nkg + kg) * 32)) : w0;
+        __m256i u0 = _mm256_abs_epi8(w0), u1 = _mm256_abs_epi8(w1);
+        for (b = 0; b < nb; b++) {
+            __m256i av = bcast4(a + (size_t)(b0 + b) * lda + kg * 4);
+            acc[0][b] = _mm256_add_epi32(acc[0][b], dot4(u0, _mm256_sign_epi8(av, w0), ones));
+            if (nrb > 1)
+                acc[1][b] = _mm256_add_epi32(acc[1][b], dot4(u1, _mm256_sign_epi8(av, w1), ones));
+        }
+    }
+    for (i = 0; i < nrb; i++)
+        for (b = 0; b < nb; b++)
+            _mm256_storeu_si256((__m256i *)(void *)(c + (size_t)(b0 + b) * ldc + (rb0 + i) * 8), acc[i][b]);
+}
+
+static void gemm(const void *wp, uint32_t rows, uint32_t k, const int8_t *a, uint32_t lda, uint32_t nb, int32_t *c,
+                 uint32_t ldc)
+{
+    const int8_t *w = (const int8_t *)wp;
+    uint32_t nrb = rows / 8, rb, b;
+    for (rb = 0; rb < nrb; rb += 2) {
+        int two = rb + 1 < nrb;
+        for (b = 0; b < nb; b += 4) {
+            uint32_t left = nb - b, j;
+            if (left >= 4) {
+                if (two)
+                    micro(w, k, rb, 2, a, lda, b, 4, c, ldc);
+                else
+                    micro(w, k, rb, 1, a, lda, b, 4, c, ldc);
+            } else {
+                for (j = 0; j < left; j++) {
+                    if (two)
+                        micro(w, k, rb, 2, a, lda, b + j, 1, c, ldc);
+                    else
+                        micro(w, k, rb, 1, a, lda, b + j, 1, c, ldc);
+                }
+            }
+        }
+    }
+}
+
+static void scores_run(const __m256i *qa, const __m256i *qs, uint32_t ndg, const int8_t *kp, uint32_t cap,
+                       uint32_t a, uint32_t b, int32_t *s, uint32_t joff)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    uint32_t blk, dg, i;
+    for (blk = a & ~7u; blk < b; blk += 8) {
+        __m256i acc = _mm256_setzero_si256();
+        int32_t tmp[8];
+        for (dg = 0; dg < ndg; dg++) {
+            __m256i kv = _mm256_load_si256((const __m256i *)(const void *)(kp + ((size_t)dg * cap + blk) * 4));
+            acc = _mm256_add_epi32(acc, dot4(qa[dg], _mm256_sign_epi8(kv, qs[dg]), ones));
+        }
+        if (blk >= a && blk + 8 <= b) {
+            _mm256_storeu_si256((__m256i *)(void *)(s + joff + (blk - a)), acc);
+        } else {
+            _mm256_storeu_si256((__m256i *)(void *)tmp, acc);
+            for (i = 0; i < 8; i++)
+                if (blk + i >= a && blk + i < b)
+                    s[joff + blk + i - a] = tmp[i];
+        }
+    }
+}
+
+static void scores(const int8_t *q, const int8_t *kp, const int32_t *ksum, uint32_t cap, uint32_t dh,
+                   const ozf_window *w, int32_t *s)
+{
+    __m256i qa[OZ_MAX_DHEAD / 4], qs[OZ_MAX_DHEAD / 4];
+    uint32_t dg, ndg = dh / 4;
+    (void)ksum;
+    for (dg = 0; dg < ndg; dg++) {
+        qs[dg] = bcast4(q + 4 * dg);
+        qa[dg] = _mm256_abs_epi8(qs[dg]);
+    }
+    scores_run(qa, qs, ndg, kp, cap, w->a0, w->b0, s, 0);
+    if (w->b1 > w->a1)
+        scores_run(qa, qs, ndg, kp, cap, w->a1, w->b1, s, w->b0 - w->a0);
+}
+
+/* the 7-bit digit `shift` of the four e of a group, packed in a 32-bit word */
+static uint32_t digit4(const uint16_t *e, uint32_t a, uint32_t b, uint32_t joff, uint32_t g, int shift)
+{
+    uint32_t r = 0, i;
+    for (i = 0; i < 4; i++) {
+        uint32_t slot = 4 * g + i;
+        if (slot >= a && slot < b)
+            r |= ((uint32_t)(e[joff + slot - a] >> shift) & 127u) << (8 * i);
+    }
+    return r;
+}
+
+static void vsum(const uint16_t *e, const int8_t *vp, uint32_t cap, uint32_t dh, const ozf_window *w, int32_t *acc)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    uint32_t dig[3][2][OZ_MAX_CTX / 4 + 8], g0[2], ng[2], r, g, db, nr = 1, i;
+    uint32_t ra[2] = {w->a0, w->a1}, rb[2] = {w->b0, w->b1}, jo[2] = {0, w->b0 - w->a0};
+    (void)cap;
+    if (w->b1 > w->a1)
+        nr = 2;
+    for (r = 0; r < nr; r++) {
+        g0[r] = ra[r] / 4;
+        ng[r] = (rb[r] + 3) / 4 - g0[r];
+        for (g = 0; g < ng[r]; g++)
+            for (i = 0; i < 3; i++)
+                dig[i][r][g] = digit4(e, ra[r], rb[r], jo[r], g0[r] + g, 7 * (int)i);
+    }
+    for (db = 0; db < dh; db += 8) {
+        __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, tot;
+        for (r = 0; r < nr; r++)
+            for (g = 0; g < ng[r]; g++) {
+                const int8_t *src = vp + (size_t)(g0[r] + g) * dh * 4 + db * 4;
+                __m256i v;
+                if (dh - db >= 8) {
+                    v = _mm256_loadu_si256((const __m256i *)(const void *)src);
+                } else { /* dh is a multiple of 4: the last block has 4 lanes */
+                    v = _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)src));
+                    v = _mm256_inserti128_si256(v, _mm_setzero_si128(), 1);
+                }
+                s0 = _mm256_add_epi32(s0, dot4(_mm256_set1_epi32((int)dig[0][r][g]), v, ones));
+                s1 = _mm256_add_epi32(s1, dot4(_mm256_set1_epi32((int)dig[1][r][g]), v, ones));
+                s2 = _mm256_add_epi32(s2, dot4(_mm256_set1_epi32((int)dig[2][r][g]), v, ones));
+            }
+        tot = _mm256_add_epi32(_mm256_add_epi32(_mm256_slli_epi32(s2, 14), _mm256_slli_epi32(s1, 7)), s0);
+        if (dh - db >= 8) {
+            _mm256_storeu_si256((__m256i *)(void *)(acc + db), tot);
+        } else {
+            _mm_storeu_si128((__m128i *)(void *)(acc + db), _mm256_castsi256_si128(tot));
+        }
+    }
+}
+
+/* floor((acc * m + 2^(s-1)) / 2^s), 4 lanes of int64: AVX2 has no 64-bit
+ * arithmetic shift, so shift x + 2^63 logically and subtract 2^(63-s). */
+static void rq_uniform(const int32_t *acc, uint32_t n, int32_t m, int32_t s, int32_t lo, int32_t hi, int32_t *out)
+{
+    const __m256i mm = _mm256_set1_epi64x(m), rnd = _mm256_set1_epi64x((int64_t)1 << (s - 1));
+    const __m256i bias = _mm256_set1_epi64x((int64_t)((uint64_t)1 << 63));
+    const __m256i unb = _mm256_set1_epi64x((int64_t)((uint64_t)1 << (63 - s)));
+    const __m128i sh = _mm_cvtsi32_si128(s);
+    const __m256i vlo = _mm256_set1_epi64x(lo), vhi = _mm256_set1_epi64x(hi);
+    const __m256i pick = _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0);
+    uint32_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        __m256i a = _mm256_cvtepi32_epi64(_mm_loadu_si128((const __m128i *)(const void *)(acc + i)));
+        __m256i p = _mm256_add_epi64(_mm256_mul_epi32(a, mm), rnd);
+        p = _mm256_sub_epi64(_mm256_srl_epi64(_mm256_xor_si256(p, bias), sh), unb);
+        p = _mm256_blendv_epi8(p, vlo, _mm256_cmpgt_epi64(vlo, p));
+        p = _mm256_blendv_epi8(p, vhi, _mm256_cmpgt_epi64(p, vhi));
+        _mm_storeu_si128((__m128i *)(void *)(out + i), _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(p, pick)));
+    }
+    for (; i < n; i++)
+        out[i] = (int32_t)oz_clamp64(oz_rq(acc[i], m, s), lo, hi);
+}
+
+static void exp2q15(const int32_t *t, uint32_t n, uint16_t *e)
+{
+    const __m256i m255 = _mm256_set1_epi32(255);
+    uint32_t i = 0, k;
+    for (; i + 8 <= n; i += 8) {
+        __m256i tv = _mm256_loadu_si256((const __m256i *)(const void *)(t + i));
+        __m256i v = _mm256_i32gather_epi32((const int *)(const void *)ozf_exp2_u32, _mm256_and_si256(tv, m255), 4);
+        uint32_t tmp[8];
+        v = _mm256_srlv_epi32(v, _mm256_srli_epi32(tv, 8)); /* counts >= 32 give 0 */
+        _mm256_storeu_si256((__m256i *)(void *)tmp, v);
+        for (k = 0; k < 8; k++)
+            e[i + k] = (uint16_t)tmp[k];
+    }
+    for (; i < n; i++)
+        e[i] = (uint16_t)oz_exp2q15(t[i]);
+}
+
+#include "forward_impl.h"
+
+const ozf_kernels ozf_kernels_avx2 = {"avx2", pack_bytes, pack, gemm, scores, vsum, rq_uniform, exp2q15, forward};

@@ -1,0 +1,189 @@
+/* ozf.c - the fast engine's layer loop, ISA selection, packing and rings.
+ * The arithmetic outside the kernels is core/'s own functions (oz_rq,
+ * oz_rmsnorm, oz_res_add, oz_sat8, oz_sra64, oz_exp2q15 via the kernels). */
+#include "ozf.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../core/oz_int.h"
+
+/* core's exp2 table widened to 32 bits for the gather instructions
+ * (filled from OZ_EXP2_Q15, so there is still one definition). */
+uint32_t ozf_exp2_u32[256];
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+static void tables_init(void)
+{
+    int i;
+    for (i = 0; i < 256; i++)
+        ozf_exp2_u32[i] = OZ_EXP2_Q15[i];
+}
+
+static const ozf_kernels *const KERNELS[OZF_NISA] = {&ozf_kernels_scalar, &ozf_kernels_avx2, &ozf_kernels_avx512};
+
+const char *ozf_isa_name(int isa)
+{
+    static const char *names[] = {"scalar", "avx2", "avx512"};
+    return isa >= 0 && isa < OZF_NISA ? names[isa] : "?";
+}
+
+int ozf_cpu_has(int isa)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    switch (isa) {
+    case OZF_SCALAR:
+        return 1;
+    case OZF_AVX2:
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case OZF_AVX512:
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") &&
+               __builtin_cpu_supports("avx512dq");
+    }
+    return 0;
+#else
+    return isa == OZF_SCALAR;
+#endif
+}
+
+int ozf_select_isa(const char **why)
+{
+    const char *f = getenv("OZIP_FORCE_ISA");
+    int isa;
+    *why = NULL;
+    if (f && *f) {
+        for (isa = 0; isa < OZF_NISA; isa++)
+            if (!strcmp(f, ozf_isa_name(isa)))
+                break;
+        if (isa == OZF_NISA) {
+            *why = "OZIP_FORCE_ISA must be scalar, avx2 or avx512";
+            return -1;
+        }
+        if (!ozf_cpu_has(isa)) {
+            *why = isa == OZF_AVX512 ? "OZIP_FORCE_ISA=avx512: this CPU lacks AVX-512 (F, BW, VL, DQ, VNNI)"
+                                     : "OZIP_FORCE_ISA=avx2: this CPU lacks AVX2/FMA";
+            return -1;
+        }
+        return isa;
+    }
+    for (isa = OZF_NISA - 1; isa > 0; isa--)
+        if (ozf_cpu_has(isa))
+            return isa;
+    return OZF_SCALAR;
+}
+
+/* ------------------------------------------------------------------ model */
+
+int ozf_model_init(ozf_model *fm, const oz_model *m, int isa)
+{
+    const oz_config *c = &m->cfg;
+    const ozf_kernels *k;
+    uint32_t D = c->d_model, F = c->d_ff, l;
+    size_t total = 0, off = 0;
+    memset(fm, 0, sizeof *fm);
+    pthread_once(&tables_once, tables_init);
+    if (isa < 0 || isa >= OZF_NISA || (D / c->n_head) % 4 != 0)
+        return -1;
+    k = KERNELS[isa];
+#define SZ(r, kk) ((k->pack_bytes((r), (kk)) + 63) & ~(size_t)63)
+    for (l = 0; l < c->n_layer; l++)
+        total += SZ(3 * D, D) + SZ(D, D) + SZ(F, D) + SZ(D, F);
+    total += SZ(256, D);
+    if (posix_memalign(&fm->mem, 64, total ? total : 64))
+        return -1;
+    for (l = 0; l < c->n_layer; l++) {
+        const oz_layer *L = &m->layer[l];
+        fm->wqkv[l] = (uint8_t *)fm->mem + off, k->pack(L->wqkv, 3 * D, D, fm->wqkv[l]), off += SZ(3 * D, D);
+        fm->wo[l] = (uint8_t *)fm->mem + off, k->pack(L->wo, D, D, fm->wo[l]), off += SZ(D, D);
+        fm->w1[l] = (uint8_t *)fm->mem + off, k->pack(L->w1, F, D, fm->w1[l]), off += SZ(F, D);
+        fm->w2[l] = (uint8_t *)fm->mem + off, k->pack(L->w2, D, F, fm->w2[l]), off += SZ(D, F);
+    }
+    fm->head = (uint8_t *)fm->mem + off;
+    k->pack(m->head, 256, D, fm->head);
+#undef SZ
+    fm->m = m;
+    fm->k = k;
+    fm->isa = isa;
+    return 0;
+}
+
+void ozf_model_free(ozf_model *fm)
+{
+    free(fm->mem);
+    memset(fm, 0, sizeof *fm);
+}
+
+/* ------------------------------------------------------------------ rings */
+
+uint32_t ozf_ring_cap(uint32_t ctx, uint32_t block) { return (ctx + block - 1 + 15) & ~15u; }
+
+int ozf_ring_init(ozf_ring *r, const oz_config *c, uint32_t cap)
+{
+    size_t kv = (size_t)c->n_layer * c->d_model * cap, ks = (size_t)c->n_layer * c->n_head * cap * 4;
+    memset(r, 0, sizeof *r);
+    if (cap % 16 || cap < c->ctx)
+        return -1;
+    /* zeroed: SIMD kernels read whole 16-slot blocks, including unused slots */
+    if (posix_memalign(&r->mem, 64, 2 * kv + ks))
+        return -1;
+    memset(r->mem, 0, 2 * kv + ks);
+    r->k = (int8_t *)r->mem;
+    r->v = r->k + kv;
+    r->ksum = (int32_t *)(void *)(r->v + kv);
+    r->cap = cap;
+    return 0;
+}
+
+void ozf_ring_free(ozf_ring *r)
+{
+    free(r->mem);
+    memset(r, 0, sizeof *r);
+}
+
+/* ---------------------------------------------------------------- scratch */
+
+int ozf_scratch_init(ozf_scratch *s, const oz_config *c, uint32_t nrows)
+{
+    size_t D = c->d_model, F = c->d_ff, W = c->ctx, A = 3 * D, sz;
+    if (F > A)
+        A = F;
+    if (A < 256)
+        A = 256;
+#define AL(x) (((x) + 63) & ~(size_t)63)
+    sz = AL(4 * nrows * D) + AL(4 * nrows * A) + AL(nrows * D) + AL(nrows * 3 * D) + AL(nrows * D) +
+         AL(nrows * F) + 2 * AL(4 * W) + AL(2 * W);
+    memset(s, 0, sizeof *s);
+    if (posix_memalign(&s->mem, 64, sz))
+        return -1;
+    {
+        uint8_t *p = (uint8_t *)s->mem;
+        s->x = (int32_t *)(void *)p, p += AL(4 * nrows * D);
+        s->acc = (int32_t *)(void *)p, p += AL(4 * nrows * A);
+        s->y = (int8_t *)p, p += AL(nrows * D);
+        s->qkv = (int8_t *)p, p += AL(nrows * 3 * D);
+        s->a = (int8_t *)p, p += AL(nrows * D);
+        s->g = (int8_t *)p, p += AL(nrows * F);
+        s->zs = (int32_t *)(void *)p, p += AL(4 * W);
+        s->tmp = (int32_t *)(void *)p, p += AL(4 * W);
+        s->e = (uint16_t *)(void *)p;
+    }
+#undef AL
+    s->nrows = nrows;
+    return 0;
+}
+
+void ozf_scratch_free(ozf_scratch *s)
+{
+    free(s->mem);
+    memset(s, 0, sizeof *s);
+}
+
+/* -------------------------------------------------------------- the model */
+
+void ozf_forward(const ozf_model *fm, ozf_scratch *s, uint32_t nrows, const uint8_t *tok, const uint32_t *pos,
+                 ozf_ring *const *rings, int32_t *z)
+{
+    fm->k->forward(fm, s, nrows, tok, pos, rings, z);
+}

@@ -1,0 +1,151 @@
+/* ozf.h - the fast CPU engine: the integer model of core/ computed with SIMD
+ * kernels (AVX-512 VNNI, AVX2, portable C) chosen at run time.
+ *
+ * core/ defines every number; this engine must produce exactly the same
+ * logits (tests/test_fast.c checks every kernel against core/ and whole files
+ * are cross-decoded). Only the heavy loops are reimplemented here:
+ *   - int8 matrix products (weights packed per ISA, see ozf_kernels.pack),
+ *   - attention scores and value sums over key/value rings kept in a packed
+ *     layout (below),
+ * and everything else (requantisation, RMS norm, exp2, frequencies, rANS)
+ * calls core/'s functions or a vector form proven equal to them.
+ *
+ * One forward pass processes "rows": a row is one position of one stream with
+ * its own ring. Decoding runs a batch of streams in lock step (one row per
+ * stream); encoding runs a block of positions of one stream (rows share one
+ * ring, like oz_forward_chunk). Either way every weight matrix is applied to
+ * all rows at once.
+ *
+ * Ring layout (per stream, per layer; cap is a multiple of 16):
+ *   K: (H, Dh/4, cap, 4) int8   - for a head and a group of 4 dimensions, the
+ *                                 4 bytes of every slot are contiguous
+ *   ksum: (H, cap) int32        - sum over the head's dimensions of k
+ *   V: (H, cap/4, Dh, 4) int8   - for a head and a group of 4 slots, the 4
+ *                                 slots' values of every dimension
+ */
+#ifndef OZ_FAST_H
+#define OZ_FAST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../../core/oz_model.h"
+
+/* Instruction sets, in order of preference. */
+enum { OZF_SCALAR = 0, OZF_AVX2 = 1, OZF_AVX512 = 2, OZF_NISA = 3 };
+
+/* The window of one attention: positions lo..p, as at most two runs of ring
+ * slots [a0, b0) and [a1, b1) (the second one after wrapping; empty if b1 == a1). */
+typedef struct ozf_window {
+    uint32_t a0, b0, a1, b1;
+} ozf_window;
+
+struct ozf_model;
+struct ozf_scratch;
+struct ozf_ring;
+
+typedef struct ozf_kernels {
+    const char *name;
+    /* Bytes of a packed (rows, k) weight matrix; rows and k are multiples of 16. */
+    size_t (*pack_bytes)(uint32_t rows, uint32_t k);
+    void (*pack)(const int8_t *w, uint32_t rows, uint32_t k, void *dst);
+    /* C (nb, rows) = A (nb, k) W^T exactly, int32. lda, ldc in elements. */
+    void (*gemm)(const void *wp, uint32_t rows, uint32_t k, const int8_t *a, uint32_t lda, uint32_t nb,
+                 int32_t *c, uint32_t ldc);
+    /* Raw scores q . k_s for the slots of a window, in window order, into s[]. */
+    void (*scores)(const int8_t *q, const int8_t *kp, const int32_t *ksum, uint32_t cap, uint32_t dh,
+                   const ozf_window *w, int32_t *s);
+    /* acc[d] = sum over window slots of e_j * v_j,d (window order e[]), int32. */
+    void (*vsum)(const uint16_t *e, const int8_t *vp, uint32_t cap, uint32_t dh, const ozf_window *w,
+                 int32_t *acc);
+    /* out[i] = clamp(rq(acc[i], m, s), lo, hi) with one (m, s) for all i. */
+    void (*rq_uniform)(const int32_t *acc, uint32_t n, int32_t m, int32_t s, int32_t lo, int32_t hi, int32_t *out);
+    /* e[i] = oz_exp2q15(t[i]) */
+    void (*exp2q15)(const int32_t *t, uint32_t n, uint16_t *e);
+    /* the whole forward pass (ozf_forward), compiled for this ISA */
+    void (*forward)(const struct ozf_model *fm, struct ozf_scratch *s, uint32_t nrows, const uint8_t *tok,
+                    const uint32_t *pos, struct ozf_ring *const *rings, int32_t *z);
+} ozf_kernels;
+
+extern const ozf_kernels ozf_kernels_scalar;
+extern const ozf_kernels ozf_kernels_avx2;
+extern const ozf_kernels ozf_kernels_avx512;
+
+/* Best ISA this CPU runs; OZIP_FORCE_ISA=scalar|avx2|avx512 overrides. Returns
+ * -1 (and sets *why) if the forced ISA is unknown or not supported here. */
+int ozf_select_isa(const char **why);
+const char *ozf_isa_name(int isa);
+int ozf_cpu_has(int isa);
+
+/* A model prepared for the engine: weights packed for one ISA. */
+typedef struct ozf_model {
+    const oz_model *m;
+    const ozf_kernels *k;
+    int isa;
+    void *mem;
+    void *wqkv[OZ_MAX_LAYERS], *wo[OZ_MAX_LAYERS], *w1[OZ_MAX_LAYERS], *w2[OZ_MAX_LAYERS], *head;
+} ozf_model;
+
+/* Returns 0, or -1 if out of memory or the shape is not supported by the
+ * engine (head width not a multiple of 4). */
+int ozf_model_init(ozf_model *fm, const oz_model *m, int isa);
+void ozf_model_free(ozf_model *fm);
+
+/* Key/value rings of one stream. */
+typedef struct ozf_ring {
+    int8_t *k, *v;  /* (L, ...) as above */
+    int32_t *ksum;  /* (L, H, cap) */
+    uint32_t cap;
+    void *mem;
+} ozf_ring;
+
+int ozf_ring_init(ozf_ring *r, const oz_config *c, uint32_t cap);
+void ozf_ring_free(ozf_ring *r);
+/* Smallest valid ring length (multiple of 16) for a window and block. */
+uint32_t ozf_ring_cap(uint32_t ctx, uint32_t block);
+
+/* Scratch for up to nrows rows. */
+typedef struct ozf_scratch {
+    void *mem;
+    uint32_t nrows;
+    int32_t *x, *acc;   /* (nrows, D), (nrows, max(3D, F, 256)) */
+    int8_t *y, *qkv, *a, *g;
+    int32_t *zs;        /* (W) window logits */
+    uint16_t *e;        /* (W) */
+    int32_t *tmp;       /* (W) */
+} ozf_scratch;
+
+int ozf_scratch_init(ozf_scratch *s, const oz_config *c, uint32_t nrows);
+void ozf_scratch_free(ozf_scratch *s);
+
+/* One forward pass over nrows rows: row r feeds token tok[r] at position
+ * pos[r] of the stream whose ring is rings[r]; z receives (nrows, 256) logits.
+ * Rows sharing a ring must be consecutive positions in order, and the ring
+ * must hold W + (rows sharing it) - 1 positions. */
+void ozf_forward(const ozf_model *fm, ozf_scratch *s, uint32_t nrows, const uint8_t *tok, const uint32_t *pos,
+                 ozf_ring *const *rings, int32_t *z);
+
+
+/* ---- coding with the engine (host/fast/ozf_codec.c) ---- */
+
+/* Encodes one model stream exactly as oz_encode_stream does (same bytes).
+ * out: oz_encode_bound(n) bytes. Returns an OZ_CORE_* code (EPARAM: no memory). */
+int ozf_encode_stream(const ozf_model *fm, const uint8_t *data, uint64_t n, uint8_t *out, uint64_t *out_len);
+
+/* One model stream to decode: input payload, output, result. */
+typedef struct ozf_job {
+    const uint8_t *in;
+    uint64_t in_len;
+    uint8_t *out;
+    uint64_t out_len;
+    int rc; /* OZ_CORE_* */
+} ozf_job;
+
+/* Decodes the streams in lock step (one forward pass per step for all of
+ * them). tick(ctx, bytes), if not NULL, is called now and then with the bytes
+ * decoded since its last call. Returns 0, or -1 if out of memory (then no rc
+ * is meaningful). */
+int ozf_decode_batch(const ozf_model *fm, ozf_job *jobs, uint32_t njobs, void (*tick)(void *ctx, uint64_t bytes),
+                     void *ctx);
+
+#endif /* OZ_FAST_H */

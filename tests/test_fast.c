@@ -1,0 +1,311 @@
+/* test_fast.c - the fast engine (host/fast/): for every instruction set this
+ * CPU has, every kernel against a direct computation on random and extreme
+ * inputs (values that would overflow an int16 intermediate included), then the
+ * whole forward pass against core/'s reference, decode-style (a batch of
+ * streams) and encode-style (a block of positions). */
+#include <stdint.h>
+
+#include "../core/oz_codec.h"
+#include "../host/fast/ozf.h"
+#include "harness.h"
+#include "rand_model.h"
+
+extern uint32_t ozf_exp2_u32[256];
+static const ozf_kernels *const KS[OZF_NISA] = {&ozf_kernels_scalar, &ozf_kernels_avx2, &ozf_kernels_avx512};
+
+static int8_t rnd8(int extreme, int allow_m128)
+{
+    if (extreme)
+        return (t_rand() & 1) ? 127 : (allow_m128 ? -128 : -127);
+    return (int8_t)((int)(t_rand() % (allow_m128 ? 256 : 255)) - (allow_m128 ? 128 : 127));
+}
+
+static void *amalloc(size_t n)
+{
+    void *p = NULL;
+    if (posix_memalign(&p, 64, n ? n : 64))
+        return NULL;
+    memset(p, 0, n ? n : 64);
+    return p;
+}
+
+static void test_gemm(int isa)
+{
+    static const uint32_t rows_[] = {16, 32, 48, 192, 256}, k_[] = {16, 64, 96, 4096}, nb_[] = {1, 3, 8, 9, 37};
+    const ozf_kernels *K = KS[isa];
+    unsigned ri, ki, bi;
+    int bad = 0, ext;
+    char name[128];
+    for (ext = 0; ext < 2; ext++)
+        for (ri = 0; ri < 5; ri++)
+            for (ki = 0; ki < 4; ki++)
+                for (bi = 0; bi < 5 && !bad; bi++) {
+                    uint32_t R = rows_[ri], Kd = k_[ki], NB = nb_[bi], i, b;
+                    int8_t *w = amalloc((size_t)R * Kd), *a = amalloc((size_t)NB * Kd);
+                    void *wp = amalloc(K->pack_bytes(R, Kd));
+                    int32_t *c = amalloc(4 * (size_t)NB * R);
+                    if (Kd == 4096 && R > 48)
+                        continue;
+                    for (i = 0; i < R * Kd; i++)
+                        w[i] = rnd8(ext, 1);
+                    for (i = 0; i < NB * Kd; i++)
+                        a[i] = rnd8(ext, 0);
+                    K->pack(w, R, Kd, wp);
+                    K->gemm(wp, R, Kd, a, Kd, NB, c, R);
+                    for (b = 0; b < NB && !bad; b++)
+                        for (i = 0; i < R; i++)
+                            if (c[(size_t)b * R + i] != oz_dot_i8(w + (size_t)i * Kd, a + (size_t)b * Kd, (int)Kd)) {
+                                bad = 1;
+                                printf("#   rows %u k %u nb %u: row %u batch %u\n", R, Kd, NB, i, b);
+                                break;
+                            }
+                    free(w);
+                    free(a);
+                    free(wp);
+                    free(c);
+                }
+    snprintf(name, sizeof name, "%s gemm equals the int8 dot products (random and +-127/-128 extremes, k up to 4096)",
+             ozf_isa_name(isa));
+    t_result(!bad, name, NULL);
+}
+
+/* direct computations over a packed ring */
+static int32_t ref_score(const int8_t *q, const int8_t *kp, uint32_t cap, uint32_t dh, uint32_t slot)
+{
+    int32_t s = 0;
+    uint32_t d;
+    for (d = 0; d < dh; d++)
+        s += q[d] * kp[(size_t)(d / 4) * cap * 4 + slot * 4 + d % 4];
+    return s;
+}
+
+static void test_attention_kernels(int isa)
+{
+    static const uint32_t dhs[] = {4, 8, 12, 16, 32, 64, 256};
+    const ozf_kernels *K = KS[isa];
+    int bad_s = 0, bad_v = 0, trial;
+    char name[160];
+    for (trial = 0; trial < 400; trial++) {
+        uint32_t dh = dhs[trial % 7], cap = 16 * (1 + (uint32_t)(t_rand() % 33)), n = 1 + (uint32_t)(t_rand() % cap);
+        uint32_t lo = (uint32_t)(t_rand() % cap), j, d, slot;
+        int ext = trial % 3 == 0;
+        int8_t *kp = amalloc((size_t)dh * cap), *vp = amalloc((size_t)dh * cap), q[OZ_MAX_DHEAD];
+        int32_t *ks = amalloc(4 * (size_t)cap), *s = amalloc(4 * (size_t)cap), acc[OZ_MAX_DHEAD], ref[OZ_MAX_DHEAD];
+        uint16_t *e = amalloc(2 * (size_t)cap);
+        ozf_window w;
+        if (n > 512)
+            n = 512;
+        for (j = 0; j < dh * cap; j++) {
+            kp[j] = rnd8(ext, 0);
+            vp[j] = rnd8(ext, 0);
+        }
+        for (slot = 0; slot < cap; slot++) {
+            int32_t sum = 0;
+            for (d = 0; d < dh; d++)
+                sum += kp[(size_t)(d / 4) * cap * 4 + slot * 4 + d % 4];
+            ks[slot] = sum;
+        }
+        for (d = 0; d < dh; d++)
+            q[d] = rnd8(ext, 0);
+        w.a0 = lo;
+        if (lo + n <= cap) {
+            w.b0 = lo + n;
+            w.a1 = w.b1 = 0;
+        } else {
+            w.b0 = cap;
+            w.a1 = 0;
+            w.b1 = lo + n - cap;
+        }
+        for (j = 0; j < n; j++) /* e up to 32768, often exactly 32768 (ties at the maximum) */
+            e[j] = ext ? 32768 : (uint16_t)(t_rand() % 3 == 0 ? 32768 : t_rand() % 32769);
+        K->scores(q, kp, ks, cap, dh, &w, s);
+        K->vsum(e, vp, cap, dh, &w, acc);
+        for (d = 0; d < dh; d++)
+            ref[d] = 0;
+        for (j = 0; j < n; j++) {
+            slot = j < w.b0 - w.a0 ? w.a0 + j : w.a1 + j - (w.b0 - w.a0);
+            if (s[j] != ref_score(q, kp, cap, dh, slot))
+                bad_s++;
+            for (d = 0; d < dh; d++)
+                ref[d] += (int32_t)e[j] * vp[(size_t)(slot / 4) * dh * 4 + d * 4 + slot % 4];
+        }
+        for (d = 0; d < dh; d++)
+            if (acc[d] != ref[d])
+                bad_v++;
+        free(kp);
+        free(vp);
+        free(ks);
+        free(s);
+        free(e);
+    }
+    snprintf(name, sizeof name, "%s attention scores equal q.k over wrapped windows (head dims 4..256, extremes)",
+             ozf_isa_name(isa));
+    t_result(!bad_s, name, "%d wrong", bad_s);
+    snprintf(name, sizeof name, "%s value sums equal sum e*v with e up to 32768 and v +-127 (no int16 overflow)",
+             ozf_isa_name(isa));
+    t_result(!bad_v, name, "%d wrong", bad_v);
+}
+
+static void test_small_kernels(int isa)
+{
+    const ozf_kernels *K = KS[isa];
+    int32_t acc[1000], out[1000], t[1000];
+    uint16_t e[1000];
+    int bad = 0, trial, i;
+    char name[128];
+    for (trial = 0; trial < 200; trial++) {
+        int32_t m = (int32_t)(t_rand() & 0x7FFFFFFF), s = 1 + (int32_t)(t_rand() % 62), n = 1 + (int32_t)(t_rand() % 999);
+        for (i = 0; i < n; i++)
+            acc[i] = trial % 4 == 0 ? ((t_rand() & 1) ? INT32_MAX : INT32_MIN + 1) : (int32_t)t_rand();
+        K->rq_uniform(acc, (uint32_t)n, m, s, -OZ_Z_MAX, OZ_Z_MAX, out);
+        for (i = 0; i < n; i++)
+            if (out[i] != (int32_t)oz_clamp64(oz_rq(acc[i], m, s), -OZ_Z_MAX, OZ_Z_MAX))
+                bad = 1;
+    }
+    snprintf(name, sizeof name, "%s requantisation equals oz_rq (all shifts, extreme accumulators)", ozf_isa_name(isa));
+    t_result(!bad, name, NULL);
+    bad = 0;
+    for (i = 0; i < 1000; i++)
+        t[i] = i < 500 ? i * 9 : (int32_t)(t_rand() % (1 << 27));
+    K->exp2q15(t, 1000, e);
+    for (i = 0; i < 1000; i++)
+        if (e[i] != oz_exp2q15(t[i]))
+            bad = 1;
+    snprintf(name, sizeof name, "%s exp2 equals oz_exp2q15 (0 .. 2^27)", ozf_isa_name(isa));
+    t_result(!bad, name, NULL);
+}
+
+static uint8_t *real_data(size_t want, size_t *n)
+{
+    const char *dir = t_corpus();
+    char path[512];
+    uint8_t *d = NULL;
+    if (dir) {
+        snprintf(path, sizeof path, "%s/log-HDFS_2k.log", dir);
+        d = t_read_file(path, n);
+    }
+    if (!d)
+        d = t_read_file("data/demo.json", n);
+    if (d && *n > want)
+        *n = want;
+    return d;
+}
+
+/* The engine's logits equal core's at every position: decode-style (nrows
+ * streams, one row each, each stream its own text) and encode-style (rows =
+ * consecutive positions of one stream). */
+static void test_forward(int isa)
+{
+    static const oz_config shapes[] = {{2, 32, 2, 64, 64, 5, OZ_CFG_TIED},
+                                       {2, 64, 4, 128, 24, 8, OZ_CFG_TIED},
+                                       {3, 48, 4, 96, 7, 6, 0},
+                                       {1, 32, 8, 32, 33, 8, OZ_CFG_TIED}};
+    size_t n;
+    uint8_t *data = real_data(6000, &n);
+    unsigned si;
+    char name[200];
+    for (si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        const oz_config *c = &shapes[si];
+        uint32_t size = 0, S = 5, steps = 2 * c->ctx + 40, t, r, k, where = 0;
+        uint8_t *img = random_image(c, 1.0, &size);
+        oz_model m;
+        ozf_model fm;
+        ozf_scratch sc;
+        ozf_ring rings[5], *rp[5], enc_ring, *erp[64];
+        oz_state st[5];
+        void *stmem[5], *ws;
+        int32_t *zf = amalloc(4 * 256 * 64), zr[256];
+        uint32_t pos[64];
+        uint8_t tok[64];
+        int ok = 1;
+        oz_model_bind(&m, img, size);
+        if (ozf_model_init(&fm, &m, isa) || ozf_scratch_init(&sc, c, 64)) {
+            t_result(0, "engine init", NULL);
+            continue;
+        }
+        ws = amalloc(oz_step_ws_bytes(c));
+        for (r = 0; r < S; r++) {
+            ozf_ring_init(&rings[r], c, ozf_ring_cap(c->ctx, 1));
+            rp[r] = &rings[r];
+            stmem[r] = amalloc(oz_state_bytes(c, c->ctx));
+            oz_state_init(&st[r], c, stmem[r], c->ctx);
+        }
+        /* decode-style: 5 streams over different parts of the text */
+        for (t = 0; t < steps && ok; t++) {
+            for (r = 0; r < S; r++) {
+                pos[r] = t;
+                tok[r] = t ? data[(r * 997 + t - 1) % n] : 0;
+            }
+            ozf_forward(&fm, &sc, S, tok, pos, rp, zf);
+            for (r = 0; r < S && ok; r++) {
+                oz_forward_step(&m, &st[r], tok[r], ws, zr);
+                if (memcmp(zr, zf + (size_t)r * 256, sizeof zr)) {
+                    ok = 0;
+                    where = t;
+                }
+            }
+        }
+        snprintf(name, sizeof name, "%s engine = core, batch of 5 streams, L%u D%u H%u F%u W%u, %u positions",
+                 ozf_isa_name(isa), c->n_layer, c->d_model, c->n_head, c->d_ff, c->ctx, steps);
+        t_result(ok, name, "first difference at position %u", where);
+        /* encode-style: blocks of 64 positions of one stream, against the step */
+        ok = 1;
+        ozf_ring_init(&enc_ring, c, ozf_ring_cap(c->ctx, 64));
+        oz_state_reset(&st[0]);
+        for (t = 0; t < steps && ok; t += 64) {
+            uint32_t cnt = steps - t < 64 ? steps - t : 64;
+            for (k = 0; k < cnt; k++) {
+                pos[k] = t + k;
+                tok[k] = t + k ? data[t + k - 1] : 0;
+                erp[k] = &enc_ring;
+            }
+            ozf_forward(&fm, &sc, cnt, tok, pos, erp, zf);
+            for (k = 0; k < cnt && ok; k++) {
+                oz_forward_step(&m, &st[0], tok[k], ws, zr);
+                if (memcmp(zr, zf + (size_t)k * 256, sizeof zr)) {
+                    ok = 0;
+                    where = t + k;
+                }
+            }
+        }
+        snprintf(name, sizeof name, "%s engine = core, blocks of 64 positions, L%u D%u H%u F%u W%u", ozf_isa_name(isa),
+                 c->n_layer, c->d_model, c->n_head, c->d_ff, c->ctx);
+        t_result(ok, name, "first difference at position %u", where);
+        ozf_ring_free(&enc_ring);
+        for (r = 0; r < S; r++) {
+            ozf_ring_free(&rings[r]);
+            free(stmem[r]);
+        }
+        free(ws);
+        free(zf);
+        free(img);
+        ozf_scratch_free(&sc);
+        ozf_model_free(&fm);
+    }
+    free(data);
+}
+
+int main(void)
+{
+    int isa;
+    const char *why;
+    /* the table the gather kernels use; the engine fills it in ozf_model_init */
+    for (isa = 0; isa < 256; isa++)
+        ozf_exp2_u32[isa] = OZ_EXP2_Q15[isa];
+    for (isa = 0; isa < OZF_NISA; isa++) {
+        if (!ozf_cpu_has(isa)) {
+            char name[64];
+            snprintf(name, sizeof name, "%s kernels", ozf_isa_name(isa));
+            t_skip(name, "this CPU does not have the instruction set");
+            continue;
+        }
+        test_gemm(isa);
+        test_attention_kernels(isa);
+        test_small_kernels(isa);
+        test_forward(isa);
+    }
+    setenv("OZIP_FORCE_ISA", "nonsense", 1);
+    t_result(ozf_select_isa(&why) == -1 && why, "OZIP_FORCE_ISA with an unknown name is refused", NULL);
+    unsetenv("OZIP_FORCE_ISA");
+    return t_done();
+}
