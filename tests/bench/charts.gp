@@ -1,6 +1,8 @@
 # charts.gp - the benchmark charts (gnuplot 5). Called by tests/bench/report.sh:
-#   gnuplot -e "dat='DIR'; out='DIR'; ids='ozip-6 xz-9e ...'; pays=0|1; paysid='ozip-6'; paysfile='NAME'" charts.gp
+#   gnuplot -e "dat='DIR'; out='DIR'; ids='ozip-6 xz-9e ...'; pays=0|1; paysid='ozip-6'; paysfile='NAME'; note='...'" charts.gp
 # reading what report.sh wrote in dat: bpb.dat, speed.dat, total.dat, pays.dat.
+# note (the run's label, may be empty) is printed in red on every chart, so a
+# smoke run's chart cannot pass for a result.
 
 set terminal pngcairo size 1400,640 font "DejaVu Sans,11" noenhanced
 set datafile missing "-"
@@ -16,6 +18,8 @@ col(s) = s eq "ozip-1" ? "#fb8a6a" : s eq "ozip-9" || s eq "ozip-8" ? "#99000d" 
 n = words(ids)
 
 # ---- bits per byte, every file, every compressor
+labelled = 'if (strlen(note) > 0) { set label 1 note at screen 0.01, screen 0.975 left tc rgb "#cc0000" font ",12" }'
+@labelled
 set output out."/bench-bpb.png"
 set title "Bits per byte by file (lower is better; ozip's size includes its model)"
 set ylabel "bits per byte"
@@ -32,6 +36,7 @@ plot for [i=1:n] dat."/bpb.dat" using i+1:xtic(1) title word(ids, i) lc rgb col(
 reset
 set terminal pngcairo size 1400,640 font "DejaVu Sans,11" noenhanced
 set output out."/bench-speed.png"
+@labelled
 set datafile missing "-"
 set grid lc rgb "#d0d0d0"
 set key outside right top vertical
@@ -68,6 +73,7 @@ if (!pays) exit
 reset
 set terminal pngcairo size 1100,600 font "DejaVu Sans,11" noenhanced
 set output out."/bench-pays.png"
+@labelled
 set title "Does the model pay? ".paysid." on the first bytes of ".paysfile.", against xz -9e"
 set ylabel "bits per byte (lower is better)"
 set bmargin 4

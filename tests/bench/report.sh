@@ -39,9 +39,14 @@ IDS=$(awk -F, 'NR > 1 && !seen[$3]++ { printf "%s ", $3 }' "$B/results.csv")
     echo "| memory | $(meta memory) |"
     echo "| GPU | $(meta gpu) |"
     echo "| OS | $(meta os) |"
-    echo "| ozip | $(meta ozip); OpenBLAS kernel $(meta blas); all CPUs (no \`-T\`); default level -$(meta default_level) |"
+    [ -z "$(meta ozip)" ] ||
+        echo "| ozip | $(meta ozip); OpenBLAS kernel $(meta blas); all CPUs (no \`-T\`); default level -$(meta default_level) |"
     echo "| classic tools | $(meta tools) |"
-    echo "| timing | median of $(meta repeats) runs; a measurement whose first run took over $(meta repeat_limit) s ran once (column *runs*) |"
+    if [ "$(meta repeats)" = 1 ]; then
+        echo "| timing | one run per measurement |"
+    else
+        echo "| timing | median of $(meta repeats) runs; a measurement whose first run took over $(meta repeat_limit) s ran once (column *runs*) |"
+    fi
     echo "| load | $(meta load) |"
     echo
     echo "Commands (FILE is the input; every output is compared with FILE byte for byte):"
@@ -165,6 +170,8 @@ END { for (k in o) printf "%s %.4f %.4f %.4f\n", k, o[k] / t[k], o[k] / 1e6 / c[
 rm -f "$D/bench-bpb.png" "$D/bench-speed.png" "$D/bench-pays.png"
 pays=0
 if [ -f "$T/pays.dat" ]; then pays=1; fi
-gnuplot -e "dat='$T'; out='$D'; ids='$IDS'; pays=$pays; paysid='${pays_id:-}'; paysfile='${pays_file:-}'" \
+# the label up to its first ':' or '.' marks every chart (no quotes: gnuplot -e)
+note=$(meta label | sed "s/[:.].*//; s/'//g")
+gnuplot -e "dat='$T'; out='$D'; ids='$IDS'; pays=$pays; paysid='${pays_id:-}'; paysfile='${pays_file:-}'; note='$note'" \
     tests/bench/charts.gp || die "gnuplot failed"
 echo "bench: wrote $D/benchmarks.md, $B/*.csv and the charts $D/bench-*.png"

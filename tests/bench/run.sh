@@ -55,11 +55,12 @@ pkg() { case $1 in xz) echo xz-utils ;; gnuplot) echo gnuplot-nox ;; *) echo "$1
 command -v gnuplot >/dev/null 2>&1 || die "gnuplot draws the charts: sudo apt-get install gnuplot-nox"
 
 # ---------------------------------------------------------------- settings
-if [ -n "${LEVELS-x}" ] || [ -n "${PAYS_SLICES-x}" ]; then
-    command -v "$OZIP" >/dev/null 2>&1 || die "$OZIP is missing: run make first"
+if command -v "$OZIP" >/dev/null 2>&1; then
     # the default level as ozip's own help states it ("level: ... (default 6)")
     DEFAULT=$("$OZIP" -h 2>&1 | sed -n 's/.*level:.*(default \([1-9]\)).*/\1/p')
     [ -n "$DEFAULT" ] || die "cannot read the default level from '$OZIP -h'"
+elif [ -n "${LEVELS-x}" ] || [ -n "${PAYS_SLICES-x}" ]; then
+    die "$OZIP is missing: run make first"
 fi
 LEVELS=${LEVELS-1 ${DEFAULT:-} 9}
 PAYS_SLICES=${PAYS_SLICES-64K 256K 1M 4M full}
@@ -283,10 +284,10 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
     echo "os: $(. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-}")"
     echo "load: $load (load average over 1, 5, 15 min when the run started)"
     echo "duration: $(( ($(date +%s) - start + 30) / 60 )) min"
-    if command -v "$OZIP" >/dev/null 2>&1; then
+    if [ -n "${DEFAULT:-}" ]; then
         echo "ozip: $("$OZIP" -V | sed -n 1p), backends $("$OZIP" -V | sed -n 's/^backends: //p')"
         echo "blas: $("$OZIP" -V -v | sed -n 's/.*kernel \([^,)]*\).*/\1/p')"
-        echo "default_level: ${DEFAULT:-}"
+        echo "default_level: $DEFAULT"
     fi
     echo "ozip_opts: $OZIP_OPTS"
     echo "pays_opts: $PAYS_OPTS"
