@@ -55,15 +55,15 @@ IDS=$(awk -F, 'NR > 1 && !seen[$3]++ { printf "%s ", $3 }' "$B/results.csv")
 } > "$T/machine.md"
 
 # ---------------------------------------------------------------- table
-# fmt: 3 significant digits at most, so columns stay short
+awk -F, -v ids="$IDS" '
+# fmt: three decimals below 1, fewer above, so the columns stay short
+function fmt(x) { return sprintf(x >= 100 ? "%.0f" : x >= 10 ? "%.1f" : x >= 1 ? "%.2f" : "%.3f", x) }
 # coded: "model:3 xz:1 zstd:0 stored:0" -> "model 3, xz 1"
-AWK_FMT='function fmt(x) { return sprintf(x >= 100 ? "%.0f" : x >= 10 ? "%.1f" : x >= 1 ? "%.2f" : "%.3f", x) }
 function coded(s,   n, p, i, kv, out) {
     n = split(s, p, " ")
     for (i = 1; i <= n; i++) { split(p[i], kv, ":"); if (kv[2] > 0) out = out (out == "" ? "" : ", ") kv[1] " " kv[2] }
     return out == "" ? "-" : out
-}'
-awk -F, -v ids="$IDS" "$AWK_FMT"'
+}
 NR == 1 { next }
 {
     if (!($1 in orig)) { files[++nf] = $1; orig[$1] = $2 }
