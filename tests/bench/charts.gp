@@ -18,7 +18,7 @@ col(s) = s eq "ozip-1" ? "#fb8a6a" : s eq "ozip-9" || s eq "ozip-8" ? "#99000d" 
 n = words(ids)
 
 # ---- bits per byte, every file, every compressor
-labelled = 'if (strlen(note) > 0) { set label 1 note at screen 0.01, screen 0.975 left tc rgb "#cc0000" font ",12" }'
+labelled = 'if (strlen(note) > 0) { set label 1 note at screen 0.005, screen 0.025 left tc rgb "#cc0000" font ",12" }'
 @labelled
 set output out."/bench-bpb.png"
 set title "Bits per byte by file (lower is better; ozip's size includes its model)"
@@ -29,7 +29,7 @@ set boxwidth 0.9
 set xtics rotate by -25 scale 0 nomirror
 set yrange [0:*]
 set key outside right top vertical
-set bmargin 7
+set bmargin 11
 plot for [i=1:n] dat."/bpb.dat" using i+1:xtic(1) title word(ids, i) lc rgb col(word(ids, i))
 
 # ---- ratio against speed: one small dot per file, one large mark for all files together
