@@ -180,7 +180,7 @@ measure() {
     id=$1 f=$2 label=$3 csv=$4
     c=$W/c.${id%%-*} d=$W/d
     orig=$(wc -c < "$f")
-    say "$label ($orig bytes): $id"
+    say "[$((($(date +%s) - start) / 60)) min] $label ($orig bytes): $id"
     timed "$label" "$id" compress "$f" "$c" $(ccmd "$id")
     ct=$med cn=$n crss=$peak
     if [ "${id%%-*}" = ozip ]; then cp "$W/err" "$W/ozip-v"; fi
