@@ -4,6 +4,10 @@
 #   make demo       install missing packages (as root) or name them, build, run the demo
 #   make test       install missing packages (as root) or name them, build, run the test suite
 #                   (ends with "N passed, N failed")
+#   make bench      the benchmark beside gzip, bzip2, xz, zstd, brotli: rewrites
+#                   docs/benchmarks.md, docs/bench/ and docs/bench-*.png (hours;
+#                   settings such as FILES="a b" LEVELS=6: see tests/bench/run.sh)
+#   make bench-quick  a one-minute smoke run of the harness into bench-out/quick/
 #   make tables     regenerate core/oz_tables.h (tools/gen_tables.c)
 #   make clean
 #
@@ -42,7 +46,7 @@ HOST_OBJ  = $(HOST_SRC:%.c=build/%.o)
 LIB_OBJ   = $(CORE_OBJ) $(TRAIN_OBJ) $(HOST_OBJ) $(ISA_OBJ)
 HEADERS   = $(wildcard core/*.h host/*.h host/fast/*.h gpu_train/*.h include/*.h)
 
-.PHONY: all deps demo test check-deps clean tables install bench
+.PHONY: all deps demo test check-deps clean tables install bench bench-quick
 
 all: check-deps ozip
 
@@ -96,6 +100,14 @@ build/tests/%_san: tests/%.c $(CORE_SRC) $(HEADERS) tests/harness.h tests/rand_m
 test: deps
 	@$(MAKE) --no-print-directory all $(TEST_BIN) build/tests/test_model_san build/tests/test_core_san
 	@tests/run.sh
+
+# ---------------------------------------------------------------- benchmarks
+bench: all
+	@tools/deps.sh --bench
+	@tests/bench/run.sh
+
+bench-quick: all
+	@tests/bench/quick.sh bench-out/quick
 
 tables:
 	$(CC) -O2 tools/gen_tables.c -lm -o build/gen_tables

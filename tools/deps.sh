@@ -1,15 +1,23 @@
 #!/bin/sh
-# deps.sh - check (and, with --install as root, install) the Debian 12 packages
-# ozip needs. Usage: tools/deps.sh --check | --install
+# deps.sh - check (and, with --install or --bench as root, install) the Debian 12
+# packages ozip needs. Usage: tools/deps.sh --check | --install | --bench
 #   required to build: gcc make libopenblas-dev libxxhash-dev liblzma-dev libzstd-dev
 #   used by the demo and the tests: xz-utils zstd tar
+#   used by `make bench` only (--bench): gnuplot-nox and time are required; the
+#   classic compressors are measured where installed, so missing ones only warn
 mode=${1:---check}
 REQUIRED="gcc make libopenblas-dev libxxhash-dev liblzma-dev libzstd-dev"
 TOOLS="xz-utils zstd tar"
+BENCH_NEED="gnuplot-nox time xz-utils"
 if [ "$mode" = "--install" ]; then WANT="$REQUIRED $TOOLS"; else WANT="$REQUIRED"; fi
 
 missing=""
-if command -v dpkg-query >/dev/null 2>&1; then
+if [ "$mode" = "--bench" ]; then
+    # commands rather than packages: any gnuplot will do (gnuplot-qt, -x11)
+    for c in gnuplot:gnuplot-nox /usr/bin/time:time xz:xz-utils gzip:gzip bzip2:bzip2 zstd:zstd brotli:brotli; do
+        command -v "${c%%:*}" >/dev/null 2>&1 || missing="$missing ${c#*:}"
+    done
+elif command -v dpkg-query >/dev/null 2>&1; then
     for p in $WANT; do
         st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)
         case "$st" in *"install ok installed"*) ;; *) missing="$missing $p" ;; esac
@@ -23,13 +31,21 @@ else
 fi
 [ -z "$missing" ] && exit 0
 
-if [ "$mode" = "--install" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+if [ "$mode" != "--check" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "deps: installing:$missing"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing >/dev/null 2>&1 || {
         apt-get update -q >/dev/null 2>&1
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing || {
             echo "deps: apt-get install failed for:$missing" >&2; exit 1; }
     }
+    exit 0
+fi
+if [ "$mode" = "--bench" ]; then
+    echo "make bench: missing:$missing (install with: sudo apt-get install$missing)" >&2
+    for p in $missing; do
+        case " $BENCH_NEED " in *" $p "*) echo "make bench cannot run without $p" >&2; exit 1 ;; esac
+    done
+    echo "make bench: the missing compressors are left out of the report" >&2
     exit 0
 fi
 echo "ozip needs these Debian packages, which are missing:$missing" >&2
