@@ -44,24 +44,46 @@ static void attend_row(const ozf_model *fm, ozf_scratch *s, const ozf_ring *r, u
         w.a1 = 0;
         w.b1 = w.a0 + n - cap;
     }
-    scores(q, r->k + (size_t)l * D * cap + (size_t)h * Dh * cap, r->ksum + ((size_t)l * H + h) * cap, cap, Dh,
-              &w, s->tmp);
-    rq_uniform(s->tmp, n, L->att[0], L->att[1], -OZ_Z_MAX, OZ_Z_MAX, s->zs);
-    zmax = s->zs[0] - slope * (int32_t)(n - 1);
-    for (j = 0; j < n; j++) {
-        s->zs[j] -= slope * (int32_t)(n - 1 - j);
-        if (s->zs[j] > zmax)
-            zmax = s->zs[j];
-    }
+    int32_t *restrict zs = s->zs, *restrict tmp = s->tmp;
+    uint16_t *restrict e = s->e;
+    scores(q, r->k + (size_t)l * D * cap + (size_t)h * Dh * cap, r->ksum + ((size_t)l * H + h) * cap, cap, Dh, &w,
+           tmp);
+    rq_uniform(tmp, n, L->att[0], L->att[1], -OZ_Z_MAX, OZ_Z_MAX, zs);
+    /* plain loops over local restrict pointers, so that they vectorise */
     for (j = 0; j < n; j++)
-        s->tmp[j] = zmax - s->zs[j];
-    exp2q15(s->tmp, n, s->e);
+        zs[j] -= slope * (int32_t)(n - 1 - j);
+    zmax = zs[0];
+    for (j = 1; j < n; j++)
+        zmax = zs[j] > zmax ? zs[j] : zmax;
     for (j = 0; j < n; j++)
-        E += s->e[j];
-    vsum(s->e, r->v + (size_t)l * D * cap + (size_t)h * Dh * cap, cap, Dh, &w, acc);
+        tmp[j] = zmax - zs[j];
+    exp2q15(tmp, n, e);
+    for (j = 0; j < n; j++)
+        E += e[j];
+    vsum(e, r->v + (size_t)l * D * cap + (size_t)h * Dh * cap, cap, Dh, &w, acc);
     R = (int64_t)(((uint64_t)1 << 46) / E);
     for (d = 0; d < Dh; d++)
         o[d] = oz_sat8(oz_sra64((int64_t)acc[d] * R + ((int64_t)1 << 45), 46));
+}
+
+/* out[i] = sat8(rq(acc[i])), in place in acc then narrowed */
+static void rq_i8(int32_t *restrict acc, uint32_t n, const int32_t *m, const int32_t *sh, int8_t *restrict out)
+{
+    uint32_t i;
+    rq_rows(acc, n, m, sh, -OZ_ACT_MAX, OZ_ACT_MAX, acc);
+    for (i = 0; i < n; i++)
+        out[i] = (int8_t)acc[i];
+}
+
+/* x[i] = oz_res_add(x[i], rq(acc[i])): the addend clamped, the sum clamped */
+static void rq_res(int32_t *restrict acc, uint32_t n, const int32_t *m, const int32_t *sh, int32_t *restrict x)
+{
+    uint32_t i;
+    rq_rows(acc, n, m, sh, -OZ_RES_MAX, OZ_RES_MAX, acc);
+    for (i = 0; i < n; i++) {
+        int32_t v = x[i] + acc[i]; /* |v| < 2^24 */
+        x[i] = v > OZ_RES_MAX ? OZ_RES_MAX : (v < -OZ_RES_MAX ? -OZ_RES_MAX : v);
+    }
 }
 
 static void forward(const ozf_model *fm, ozf_scratch *s, uint32_t nrows, const uint8_t *tok, const uint32_t *pos,
@@ -84,9 +106,7 @@ static void forward(const ozf_model *fm, ozf_scratch *s, uint32_t nrows, const u
             oz_rmsnorm(x + (size_t)r * D, s->y + (size_t)r * D, (int)D);
         gemm(fm->wqkv[l], 3 * D, D, s->y, D, nrows, acc, 3 * D);
         for (r = 0; r < nrows; r++)
-            for (i = 0; i < 3 * D; i++)
-                s->qkv[(size_t)r * 3 * D + i] =
-                    oz_sat8(oz_rq(acc[(size_t)r * 3 * D + i], L->rq_qkv[2 * i], L->rq_qkv[2 * i + 1]));
+            rq_i8(acc + (size_t)r * 3 * D, 3 * D, fm->mqkv[l], fm->sqkv[l], s->qkv + (size_t)r * 3 * D);
         for (r = 0; r < nrows; r++) {
             const int8_t *row = s->qkv + (size_t)r * 3 * D;
             ring_put(rings[r], c, l, pos[r] % rings[r]->cap, row + D, row + 2 * D);
@@ -97,27 +117,23 @@ static void forward(const ozf_model *fm, ozf_scratch *s, uint32_t nrows, const u
                            s->a + (size_t)r * D + h * Dh);
         gemm(fm->wo[l], D, D, s->a, D, nrows, acc, D);
         for (r = 0; r < nrows; r++)
-            for (i = 0; i < D; i++)
-                x[(size_t)r * D + i] =
-                    oz_res_add(x[(size_t)r * D + i], oz_rq(acc[(size_t)r * D + i], L->rq_o[2 * i], L->rq_o[2 * i + 1]));
+            rq_res(acc + (size_t)r * D, D, fm->mo[l], fm->so[l], x + (size_t)r * D);
         for (r = 0; r < nrows; r++)
             oz_rmsnorm(x + (size_t)r * D, s->y + (size_t)r * D, (int)D);
         gemm(fm->w1[l], F, D, s->y, D, nrows, acc, F);
-        for (r = 0; r < nrows; r++)
+        for (r = 0; r < nrows; r++) {
+            int8_t *g = s->g + (size_t)r * F;
+            rq_i8(acc + (size_t)r * F, F, fm->m1[l], fm->s1[l], g);
             for (i = 0; i < F; i++)
-                s->g[(size_t)r * F + i] =
-                    L->act[oz_sat8(oz_rq(acc[(size_t)r * F + i], L->rq_1[2 * i], L->rq_1[2 * i + 1])) + 128];
+                g[i] = L->act[g[i] + 128];
+        }
         gemm(fm->w2[l], D, F, s->g, F, nrows, acc, D);
         for (r = 0; r < nrows; r++)
-            for (i = 0; i < D; i++)
-                x[(size_t)r * D + i] =
-                    oz_res_add(x[(size_t)r * D + i], oz_rq(acc[(size_t)r * D + i], L->rq_2[2 * i], L->rq_2[2 * i + 1]));
+            rq_res(acc + (size_t)r * D, D, fm->m2[l], fm->s2[l], x + (size_t)r * D);
     }
     for (r = 0; r < nrows; r++)
         oz_rmsnorm(x + (size_t)r * D, s->y + (size_t)r * D, (int)D);
     gemm(fm->head, 256, D, s->y, D, nrows, acc, 256);
     for (r = 0; r < nrows; r++)
-        for (i = 0; i < 256; i++)
-            z[(size_t)r * 256 + i] = (int32_t)oz_clamp64(oz_rq(acc[(size_t)r * 256 + i], m->rq_head[2 * i], m->rq_head[2 * i + 1]),
-                                                    -OZ_Z_MAX, OZ_Z_MAX);
+        rq_rows(acc + (size_t)r * 256, 256, fm->mhead, fm->shead, -OZ_Z_MAX, OZ_Z_MAX, z + (size_t)r * 256);
 }

@@ -215,6 +215,29 @@ static void rq_uniform(const int32_t *acc, uint32_t n, int32_t m, int32_t s, int
         out[i] = (int32_t)oz_clamp64(oz_rq(acc[i], m, s), lo, hi);
 }
 
+/* per-channel multipliers: as rq_uniform, with per-lane shifts (vpsrlvq) */
+static void rq_rows(const int32_t *acc, uint32_t n, const int32_t *m, const int32_t *s, int32_t lo, int32_t hi,
+                    int32_t *out)
+{
+    const __m256i one = _mm256_set1_epi64x(1), bias = _mm256_set1_epi64x((int64_t)((uint64_t)1 << 63));
+    const __m256i c63 = _mm256_set1_epi64x(63), vlo = _mm256_set1_epi64x(lo), vhi = _mm256_set1_epi64x(hi);
+    const __m256i pick = _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0);
+    uint32_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        __m256i a = _mm256_cvtepi32_epi64(_mm_loadu_si128((const __m128i *)(const void *)(acc + i)));
+        __m256i mm = _mm256_cvtepi32_epi64(_mm_loadu_si128((const __m128i *)(const void *)(m + i)));
+        __m256i sh = _mm256_cvtepi32_epi64(_mm_loadu_si128((const __m128i *)(const void *)(s + i)));
+        __m256i p = _mm256_add_epi64(_mm256_mul_epi32(a, mm), _mm256_sllv_epi64(one, _mm256_sub_epi64(sh, one)));
+        __m256i unb = _mm256_sllv_epi64(one, _mm256_sub_epi64(c63, sh));
+        p = _mm256_sub_epi64(_mm256_srlv_epi64(_mm256_xor_si256(p, bias), sh), unb);
+        p = _mm256_blendv_epi8(p, vlo, _mm256_cmpgt_epi64(vlo, p));
+        p = _mm256_blendv_epi8(p, vhi, _mm256_cmpgt_epi64(p, vhi));
+        _mm_storeu_si128((__m128i *)(void *)(out + i), _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(p, pick)));
+    }
+    for (; i < n; i++)
+        out[i] = (int32_t)oz_clamp64(oz_rq(acc[i], m[i], s[i]), lo, hi);
+}
+
 static void exp2q15(const int32_t *t, uint32_t n, uint16_t *e)
 {
     const __m256i m255 = _mm256_set1_epi32(255);
@@ -234,4 +257,4 @@ static void exp2q15(const int32_t *t, uint32_t n, uint16_t *e)
 
 #include "forward_impl.h"
 
-const ozf_kernels ozf_kernels_avx2 = {"avx2", pack_bytes, pack, gemm, scores, vsum, rq_uniform, exp2q15, forward};
+const ozf_kernels ozf_kernels_avx2 = {"avx2", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, exp2q15, forward};

@@ -219,6 +219,24 @@ static void rq_uniform(const int32_t *acc, uint32_t n, int32_t m, int32_t s, int
         out[i] = (int32_t)oz_clamp64(oz_rq(acc[i], m, s), lo, hi);
 }
 
+static void rq_rows(const int32_t *acc, uint32_t n, const int32_t *m, const int32_t *s, int32_t lo, int32_t hi,
+                    int32_t *out)
+{
+    const __m512i one = _mm512_set1_epi64(1), vlo = _mm512_set1_epi64(lo), vhi = _mm512_set1_epi64(hi);
+    uint32_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m512i a = _mm512_cvtepi32_epi64(_mm256_loadu_si256((const __m256i *)(const void *)(acc + i)));
+        __m512i mm = _mm512_cvtepi32_epi64(_mm256_loadu_si256((const __m256i *)(const void *)(m + i)));
+        __m512i sh = _mm512_cvtepi32_epi64(_mm256_loadu_si256((const __m256i *)(const void *)(s + i)));
+        __m512i rnd = _mm512_sllv_epi64(one, _mm512_sub_epi64(sh, one));
+        __m512i p = _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(a, mm), rnd), sh);
+        p = _mm512_min_epi64(_mm512_max_epi64(p, vlo), vhi);
+        _mm256_storeu_si256((__m256i *)(void *)(out + i), _mm512_cvtepi64_epi32(p));
+    }
+    for (; i < n; i++)
+        out[i] = (int32_t)oz_clamp64(oz_rq(acc[i], m[i], s[i]), lo, hi);
+}
+
 static void exp2q15(const int32_t *t, uint32_t n, uint16_t *e)
 {
     const __m512i m255 = _mm512_set1_epi32(255);
@@ -235,4 +253,4 @@ static void exp2q15(const int32_t *t, uint32_t n, uint16_t *e)
 
 #include "forward_impl.h"
 
-const ozf_kernels ozf_kernels_avx512 = {"avx512", pack_bytes, pack, gemm, scores, vsum, rq_uniform, exp2q15, forward};
+const ozf_kernels ozf_kernels_avx512 = {"avx512", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, exp2q15, forward};

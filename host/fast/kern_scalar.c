@@ -61,6 +61,14 @@ static void rq_uniform(const int32_t *acc, uint32_t n, int32_t m, int32_t s, int
         out[i] = (int32_t)oz_clamp64(oz_rq(acc[i], m, s), lo, hi);
 }
 
+static void rq_rows(const int32_t *acc, uint32_t n, const int32_t *m, const int32_t *s, int32_t lo, int32_t hi,
+                    int32_t *out)
+{
+    uint32_t i;
+    for (i = 0; i < n; i++)
+        out[i] = (int32_t)oz_clamp64(oz_rq(acc[i], m[i], s[i]), lo, hi);
+}
+
 static void exp2q15(const int32_t *t, uint32_t n, uint16_t *e)
 {
     uint32_t i;
@@ -70,4 +78,4 @@ static void exp2q15(const int32_t *t, uint32_t n, uint16_t *e)
 
 #include "forward_impl.h"
 
-const ozf_kernels ozf_kernels_scalar = {"scalar", pack_bytes, pack, gemm, scores, vsum, rq_uniform, exp2q15, forward};
+const ozf_kernels ozf_kernels_scalar = {"scalar", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, exp2q15, forward};

@@ -76,6 +76,19 @@ int ozf_select_isa(const char **why)
 
 /* ------------------------------------------------------------------ model */
 
+/* (rows, 2) pairs -> m[rows], s[rows] in the model's memory at *off */
+static void split_rq(const int32_t *rq, uint32_t rows, void *mem, size_t *off, int32_t **m, int32_t **s)
+{
+    uint32_t i;
+    *m = (int32_t *)(void *)((uint8_t *)mem + *off);
+    *s = *m + rows;
+    for (i = 0; i < rows; i++) {
+        (*m)[i] = rq[2 * i];
+        (*s)[i] = rq[2 * i + 1];
+    }
+    *off += ((size_t)8 * rows + 63) & ~(size_t)63;
+}
+
 int ozf_model_init(ozf_model *fm, const oz_model *m, int isa)
 {
     const oz_config *c = &m->cfg;
@@ -88,9 +101,10 @@ int ozf_model_init(ozf_model *fm, const oz_model *m, int isa)
         return -1;
     k = KERNELS[isa];
 #define SZ(r, kk) ((k->pack_bytes((r), (kk)) + 63) & ~(size_t)63)
+#define RQSZ(r) (((size_t)8 * (r) + 63) & ~(size_t)63)
     for (l = 0; l < c->n_layer; l++)
-        total += SZ(3 * D, D) + SZ(D, D) + SZ(F, D) + SZ(D, F);
-    total += SZ(256, D);
+        total += SZ(3 * D, D) + SZ(D, D) + SZ(F, D) + SZ(D, F) + RQSZ(3 * D) + 2 * RQSZ(D) + RQSZ(F);
+    total += SZ(256, D) + RQSZ(256);
     if (posix_memalign(&fm->mem, 64, total ? total : 64))
         return -1;
     for (l = 0; l < c->n_layer; l++) {
@@ -100,9 +114,17 @@ int ozf_model_init(ozf_model *fm, const oz_model *m, int isa)
         fm->w1[l] = (uint8_t *)fm->mem + off, k->pack(L->w1, F, D, fm->w1[l]), off += SZ(F, D);
         fm->w2[l] = (uint8_t *)fm->mem + off, k->pack(L->w2, D, F, fm->w2[l]), off += SZ(D, F);
     }
-    fm->head = (uint8_t *)fm->mem + off;
-    k->pack(m->head, 256, D, fm->head);
+    fm->head = (uint8_t *)fm->mem + off, k->pack(m->head, 256, D, fm->head), off += SZ(256, D);
+    for (l = 0; l < c->n_layer; l++) {
+        const oz_layer *L = &m->layer[l];
+        split_rq(L->rq_qkv, 3 * D, fm->mem, &off, &fm->mqkv[l], &fm->sqkv[l]);
+        split_rq(L->rq_o, D, fm->mem, &off, &fm->mo[l], &fm->so[l]);
+        split_rq(L->rq_1, F, fm->mem, &off, &fm->m1[l], &fm->s1[l]);
+        split_rq(L->rq_2, D, fm->mem, &off, &fm->m2[l], &fm->s2[l]);
+    }
+    split_rq(m->rq_head, 256, fm->mem, &off, &fm->mhead, &fm->shead);
 #undef SZ
+#undef RQSZ
     fm->m = m;
     fm->k = k;
     fm->isa = isa;

@@ -60,6 +60,9 @@ typedef struct ozf_kernels {
                  int32_t *acc);
     /* out[i] = clamp(rq(acc[i], m, s), lo, hi) with one (m, s) for all i. */
     void (*rq_uniform)(const int32_t *acc, uint32_t n, int32_t m, int32_t s, int32_t lo, int32_t hi, int32_t *out);
+    /* out[i] = clamp(rq(acc[i], m[i], s[i]), lo, hi): one multiplier per channel */
+    void (*rq_rows)(const int32_t *acc, uint32_t n, const int32_t *m, const int32_t *s, int32_t lo, int32_t hi,
+                    int32_t *out);
     /* e[i] = oz_exp2q15(t[i]) */
     void (*exp2q15)(const int32_t *t, uint32_t n, uint16_t *e);
     /* the whole forward pass (ozf_forward), compiled for this ISA */
@@ -84,6 +87,9 @@ typedef struct ozf_model {
     int isa;
     void *mem;
     void *wqkv[OZ_MAX_LAYERS], *wo[OZ_MAX_LAYERS], *w1[OZ_MAX_LAYERS], *w2[OZ_MAX_LAYERS], *head;
+    /* the (m, s) pairs of each matrix's rows, de-interleaved: m[rows], s[rows] */
+    int32_t *mqkv[OZ_MAX_LAYERS], *sqkv[OZ_MAX_LAYERS], *mo[OZ_MAX_LAYERS], *so[OZ_MAX_LAYERS];
+    int32_t *m1[OZ_MAX_LAYERS], *s1[OZ_MAX_LAYERS], *m2[OZ_MAX_LAYERS], *s2[OZ_MAX_LAYERS], *mhead, *shead;
 } ozf_model;
 
 /* Returns 0, or -1 if out of memory or the shape is not supported by the
