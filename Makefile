@@ -36,7 +36,7 @@ HOST_OBJ  = $(HOST_SRC:%.c=build/%.o)
 LIB_OBJ   = $(CORE_OBJ) $(TRAIN_OBJ) $(HOST_OBJ)
 HEADERS   = $(wildcard core/*.h host/*.h gpu_train/*.h include/*.h)
 
-.PHONY: all deps demo test check-deps clean tables install bench
+.PHONY: all deps demo test check-deps clean tables install bench hls-tb hls-vectors
 
 all: check-deps ozip
 
@@ -86,6 +86,36 @@ build/tests/%_san: tests/%.c $(CORE_SRC) $(HEADERS) tests/harness.h
 test: deps
 	@$(MAKE) --no-print-directory all $(TEST_BIN) build/tests/test_model_san build/tests/test_core_san
 	@tests/run.sh
+
+# ---------------------------------------------------------------- FPGA kernel (hls/, docs/fpga.md)
+# The kernel compiles as C, as C++ (as Vitis HLS compiles it) and as OpenCL C
+# from the same files; the only warnings switched off are the HLS pragmas.
+KERNEL_WARN = $(WARN) -Wno-unknown-pragmas
+HLS_HDR  = hls/lmdec.h hls/lmdec_host.h hls/perfmodel.h $(wildcard core/*.h)
+HLS_TB   = hls/tb/tb_lmdec.c hls/lmdec.c hls/lmdec_host.c $(CORE_SRC)
+
+# csim testbench, C and C++ builds (self-checking; exits non-zero on a mismatch)
+build/hls/tb_lmdec: $(HLS_TB) $(HLS_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) -std=c99 -D_GNU_SOURCE $(OPT) $(KERNEL_WARN) -fno-strict-aliasing -o $@ $(HLS_TB)
+build/hls/tb_lmdec_cxx: $(HLS_TB) $(HLS_HDR)
+	@mkdir -p $(dir $@)
+	$(CXX) -x c++ -std=c++11 -D_GNU_SOURCE $(OPT) $(KERNEL_WARN) -Werror -fno-strict-aliasing -o $@ $(HLS_TB)
+
+hls-tb: build/hls/tb_lmdec build/hls/tb_lmdec_cxx
+	build/hls/tb_lmdec && build/hls/tb_lmdec_cxx
+
+# The testbench's vectors: .oz files made by the CPU encoder from the first
+# 48 KiB of the taxi data (shapes chosen to reach every padding case of the
+# kernel's layout). Regenerate with `make hls-vectors`; never edit by hand.
+TB_IN = build/hls/taxi-48k.csv
+TB_OZ = ./ozip -q -f -c --force-model --epochs=2 -T1
+hls-vectors: ozip
+	@mkdir -p build/hls hls/tb/data
+	head -c 49152 data/taxi-yellow_tripdata_2015-01.csv > $(TB_IN)
+	$(TB_OZ) --arch=L=1,D=16,H=2,F=32,W=16 --stream-size=8K $(TB_IN) > hls/tb/data/taxi-l1d16.oz
+	$(TB_OZ) --arch=L=2,D=48,H=4,F=96,W=32,tied=0 --stream-size=4K $(TB_IN) > hls/tb/data/taxi-l2d48-untied.oz
+	$(TB_OZ) --arch=L=2,D=64,H=2,F=80,W=24 --stream-size=6000 $(TB_IN) > hls/tb/data/taxi-l2d64h2f80.oz
 
 tables:
 	$(CC) -O2 tools/gen_tables.c -lm -o build/gen_tables
