@@ -86,9 +86,26 @@ OZ_INLINE uint64_t oz_rans_dec(uint64_t x, uint32_t start, uint32_t freq, int pb
     return (uint64_t)freq * (x >> pb) + (x & (((uint64_t)1 << pb) - 1)) - start;
 }
 
+/* The state fell below L: it takes in the next word. */
+OZ_INLINE int oz_rans_low(uint64_t x)
+{
+    return x < OZ_RANS_L;
+}
+
 OZ_INLINE uint64_t oz_rans_pull(uint64_t x, uint32_t word)
 {
     return (x << 32) | word;
+}
+
+OZ_INLINE uint32_t oz_rans_slot(uint64_t x, int pb)
+{
+    return (uint32_t)(x & (((uint64_t)1 << pb) - 1));
+}
+
+/* A stream decoded consistently: final state L and `left` bytes unread = 0. */
+OZ_INLINE int oz_rans_end_ok(uint64_t x, uint64_t left)
+{
+    return x == OZ_RANS_L && left == 0;
 }
 
 OZ_INLINE void oz_rdec_init(oz_rdec *d, OZ_MEM const uint8_t *buf, uint64_t len)
@@ -112,13 +129,13 @@ OZ_INLINE void oz_rdec_init(oz_rdec *d, OZ_MEM const uint8_t *buf, uint64_t len)
 
 OZ_INLINE uint32_t oz_rdec_slot(const oz_rdec *d, int pb)
 {
-    return (uint32_t)(d->x & (((uint64_t)1 << pb) - 1));
+    return oz_rans_slot(d->x, pb);
 }
 
 OZ_INLINE void oz_rdec_advance(oz_rdec *d, uint32_t start, uint32_t freq, int pb)
 {
     uint64_t x = oz_rans_dec(d->x, start, freq, pb);
-    if (x < OZ_RANS_L) {
+    if (oz_rans_low(x)) {
         if (d->end - d->ptr < 4) {
             d->err = 1;
             x = OZ_RANS_L; /* keep the state valid; the caller reports the error */
@@ -144,7 +161,7 @@ OZ_INLINE uint32_t oz_cum_find(OZ_MEM const uint32_t *cum, uint32_t slot)
 /* 1 if the stream decoded consistently: final state is L and input used up. */
 OZ_INLINE int oz_rdec_done(const oz_rdec *d)
 {
-    return d->err == 0 && d->x == OZ_RANS_L && d->ptr == d->end;
+    return d->err == 0 && oz_rans_end_ok(d->x, (uint64_t)(d->end - d->ptr));
 }
 
 #endif /* OZ_RANS_H */

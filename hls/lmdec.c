@@ -279,19 +279,22 @@ static void ozk_attend(OZ_MEM ozk_chip *ck, const ozk_dims *dm, uint32_t l)
     int32_t zmax[OZK_PE][OZK_MAX_H];
     uint32_t E[OZK_PE][OZK_MAX_H];
     int64_t R[OZK_PE][OZK_MAX_H];
+    uint32_t sp[OZK_PE]; /* ring slot of the current position */
     uint32_t pe, c, k, j, hh, h, i, hpw = OZK_K / dm->Dhp, W = dm->W;
 #pragma HLS ARRAY_PARTITION variable=zmax complete dim=0
 #pragma HLS ARRAY_PARTITION variable=E complete dim=0
 #pragma HLS ARRAY_PARTITION variable=R complete dim=0
+#pragma HLS ARRAY_PARTITION variable=sp complete
+    for (pe = 0; pe < OZK_PE; pe++)
+        sp[pe] = ck->live[pe] ? ck->pos[pe] % W : 0;
     for (c = 0; c < dm->Dpk; c++) {
 #pragma HLS PIPELINE II=1
         for (pe = 0; pe < OZK_PE; pe++) {
-            uint32_t slot = ck->pos[pe] % W;
             if (!ck->live[pe])
                 continue;
             for (k = 0; k < OZK_K; k++) {
-                ck->kv[pe][ozk_kvw(dm, l, 0, slot, c)][k] = ck->qkv[pe][1][c][k];
-                ck->kv[pe][ozk_kvw(dm, l, 1, slot, c)][k] = ck->qkv[pe][2][c][k];
+                ck->kv[pe][ozk_kvw(dm, l, 0, sp[pe], c)][k] = ck->qkv[pe][1][c][k];
+                ck->kv[pe][ozk_kvw(dm, l, 1, sp[pe], c)][k] = ck->qkv[pe][2][c][k];
                 ck->aacc[pe][c][k] = 0;
             }
         }
@@ -307,8 +310,8 @@ static void ozk_attend(OZ_MEM ozk_chip *ck, const ozk_dims *dm, uint32_t l)
         for (c = 0; c < dm->Dpk; c++) {
 #pragma HLS PIPELINE II=1
             for (pe = 0; pe < OZK_PE; pe++) {
-                uint32_t p = ck->pos[pe], sp = p % W, dist = sp >= j ? sp - j : sp + W - j;
-                if (!ck->live[pe] || dist > p)
+                uint32_t dist = sp[pe] >= j ? sp[pe] - j : sp[pe] + W - j;
+                if (!ck->live[pe] || dist > ck->pos[pe])
                     continue;
                 for (hh = 0; hh < hpw; hh++) {
                     OZ_MEM const int8_t *kw = ck->kv[pe][ozk_kvw(dm, l, 0, j, c)] + hh * dm->Dhp;
@@ -330,9 +333,9 @@ static void ozk_attend(OZ_MEM ozk_chip *ck, const ozk_dims *dm, uint32_t l)
         for (c = 0; c < dm->Dpk; c++) {
 #pragma HLS PIPELINE II=1
             for (pe = 0; pe < OZK_PE; pe++) {
-                uint32_t p = ck->pos[pe], sp = p % W, dist = sp >= j ? sp - j : sp + W - j;
+                uint32_t dist = sp[pe] >= j ? sp[pe] - j : sp[pe] + W - j;
                 OZ_MEM const int8_t *vw = ck->kv[pe][ozk_kvw(dm, l, 1, j, c)];
-                if (!ck->live[pe] || dist > p)
+                if (!ck->live[pe] || dist > ck->pos[pe])
                     continue;
                 for (hh = 0; hh < hpw; hh++) {
                     uint32_t e;
