@@ -26,19 +26,42 @@ CFLAGS_CORE = -std=c99 $(OPT) $(WARN) -pedantic -fno-strict-aliasing
 CFLAGS_TRAIN = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -ffast-math -fopenmp -pthread -I/usr/include/$(MULTIARCH)
 LDLIBS   = -lopenblas -lxxhash -llzma -lzstd -lm -fopenmp -pthread
 
+# Optional decode backends (docs/fpga.md), detected here and reported by `make`:
+#   emu     always (the FPGA kernel built natively: build/libozip_kernel_emu.so)
+#   opencl  needs ocl-icd-opencl-dev + opencl-headers (and an ICD, e.g. pocl-opencl-icd, to run)
+#   xrt     needs libxrt-dev (its headers; libxrt_coreutil is loaded at run time)
+HAVE_OPENCL := $(shell printf '\043define CL_TARGET_OPENCL_VERSION 120\n\043include <CL/cl.h>\nint main(void){return clGetPlatformIDs(0,0,0);}\n' | \
+                 $(CC) -x c - -lOpenCL -o /dev/null 2>/dev/null && echo 1)
+HAVE_XRT := $(shell printf '\043include <xrt/xrt_kernel.h>\n\043include <xrt/xrt_bo.h>\nint main(void){return 0;}\n' | \
+              $(CC) -std=c11 -I/usr/include/xrt -x c - -o /dev/null 2>/dev/null && echo 1)
+BACKEND_DEFS = -DOZ_BUILD_DIR='"$(CURDIR)/build"' -DOZ_HLS_DIR='"$(CURDIR)/hls"'
+BACKEND_SRC  = host/backend_fpga.c host/backend_emu.c hls/lmdec_host.c
+BACKEND_LIBS = -ldl
+ifeq ($(HAVE_OPENCL),1)
+BACKEND_DEFS += -DOZ_HAVE_OPENCL
+BACKEND_SRC  += host/backend_opencl.c
+BACKEND_LIBS += -lOpenCL
+endif
+ifeq ($(HAVE_XRT),1)
+BACKEND_DEFS += -DOZ_HAVE_XRT -DOZ_HAVE_CL_EXT_XILINX -I/usr/include/xrt
+BACKEND_SRC  += host/backend_xrt.c
+endif
+CFLAGS_HOST += $(BACKEND_DEFS)
+LDLIBS += $(BACKEND_LIBS)
+
 CORE_SRC  = core/oz_model.c core/oz_codec.c core/oz_format.c
 TRAIN_SRC = gpu_train/train_cpu.c gpu_train/export.c
 HOST_SRC  = host/ozip_lib.c host/classic.c host/model_io.c host/train_host.c host/util.c \
-            host/backend_cpu.c host/fileio.c
+            host/backend_cpu.c host/fileio.c $(BACKEND_SRC)
 CORE_OBJ  = $(CORE_SRC:%.c=build/%.o)
 TRAIN_OBJ = $(TRAIN_SRC:%.c=build/%.o)
-HOST_OBJ  = $(HOST_SRC:%.c=build/%.o)
+HOST_OBJ  = $(patsubst hls/%.c,build/hls/%.o,$(HOST_SRC:host/%.c=build/host/%.o))
 LIB_OBJ   = $(CORE_OBJ) $(TRAIN_OBJ) $(HOST_OBJ)
-HEADERS   = $(wildcard core/*.h host/*.h gpu_train/*.h include/*.h)
+HEADERS   = $(wildcard core/*.h host/*.h gpu_train/*.h include/*.h hls/*.h)
 
 .PHONY: all deps demo test check-deps clean tables install bench hls-tb hls-vectors
 
-all: check-deps ozip
+all: check-deps ozip build/libozip_kernel_emu.so
 
 check-deps:
 	@tools/deps.sh --check
@@ -58,6 +81,10 @@ build/host/%.o: host/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_HOST) -c $< -o $@
 
+build/hls/%.o: hls/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_HOST) -c $< -o $@
+
 libozip.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
@@ -65,6 +92,8 @@ libozip.a: $(LIB_OBJ)
 ozip: build/host/cli.o libozip.a
 	$(CC) $(CFLAGS_HOST) -o $@ build/host/cli.o libozip.a $(LDLIBS)
 	@echo "built ./ozip: backends $$(./ozip -V | sed -n 's/^backends: //p')"
+	@[ "$(HAVE_OPENCL)" = 1 ] || echo "  opencl backend not built: install ocl-icd-opencl-dev opencl-headers (and pocl-opencl-icd to run it)"
+	@[ "$(HAVE_XRT)" = 1 ] || echo "  xrt backend not built: install libxrt-dev"
 
 demo: deps
 	@$(MAKE) --no-print-directory ozip
@@ -101,6 +130,12 @@ build/hls/tb_lmdec: $(HLS_TB) $(HLS_HDR)
 build/hls/tb_lmdec_cxx: $(HLS_TB) $(HLS_HDR)
 	@mkdir -p $(dir $@)
 	$(CXX) -x c++ -std=c++11 -D_GNU_SOURCE $(OPT) $(KERNEL_WARN) -Werror -fno-strict-aliasing -o $@ $(HLS_TB)
+
+# The emulated card: the kernel as a native shared object (host/backend_emu.c loads it).
+build/libozip_kernel_emu.so: hls/lmdec.c hls/emu_device.c $(HLS_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) -std=c99 -D_GNU_SOURCE $(OPT) $(KERNEL_WARN) -fno-strict-aliasing -fPIC -shared -pthread \
+	    -o $@ hls/lmdec.c hls/emu_device.c
 
 hls-tb: build/hls/tb_lmdec build/hls/tb_lmdec_cxx
 	build/hls/tb_lmdec && build/hls/tb_lmdec_cxx

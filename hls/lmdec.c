@@ -32,6 +32,12 @@
 
 #define OZK_K OZK_LANES
 
+#if defined(OZK_CHIP_BYTES)
+/* Built as OpenCL C by a host that sized `chip` with its own C compiler
+ * (host/backend_opencl.c): the two layouts of ozk_chip must agree. */
+typedef char ozk_chip_layout_matches_the_host[sizeof(ozk_chip) == OZK_CHIP_BYTES ? 1 : -1];
+#endif
+
 /* int8 from a byte of the model image, without an implementation-defined conversion */
 OZ_INLINE int8_t ozk_i8(uint32_t b)
 {
