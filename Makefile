@@ -137,6 +137,11 @@ build/libozip_kernel_emu.so: hls/lmdec.c hls/emu_device.c $(HLS_HDR)
 	$(CC) -std=c99 -D_GNU_SOURCE $(OPT) $(KERNEL_WARN) -fno-strict-aliasing -fPIC -shared -pthread \
 	    -o $@ hls/lmdec.c hls/emu_device.c
 
+# The performance model (docs/fpga.md): tables per board and model shape.
+build/hls/perfmodel: hls/perfmodel.c libozip.a $(HLS_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_HOST) -o $@ hls/perfmodel.c libozip.a $(LDLIBS)
+
 hls-tb: build/hls/tb_lmdec build/hls/tb_lmdec_cxx
 	build/hls/tb_lmdec && build/hls/tb_lmdec_cxx
 

@@ -174,47 +174,41 @@ static int ozk_load(OZ_MEM ozk_chip *ck, ozk_dims *dm, OZ_MEM const uint8_t *mod
 
 /* ------------------------------------------------------------------ step */
 
-/* x <- embedding of each live PE's previous byte. The PEs take turns on one
- * K-lane unit: their rows differ, and the weight memory has one read port. */
+/* x <- embedding of each live PE's previous byte, and the sum of its squares
+ * for the next norm. The PEs take turns on one K-lane unit: their rows differ,
+ * and the weight memory has one read port. */
 static void ozk_embed(OZ_MEM ozk_chip *ck, const ozk_dims *dm)
 {
     uint32_t pe, c, k;
     for (pe = 0; pe < OZK_PE; pe++) {
         if (!ck->live[pe])
             continue;
+        ck->ss[pe] = 0;
         for (c = 0; c < dm->Dk; c++) {
 #pragma HLS PIPELINE II=1
             uint32_t tok = ck->prev[pe];
             OZ_MEM const int8_t *w = ck->wgt[dm->wb_emb + tok * dm->Dk + c];
             int32_t m = ck->rqm[dm->rb_emb + tok], s = ck->rqs[dm->rb_emb + tok];
             for (k = 0; k < OZK_K; k++)
-                if (c * OZK_K + k < dm->D)
+                if (c * OZK_K + k < dm->D) {
                     ck->x[pe][c * OZK_K + k] = oz_embed1(w[k], m, s);
+                    ck->ss[pe] += oz_sq(ck->x[pe][c * OZK_K + k]);
+                }
         }
     }
     OZK_CYC(ck, cyc_step, OZK_PE * dm->Dk + OZK_DEPTH_EL);
 }
 
-/* vb[pe][0] <- rmsnorm(x), every PE at once, OZK_WIDE lanes each. */
+/* vb[pe][0] <- rmsnorm(x), every PE at once, OZK_WIDE lanes each. The sum
+ * of squares was taken as x was written (embedding, residual rows). */
 static void ozk_norm(OZ_MEM ozk_chip *ck, const ozk_dims *dm)
 {
-    uint64_t ss[OZK_PE];
     int64_t inv[OZK_PE];
     uint32_t pe, i, k;
-#pragma HLS ARRAY_PARTITION variable=ss complete
 #pragma HLS ARRAY_PARTITION variable=inv complete
     for (pe = 0; pe < OZK_PE; pe++)
-        ss[pe] = 0;
-    for (i = 0; i < dm->D; i += OZK_WIDE) {
-#pragma HLS PIPELINE II=1
-        for (pe = 0; pe < OZK_PE; pe++)
-            if (ck->live[pe])
-                for (k = 0; k < OZK_WIDE; k++)
-                    ss[pe] += oz_sq(ck->x[pe][i + k]);
-    }
-    for (pe = 0; pe < OZK_PE; pe++)
         if (ck->live[pe])
-            inv[pe] = oz_rms_inv(ss[pe], dm->D);
+            inv[pe] = oz_rms_inv(ck->ss[pe], dm->D);
     for (i = 0; i < dm->D; i += OZK_WIDE) {
 #pragma HLS PIPELINE II=1
         for (pe = 0; pe < OZK_PE; pe++)
@@ -222,22 +216,27 @@ static void ozk_norm(OZ_MEM ozk_chip *ck, const ozk_dims *dm)
                 for (k = 0; k < OZK_WIDE; k++)
                     ck->vb[pe][0][(i + k) / OZK_K][(i + k) % OZK_K] = oz_norm(ck->x[pe][i + k], inv[pe]);
     }
-    OZK_CYC(ck, cyc_step, 2 * (ozk_up(dm->D, OZK_WIDE) + OZK_DEPTH_EL) + OZK_LAT_ISQRT + OZK_LAT_DIV);
+    OZK_CYC(ck, cyc_step, OZK_LAT_ISQRT + OZK_LAT_DIV_NORM + ozk_up(dm->D, OZK_WIDE) + OZK_DEPTH_EL);
 }
 
 enum { OZK_TO_QKV, OZK_TO_RES, OZK_TO_ACT, OZK_TO_LOGIT };
 
 /* rows x (nw words) matrix at word wb times vb[pe][src], every PE at once:
  * one weight word per cycle, broadcast to the PEs, OZK_LANES MACs each. The
- * row's end turns the sum into the destination's value. */
+ * row's end turns the sum into the destination's value; residual rows also
+ * sum x^2 for the next norm, logit rows keep the largest logit (rows come in
+ * symbol order, so oz_freq_better's tie rule holds). */
 static void ozk_matvec(OZ_MEM ozk_chip *ck, const ozk_dims *dm, uint32_t rows, uint32_t nw, uint32_t wb,
                        uint32_t rb, int src, int dst, uint32_t l)
 {
     int32_t acc[OZK_PE];
     uint32_t pe, t, r = 0, c = 0, part = 0, h = 0, d = 0;
 #pragma HLS ARRAY_PARTITION variable=acc complete
-    for (pe = 0; pe < OZK_PE; pe++)
+    for (pe = 0; pe < OZK_PE; pe++) {
         acc[pe] = 0;
+        if (dst == OZK_TO_RES)
+            ck->ss[pe] = 0;
+    }
     for (t = 0; t < rows * nw; t++) {
 #pragma HLS PIPELINE II=1
         OZ_MEM const int8_t *w = ck->wgt[wb + t];
@@ -254,12 +253,19 @@ static void ozk_matvec(OZ_MEM ozk_chip *ck, const ozk_dims *dm, uint32_t rows, u
                     continue;
                 if (dst == OZK_TO_QKV)
                     ck->qkv[pe][part][lane / OZK_K][lane % OZK_K] = oz_row_i8(acc[pe], m, s);
-                else if (dst == OZK_TO_RES)
+                else if (dst == OZK_TO_RES) {
                     ck->x[pe][r] = oz_row_res(ck->x[pe][r], acc[pe], m, s);
-                else if (dst == OZK_TO_ACT)
+                    ck->ss[pe] += oz_sq(ck->x[pe][r]);
+                } else if (dst == OZK_TO_ACT) {
                     ck->vb[pe][1][r / OZK_K][r % OZK_K] = oz_act(ck->act[l], oz_row_i8(acc[pe], m, s));
-                else
-                    ck->z[pe][r] = oz_row_logit(acc[pe], m, s);
+                } else {
+                    int32_t z = oz_row_logit(acc[pe], m, s);
+                    ck->z[pe][r] = z;
+                    if (r == 0 || oz_freq_better(z, r, ck->zmax[pe], ck->zbest[pe])) {
+                        ck->zmax[pe] = z;
+                        ck->zbest[pe] = r;
+                    }
+                }
                 acc[pe] = 0;
             }
         }
@@ -363,7 +369,7 @@ static void ozk_attend(OZ_MEM ozk_chip *ck, const ozk_dims *dm, uint32_t l)
             if (ck->live[pe])
                 R[pe][h] = oz_att_recip(E[pe][h]);
     }
-    OZK_CYC(ck, cyc_step, dm->H + OZK_LAT_DIV);
+    OZK_CYC(ck, cyc_step, dm->H + OZK_LAT_DIV_ATT);
     for (i = 0; i < dm->Dp; i += OZK_WIDE) {
 #pragma HLS PIPELINE II=1
         for (pe = 0; pe < OZK_PE; pe++)
@@ -380,37 +386,22 @@ static void ozk_attend(OZ_MEM ozk_chip *ck, const ozk_dims *dm, uint32_t l)
  * multiply is needed, OZK_WIDE) at a time. */
 static void ozk_decode(OZ_MEM ozk_chip *ck)
 {
-    int32_t zmax[OZK_PE];
-    uint32_t best[OZK_PE], sum[OZK_PE], pe, s0, s;
+    uint32_t sum[OZK_PE], pe, s0, s;
     uint64_t Es[OZK_PE], R[OZK_PE];
-#pragma HLS ARRAY_PARTITION variable=zmax complete
-#pragma HLS ARRAY_PARTITION variable=best complete
 #pragma HLS ARRAY_PARTITION variable=sum complete
 #pragma HLS ARRAY_PARTITION variable=Es complete
 #pragma HLS ARRAY_PARTITION variable=R complete
     for (pe = 0; pe < OZK_PE; pe++) {
-        zmax[pe] = ck->z[pe][0];
-        best[pe] = 0;
         sum[pe] = 0;
         Es[pe] = 0;
     }
-    for (s0 = 0; s0 < 256; s0 += OZK_FLANES) {
-#pragma HLS PIPELINE II=1
-        for (pe = 0; pe < OZK_PE; pe++)
-            if (ck->live[pe])
-                for (s = s0; s < s0 + OZK_FLANES; s++)
-                    if (oz_freq_better(ck->z[pe][s], s, zmax[pe], best[pe])) {
-                        zmax[pe] = ck->z[pe][s];
-                        best[pe] = s;
-                    }
-    }
-    OZK_CYC(ck, cyc_step, 256 / OZK_FLANES + OZK_DEPTH_EL);
+    /* the largest logit and its symbol came with the head's rows */
     for (s0 = 0; s0 < 256; s0 += OZK_FLANES) {
 #pragma HLS PIPELINE II=1
         for (pe = 0; pe < OZK_PE; pe++)
             if (ck->live[pe])
                 for (s = s0; s < s0 + OZK_FLANES; s++) {
-                    ck->e[pe][s] = oz_exp2q15(zmax[pe] - ck->z[pe][s]);
+                    ck->e[pe][s] = oz_exp2q15(ck->zmax[pe] - ck->z[pe][s]);
                     Es[pe] += ck->e[pe][s];
                 }
     }
@@ -418,7 +409,7 @@ static void ozk_decode(OZ_MEM ozk_chip *ck)
     for (pe = 0; pe < OZK_PE; pe++)
         if (ck->live[pe])
             R[pe] = oz_freq_recip(Es[pe]);
-    OZK_CYC(ck, cyc_step, OZK_LAT_DIV);
+    OZK_CYC(ck, cyc_step, OZK_LAT_DIV_FREQ);
     for (s0 = 0; s0 < 256; s0 += OZK_WIDE) {
 #pragma HLS PIPELINE II=1
         for (pe = 0; pe < OZK_PE; pe++)
@@ -431,7 +422,7 @@ static void ozk_decode(OZ_MEM ozk_chip *ck)
     OZK_CYC(ck, cyc_step, 256 / OZK_WIDE + OZK_DEPTH_EL);
     for (pe = 0; pe < OZK_PE; pe++)
         if (ck->live[pe]) {
-            ck->e[pe][best[pe]] += oz_freq_rest(sum[pe]);
+            ck->e[pe][ck->zbest[pe]] += oz_freq_rest(sum[pe]);
             sum[pe] = 0;
         }
     for (s0 = 0; s0 < 256; s0 += OZK_FLANES) {

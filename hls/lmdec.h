@@ -28,7 +28,7 @@
 
 /* ---- build parameters (the board's make variables may override them) ---- */
 #ifndef OZK_PE
-#define OZK_PE 64 /* processing elements: streams decoded in lock step */
+#define OZK_PE 56 /* processing elements: streams decoded in lock step (U55C build) */
 #endif
 #ifndef OZK_LANES
 #define OZK_LANES 64 /* int8 multiply-accumulate lanes per PE (one weight word) */
@@ -84,7 +84,11 @@
 /* ---- cycle model: pipeline depths and latencies (docs/fpga.md) ---- */
 #define OZK_DEPTH_MAC 14  /* weight read 2, int8 multiply 3, adder tree 6, accumulate 1, row end 2 */
 #define OZK_DEPTH_EL 8    /* element loops: read 2, wide multiply 4, write 2 */
-#define OZK_LAT_DIV 68    /* 64-bit integer division (HLS udiv core) */
+/* divisions: a pipelined radix-2 divider, one quotient bit per stage: the
+ * dividend's bits + 4 cycles (2^37 / rms, 2^46 / E, (2^20 - 256) 2^32 / E) */
+#define OZK_LAT_DIV_NORM 42
+#define OZK_LAT_DIV_ATT 51
+#define OZK_LAT_DIV_FREQ 56
 #define OZK_LAT_ISQRT 34  /* oz_isqrt64: 32 iterations + 2 */
 #define OZK_LAT_FIND 16   /* oz_cum_find: 8 dependent probes of 2 cycles */
 #define OZK_LAT_RANS 6    /* rANS state update, word pull */
@@ -251,6 +255,9 @@ typedef struct ozk_chip {
     int32_t z[OZK_PE][256];               /* output logits */
     uint32_t e[OZK_PE][256];              /* frequencies */
     uint32_t cum[OZK_PE][257];
+    uint64_t ss[OZK_PE];                  /* sum of x^2, kept by the phases that write x */
+    int32_t zmax[OZK_PE];                 /* largest logit and its symbol, kept by the head */
+    uint32_t zbest[OZK_PE];
     uint8_t inb[OZK_PE][OZK_SEG_IN];      /* input words of the segment */
     uint8_t outb[OZK_PE][OZK_SEG];        /* decoded bytes of the segment */
     /* per PE: the stream slot */

@@ -67,6 +67,8 @@ ozip_status oz_parse_arch(const char *spec, oz_config *cfg, const ozip_params *p
 void oz_arch_string(const oz_config *c, char *buf, size_t n);
 /* Model shapes to try for n bytes at a level (first = preferred); returns count. */
 int oz_arch_candidates(uint64_t n, int level, oz_config *out, int max);
+/* The ladder of shapes the candidates come from, smallest first; returns its length. */
+int oz_arch_ladder(const oz_config **out);
 /* Trains one model on data[n]. */
 ozip_status oz_train(const uint8_t *data, size_t n, const oz_config *arch, int level, const ozip_params *p,
                      oz_train_result *res);
