@@ -112,8 +112,17 @@ build/tests/%_san: tests/%.c $(CORE_SRC) $(HEADERS) tests/harness.h
 	@mkdir -p build/tests
 	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g $(SAN) -o $@ $< $(CORE_SRC) -lm
 
+# FPGA path (tests/fpga.sh): testbench, perf model, and the synthetic .xclbin for XRT's noop shim
+FPGA_TEST_BIN = build/hls/tb_lmdec build/hls/tb_lmdec_cxx build/hls/perfmodel
+ifeq ($(HAVE_XRT),1)
+FPGA_TEST_BIN += build/tests/mkxclbin
+endif
+build/tests/mkxclbin: tests/mkxclbin.c
+	@mkdir -p build/tests
+	$(CC) -std=c11 $(OPT) $(WARN) -I/usr/include/xrt -o $@ $<
+
 test: deps
-	@$(MAKE) --no-print-directory all $(TEST_BIN) build/tests/test_model_san build/tests/test_core_san
+	@$(MAKE) --no-print-directory all $(TEST_BIN) build/tests/test_model_san build/tests/test_core_san $(FPGA_TEST_BIN)
 	@tests/run.sh
 
 # ---------------------------------------------------------------- FPGA kernel (hls/, docs/fpga.md)
