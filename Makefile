@@ -170,11 +170,17 @@ tables:
 	$(CC) -O2 tools/gen_tables.c -lm -o build/gen_tables
 	build/gen_tables > core/oz_tables.h
 
-install: ozip libozip.a
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
+# The FPGA kernel goes along: the emulated card in lib/ozip/, the kernel source
+# (for --device opencl) in share/ozip/ (host/backend_emu.c, backend_opencl.c look there).
+install: ozip libozip.a build/libozip_kernel_emu.so
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
+	    $(DESTDIR)$(PREFIX)/lib/ozip $(DESTDIR)$(PREFIX)/share/ozip/hls $(DESTDIR)$(PREFIX)/share/ozip/core
 	install -m 755 ozip $(DESTDIR)$(PREFIX)/bin/ozip
 	install -m 644 libozip.a $(DESTDIR)$(PREFIX)/lib/libozip.a
 	install -m 644 include/ozip.h $(DESTDIR)$(PREFIX)/include/ozip.h
+	install -m 755 build/libozip_kernel_emu.so $(DESTDIR)$(PREFIX)/lib/ozip/libozip_kernel_emu.so
+	install -m 644 hls/lmdec.c hls/lmdec.h $(DESTDIR)$(PREFIX)/share/ozip/hls/
+	install -m 644 core/*.h $(DESTDIR)$(PREFIX)/share/ozip/core/
 
 clean:
 	rm -rf build ozip libozip.a

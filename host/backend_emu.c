@@ -5,7 +5,8 @@
  * cycles of the kernel's cycle model, which -v reports.
  *
  * Where the library is looked for: $OZIP_EMU_LIB, then next to the ozip
- * executable (and its build/ folder), then the build folder ozip was built in. */
+ * executable, in its build/ folder, in ../lib/ozip (make install), then in the
+ * build folder ozip was built in. */
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,8 +40,8 @@ struct oz_kbuf {
 static void *load_lib(char *tried, size_t tn)
 {
     const char *env = getenv("OZIP_EMU_LIB");
-    char path[1024];
-    const char *dirs[3];
+    char path[1024], inst[1024];
+    const char *dirs[4];
     void *h;
     int i;
     tried[0] = 0;
@@ -51,8 +52,10 @@ static void *load_lib(char *tried, size_t tn)
     dirs[0] = oz_exe_dir();
     snprintf(path, sizeof path, "%s/build", oz_exe_dir());
     dirs[1] = path;
-    dirs[2] = OZ_BUILD_DIR;
-    for (i = 0; i < 3; i++) {
+    snprintf(inst, sizeof inst, "%s/../lib/ozip", oz_exe_dir()); /* make install */
+    dirs[2] = inst;
+    dirs[3] = OZ_BUILD_DIR;
+    for (i = 0; i < 4; i++) {
         char p[1100];
         snprintf(p, sizeof p, "%s/%s", dirs[i], EMU_LIB);
         if ((h = dlopen(p, RTLD_NOW | RTLD_LOCAL)))

@@ -13,7 +13,8 @@
  *
  * Environment: OZIP_OPENCL_PLATFORM (a part of the platform's name to pick
  * it), OZIP_XCLBIN (the .xclbin; default: lmdec.xclbin next to ozip),
- * OZIP_KERNEL_DIR (the folder of lmdec.c; default: this source tree's hls/). */
+ * OZIP_KERNEL_DIR (the folder of lmdec.c; default: this source tree's hls/,
+ * else ../share/ozip/hls beside the executable, where make install puts it). */
 #define CL_TARGET_OPENCL_VERSION 120
 #include <CL/cl.h>
 #ifdef OZ_HAVE_CL_EXT_XILINX
@@ -22,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../hls/lmdec.h"
 #include "fileio.h"
@@ -138,14 +140,18 @@ static ozip_status build_binary(oz_kdev *d, cl_device_id dev, const ozip_params 
 static ozip_status build_source(oz_kdev *d, cl_device_id dev, const ozip_params *p)
 {
     const char *dir = getenv("OZIP_KERNEL_DIR");
-    char path[4200], opts[4400];
+    char path[4300], opts[4400], inst[4200];
     oz_input x;
     const char *src;
     size_t len;
     cl_int e;
     int err;
-    if (!dir || !*dir)
-        dir = OZ_HLS_DIR;
+    if (!dir || !*dir) {
+        /* this source tree's hls/, else where make install put it */
+        snprintf(inst, sizeof inst, "%s/../share/ozip/hls", oz_exe_dir());
+        snprintf(path, sizeof path, "%s/lmdec.c", OZ_HLS_DIR);
+        dir = access(path, R_OK) == 0 ? OZ_HLS_DIR : inst;
+    }
     snprintf(path, sizeof path, "%s/lmdec.c", dir);
     err = oz_input_read(path, &x);
     if (err)
