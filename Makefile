@@ -30,10 +30,34 @@ CFLAGS_CORE = -std=c99 $(OPT) $(WARN) -pedantic -fno-strict-aliasing
 CFLAGS_TRAIN = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -ffast-math -fopenmp -pthread -I/usr/include/$(MULTIARCH)
 LDLIBS   = -lopenblas -lxxhash -llzma -lzstd -lm -fopenmp -pthread
 
+# Optional decode backends (docs/fpga.md), detected here and reported by `make`:
+#   emu     always (the FPGA kernel built natively: build/libozip_kernel_emu.so)
+#   opencl  needs ocl-icd-opencl-dev + opencl-headers (and an ICD, e.g. pocl-opencl-icd, to run)
+#   xrt     needs libxrt-dev (its headers; libxrt_coreutil is loaded at run time)
+HAVE_OPENCL := $(shell printf '\043define CL_TARGET_OPENCL_VERSION 120\n\043include <CL/cl.h>\nint main(void){return clGetPlatformIDs(0,0,0);}\n' | \
+                 $(CC) -x c - -lOpenCL -o /dev/null 2>/dev/null && echo 1)
+HAVE_XRT := $(shell printf '\043include <xrt/xrt_kernel.h>\n\043include <xrt/xrt_bo.h>\nint main(void){return 0;}\n' | \
+              $(CC) -std=c11 -I/usr/include/xrt -x c - -o /dev/null 2>/dev/null && echo 1)
+BACKEND_DEFS = -DOZ_BUILD_DIR='"$(CURDIR)/build"' -DOZ_HLS_DIR='"$(CURDIR)/hls"'
+BACKEND_SRC  = host/backend_fpga.c host/backend_emu.c hls/lmdec_host.c
+BACKEND_LIBS = -ldl
+ifeq ($(HAVE_OPENCL),1)
+BACKEND_DEFS += -DOZ_HAVE_OPENCL
+BACKEND_SRC  += host/backend_opencl.c
+BACKEND_LIBS += -lOpenCL
+endif
+ifeq ($(HAVE_XRT),1)
+BACKEND_DEFS += -DOZ_HAVE_XRT -DOZ_HAVE_CL_EXT_XILINX -I/usr/include/xrt
+BACKEND_SRC  += host/backend_xrt.c
+endif
+CFLAGS_HOST += $(BACKEND_DEFS)
+LDLIBS += $(BACKEND_LIBS)
+
 CORE_SRC  = core/oz_model.c core/oz_codec.c core/oz_format.c
 TRAIN_SRC = gpu_train/train_cpu.c gpu_train/export.c
 HOST_SRC  = host/ozip_lib.c host/classic.c host/model_io.c host/train_host.c host/util.c \
-            host/backend_cpu.c host/fileio.c host/fast/ozf.c host/fast/ozf_codec.c host/fast/kern_scalar.c
+            host/backend_cpu.c host/fileio.c host/fast/ozf.c host/fast/ozf_codec.c host/fast/kern_scalar.c \
+            $(BACKEND_SRC)
 # SIMD kernels: each file is compiled for its instruction set and only called
 # after a CPUID check (host/fast/ozf.c), so one binary runs on any x86-64.
 ISA_SRC   = host/fast/kern_avx2.c host/fast/kern_avx512.c
@@ -42,13 +66,13 @@ FLAGS_avx2   = -mavx2 -mfma
 FLAGS_avx512 = -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni
 CORE_OBJ  = $(CORE_SRC:%.c=build/%.o)
 TRAIN_OBJ = $(TRAIN_SRC:%.c=build/%.o)
-HOST_OBJ  = $(HOST_SRC:%.c=build/%.o)
+HOST_OBJ  = $(patsubst hls/%.c,build/hls/%.o,$(HOST_SRC:host/%.c=build/host/%.o))
 LIB_OBJ   = $(CORE_OBJ) $(TRAIN_OBJ) $(HOST_OBJ) $(ISA_OBJ)
-HEADERS   = $(wildcard core/*.h host/*.h host/fast/*.h gpu_train/*.h include/*.h)
+HEADERS   = $(wildcard core/*.h host/*.h host/fast/*.h gpu_train/*.h include/*.h hls/*.h)
 
-.PHONY: all deps demo test check-deps clean tables install bench bench-quick
+.PHONY: all deps demo test check-deps clean tables install bench bench-quick hls-tb hls-vectors
 
-all: check-deps ozip
+all: check-deps ozip build/libozip_kernel_emu.so
 
 check-deps:
 	@tools/deps.sh --check
@@ -72,6 +96,10 @@ build/host/%.o: host/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_HOST) -c $< -o $@
 
+build/hls/%.o: hls/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_HOST) -c $< -o $@
+
 libozip.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
@@ -79,6 +107,8 @@ libozip.a: $(LIB_OBJ)
 ozip: build/host/cli.o libozip.a
 	$(CC) $(CFLAGS_HOST) -o $@ build/host/cli.o libozip.a $(LDLIBS)
 	@echo "built ./ozip: backends $$(./ozip -V | sed -n 's/^backends: //p')"
+	@[ "$(HAVE_OPENCL)" = 1 ] || echo "  opencl backend not built: install ocl-icd-opencl-dev opencl-headers (and pocl-opencl-icd to run it)"
+	@[ "$(HAVE_XRT)" = 1 ] || echo "  xrt backend not built: install libxrt-dev"
 
 demo: deps
 	@$(MAKE) --no-print-directory ozip
@@ -97,8 +127,17 @@ build/tests/%_san: tests/%.c $(CORE_SRC) $(HEADERS) tests/harness.h tests/rand_m
 	@mkdir -p build/tests
 	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g $(SAN) -o $@ $< $(CORE_SRC) -lm
 
+# FPGA path (tests/fpga.sh): testbench, perf model, and the synthetic .xclbin for XRT's noop shim
+FPGA_TEST_BIN = build/hls/tb_lmdec build/hls/tb_lmdec_cxx build/hls/perfmodel
+ifeq ($(HAVE_XRT),1)
+FPGA_TEST_BIN += build/tests/mkxclbin
+endif
+build/tests/mkxclbin: tests/mkxclbin.c
+	@mkdir -p build/tests
+	$(CC) -std=c11 $(OPT) $(WARN) -I/usr/include/xrt -o $@ $<
+
 test: deps
-	@$(MAKE) --no-print-directory all $(TEST_BIN) build/tests/test_model_san build/tests/test_core_san
+	@$(MAKE) --no-print-directory all $(TEST_BIN) build/tests/test_model_san build/tests/test_core_san $(FPGA_TEST_BIN)
 	@tests/run.sh
 
 # ---------------------------------------------------------------- benchmarks
@@ -109,15 +148,62 @@ bench: all
 bench-quick: all
 	@tests/bench/quick.sh bench-out/quick
 
+# ---------------------------------------------------------------- FPGA kernel (hls/, docs/fpga.md)
+# The kernel compiles as C, as C++ (as Vitis HLS compiles it) and as OpenCL C
+# from the same files; the only warnings switched off are the HLS pragmas.
+KERNEL_WARN = $(WARN) -Wno-unknown-pragmas
+HLS_HDR  = hls/lmdec.h hls/lmdec_host.h hls/perfmodel.h $(wildcard core/*.h)
+HLS_TB   = hls/tb/tb_lmdec.c hls/lmdec.c hls/lmdec_host.c $(CORE_SRC)
+
+# csim testbench, C and C++ builds (self-checking; exits non-zero on a mismatch)
+build/hls/tb_lmdec: $(HLS_TB) $(HLS_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) -std=c99 -D_GNU_SOURCE $(OPT) $(KERNEL_WARN) -fno-strict-aliasing -o $@ $(HLS_TB)
+build/hls/tb_lmdec_cxx: $(HLS_TB) $(HLS_HDR)
+	@mkdir -p $(dir $@)
+	$(CXX) -x c++ -std=c++11 -D_GNU_SOURCE $(OPT) $(KERNEL_WARN) -Werror -fno-strict-aliasing -o $@ $(HLS_TB)
+
+# The emulated card: the kernel as a native shared object (host/backend_emu.c loads it).
+build/libozip_kernel_emu.so: hls/lmdec.c hls/emu_device.c $(HLS_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) -std=c99 -D_GNU_SOURCE $(OPT) $(KERNEL_WARN) -fno-strict-aliasing -fPIC -shared -pthread \
+	    -o $@ hls/lmdec.c hls/emu_device.c
+
+# The performance model (docs/fpga.md): tables per board and model shape.
+build/hls/perfmodel: hls/perfmodel.c libozip.a $(HLS_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_HOST) -o $@ hls/perfmodel.c libozip.a $(LDLIBS)
+
+hls-tb: build/hls/tb_lmdec build/hls/tb_lmdec_cxx
+	build/hls/tb_lmdec && build/hls/tb_lmdec_cxx
+
+# The testbench's vectors: .oz files made by the CPU encoder from the first
+# 48 KiB of the taxi data (shapes chosen to reach every padding case of the
+# kernel's layout). Regenerate with `make hls-vectors`; never edit by hand.
+TB_IN = build/hls/taxi-48k.csv
+TB_OZ = ./ozip -q -f -c --force-model --epochs=2 -T1
+hls-vectors: ozip
+	@mkdir -p build/hls hls/tb/data
+	head -c 49152 data/taxi-yellow_tripdata_2015-01.csv > $(TB_IN)
+	$(TB_OZ) --arch=L=1,D=16,H=2,F=32,W=16 --stream-size=8K $(TB_IN) > hls/tb/data/taxi-l1d16.oz
+	$(TB_OZ) --arch=L=2,D=48,H=4,F=96,W=32,tied=0 --stream-size=4K $(TB_IN) > hls/tb/data/taxi-l2d48-untied.oz
+	$(TB_OZ) --arch=L=2,D=64,H=2,F=80,W=24 --stream-size=6000 $(TB_IN) > hls/tb/data/taxi-l2d64h2f80.oz
+
 tables:
 	$(CC) -O2 tools/gen_tables.c -lm -o build/gen_tables
 	build/gen_tables > core/oz_tables.h
 
-install: ozip libozip.a
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
+# The FPGA kernel goes along: the emulated card in lib/ozip/, the kernel source
+# (for --device opencl) in share/ozip/ (host/backend_emu.c, backend_opencl.c look there).
+install: ozip libozip.a build/libozip_kernel_emu.so
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
+	    $(DESTDIR)$(PREFIX)/lib/ozip $(DESTDIR)$(PREFIX)/share/ozip/hls $(DESTDIR)$(PREFIX)/share/ozip/core
 	install -m 755 ozip $(DESTDIR)$(PREFIX)/bin/ozip
 	install -m 644 libozip.a $(DESTDIR)$(PREFIX)/lib/libozip.a
 	install -m 644 include/ozip.h $(DESTDIR)$(PREFIX)/include/ozip.h
+	install -m 755 build/libozip_kernel_emu.so $(DESTDIR)$(PREFIX)/lib/ozip/libozip_kernel_emu.so
+	install -m 644 hls/lmdec.c hls/lmdec.h $(DESTDIR)$(PREFIX)/share/ozip/hls/
+	install -m 644 core/*.h $(DESTDIR)$(PREFIX)/share/ozip/core/
 
 clean:
 	rm -rf build ozip libozip.a

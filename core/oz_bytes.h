@@ -4,12 +4,12 @@
 
 #include "oz_types.h"
 
-OZ_INLINE uint32_t oz_rd16(const uint8_t *p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8); }
-OZ_INLINE uint32_t oz_rd32(const uint8_t *p)
+OZ_INLINE uint32_t oz_rd16(OZ_MEM const uint8_t *p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8); }
+OZ_INLINE uint32_t oz_rd32(OZ_MEM const uint8_t *p)
 {
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
-OZ_INLINE uint64_t oz_rd64(const uint8_t *p) { return (uint64_t)oz_rd32(p) | ((uint64_t)oz_rd32(p + 4) << 32); }
+OZ_INLINE uint64_t oz_rd64(OZ_MEM const uint8_t *p) { return (uint64_t)oz_rd32(p) | ((uint64_t)oz_rd32(p + 4) << 32); }
 OZ_INLINE void oz_wr16(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)v;

@@ -56,7 +56,7 @@ OZ_INLINE int64_t oz_rq(int32_t acc, int32_t m, int32_t s)
 }
 
 /* Dot product of two int8 vectors, n <= 4096: |sum| <= 128*128*4096 = 2^26. */
-OZ_INLINE int32_t oz_dot_i8(const int8_t *a, const int8_t *b, int n)
+OZ_INLINE int32_t oz_dot_i8(OZ_MEM const int8_t *a, OZ_MEM const int8_t *b, int n)
 {
     int32_t acc = 0;
     int i;
@@ -104,24 +104,37 @@ OZ_INLINE int32_t oz_res_add(int32_t x, int64_t delta)
  *   rms = isqrt(floor(ss / n))
  *   inv = floor(2^37 / rms)     (<= 2^37)
  *   y_i = sat8(floor((x_i * inv + 2^31) / 2^32))   (|x_i * inv| < 2^60)
- * which is y_i = round(32 * x_i / rms). rms == 0 means x == 0: y = 0. */
-OZ_INLINE void oz_rmsnorm(const int32_t *x, int8_t *y, int n)
+ * which is y_i = round(32 * x_i / rms). rms == 0 means y = 0; inv = 0 gives
+ * exactly that (floor(2^31 / 2^32) = 0), so it needs no branch.
+ * The three steps are separate functions so that a backend may sum the
+ * squares in any order and lanes (the sum is exact) and still compute the
+ * same inv and y. */
+OZ_INLINE uint64_t oz_sq(int32_t x)
+{
+    return (uint64_t)((int64_t)x * (int64_t)x);
+}
+
+OZ_INLINE int64_t oz_rms_inv(uint64_t ss, uint32_t n)
+{
+    uint32_t rms = oz_isqrt64(ss / (uint64_t)n);
+    return rms == 0 ? 0 : (int64_t)(((uint64_t)1 << 37) / rms);
+}
+
+OZ_INLINE int8_t oz_norm(int32_t x, int64_t inv)
+{
+    return oz_sat8(oz_sra64((int64_t)x * inv + ((int64_t)1 << 31), 32));
+}
+
+OZ_INLINE void oz_rmsnorm(OZ_MEM const int32_t *x, OZ_MEM int8_t *y, int n)
 {
     uint64_t ss = 0;
-    uint32_t rms;
     int64_t inv;
     int i;
     for (i = 0; i < n; i++)
-        ss += (uint64_t)((int64_t)x[i] * (int64_t)x[i]);
-    rms = oz_isqrt64(ss / (uint64_t)n);
-    if (rms == 0) {
-        for (i = 0; i < n; i++)
-            y[i] = 0;
-        return;
-    }
-    inv = (int64_t)(((uint64_t)1 << 37) / rms);
+        ss += oz_sq(x[i]);
+    inv = oz_rms_inv(ss, (uint32_t)n);
     for (i = 0; i < n; i++)
-        y[i] = oz_sat8(oz_sra64((int64_t)x[i] * inv + ((int64_t)1 << 31), 32));
+        y[i] = oz_norm(x[i], inv);
 }
 
 #endif /* OZ_INT_H */

@@ -1,7 +1,7 @@
 /* oz_model.c - reference integer Transformer: image layout, binding, the
  * one-step and whole-chunk forward passes, and logits -> frequencies.
  * See docs/integer-model.md for every operation's bounds and rounding. */
-#include "oz_model.h"
+#include "oz_ops.h"
 #include "oz_bytes.h"
 
 #define ALIGN_UP(x) (((x) + (OZ_IMAGE_ALIGN - 1)) & ~(uint32_t)(OZ_IMAGE_ALIGN - 1))
@@ -226,7 +226,7 @@ static void embed(const oz_model *m, uint32_t tok, int32_t *x)
     const int8_t *e = m->emb + (uint64_t)tok * D;
     int32_t mm = m->rq_emb[2 * tok], ss = m->rq_emb[2 * tok + 1];
     for (i = 0; i < D; i++)
-        x[i] = (int32_t)oz_clamp64(oz_rq(e[i], mm, ss), -OZ_RES_MAX, OZ_RES_MAX);
+        x[i] = oz_embed1(e[i], mm, ss);
 }
 
 /* Attention of one head for the position p whose q is given; keys/values of
@@ -241,16 +241,15 @@ static void attend(const int8_t *q, const int8_t *K, const int8_t *V, uint32_t c
                    int32_t *zs, int8_t *o)
 {
     uint32_t lo = p + 1 >= W ? p + 1 - W : 0, n = p - lo + 1, j, d, slot;
-    int32_t zmax = -2 * OZ_Z_MAX - OZ_MAX_SLOPE * OZ_MAX_CTX;
+    int32_t zmax = OZ_ATT_ZMIN;
     uint32_t E = 0;
     int64_t R;
     int32_t acc[OZ_MAX_DHEAD];
 
     slot = lo % cap;
     for (j = 0; j < n; j++) {
-        int32_t s = oz_dot_i8(q, K + (uint64_t)slot * D, (int)Dh);
-        int32_t z = (int32_t)oz_clamp64(oz_rq(s, att[0], att[1]), -OZ_Z_MAX, OZ_Z_MAX);
-        z -= slope * (int32_t)(n - 1 - j);
+        int32_t z = oz_att_logit(oz_dot_i8(q, K + (uint64_t)slot * D, (int)Dh), att[0], att[1], slope,
+                                 n - 1 - j);
         zs[j] = z;
         if (z > zmax)
             zmax = z;
@@ -261,17 +260,17 @@ static void attend(const int8_t *q, const int8_t *K, const int8_t *V, uint32_t c
         acc[d] = 0;
     slot = lo % cap;
     for (j = 0; j < n; j++) {
-        uint32_t e = oz_exp2q15(zmax - zs[j]);
+        uint32_t e = oz_att_weight(zmax, zs[j]);
         const int8_t *v = V + (uint64_t)slot * D;
         E += e;
         for (d = 0; d < Dh; d++)
-            acc[d] += (int32_t)e * v[d];
+            acc[d] = oz_att_mac(acc[d], e, v[d]);
         if (++slot == cap)
             slot = 0;
     }
-    R = (int64_t)(((uint64_t)1 << 46) / E); /* E >= 2^15: the maximum contributes 2^15 */
+    R = oz_att_recip(E); /* E >= 2^15: the maximum contributes 2^15 */
     for (d = 0; d < Dh; d++)
-        o[d] = oz_sat8(oz_sra64((int64_t)acc[d] * R + ((int64_t)1 << 45), 46));
+        o[d] = oz_att_out(acc[d], R);
 }
 
 /* y = sat8(rq(W x)) for rows [r0, r1) of a (rows, n) matrix. */
@@ -280,7 +279,7 @@ static void linear_i8(const int8_t *Wm, const int32_t *rq, const int8_t *x, int 
 {
     uint32_t r;
     for (r = r0; r < r1; r++)
-        y[r - r0] = oz_sat8(oz_rq(oz_dot_i8(Wm + (uint64_t)r * n, x, n), rq[2 * r], rq[2 * r + 1]));
+        y[r - r0] = oz_row_i8(oz_dot_i8(Wm + (uint64_t)r * n, x, n), rq[2 * r], rq[2 * r + 1]);
 }
 
 /* x += rq(W y) for a (rows, n) matrix into the residual x[rows]. */
@@ -289,16 +288,15 @@ static void linear_res(const int8_t *Wm, const int32_t *rq, const int8_t *y, int
 {
     uint32_t r;
     for (r = 0; r < rows; r++)
-        x[r] = oz_res_add(x[r], oz_rq(oz_dot_i8(Wm + (uint64_t)r * n, y, n), rq[2 * r], rq[2 * r + 1]));
+        x[r] = oz_row_res(x[r], oz_dot_i8(Wm + (uint64_t)r * n, y, n), rq[2 * r], rq[2 * r + 1]);
 }
 
 static void head_logits(const oz_model *m, const int8_t *y, int32_t *z)
 {
     uint32_t s, D = m->cfg.d_model;
     for (s = 0; s < 256; s++)
-        z[s] = (int32_t)oz_clamp64(oz_rq(oz_dot_i8(m->head + (uint64_t)s * D, y, (int)D),
-                                         m->rq_head[2 * s], m->rq_head[2 * s + 1]),
-                                   -OZ_Z_MAX, OZ_Z_MAX);
+        z[s] = oz_row_logit(oz_dot_i8(m->head + (uint64_t)s * D, y, (int)D), m->rq_head[2 * s],
+                            m->rq_head[2 * s + 1]);
 }
 
 /* ------------------------------------------------------------------- step */
@@ -341,9 +339,8 @@ void oz_forward_step(const oz_model *m, oz_state *st, uint32_t token, void *ws, 
         linear_res(L->wo, L->rq_o, a, (int)D, D, x);
         oz_rmsnorm(x, y, (int)D);
         for (i = 0; i < F; i++) {
-            int8_t hq = oz_sat8(oz_rq(oz_dot_i8(L->w1 + (uint64_t)i * D, y, (int)D), L->rq_1[2 * i],
-                                      L->rq_1[2 * i + 1]));
-            g[i] = L->act[hq + 128];
+            g[i] = oz_act(L->act, oz_row_i8(oz_dot_i8(L->w1 + (uint64_t)i * D, y, (int)D), L->rq_1[2 * i],
+                                            L->rq_1[2 * i + 1]));
         }
         linear_res(L->w2, L->rq_2, g, (int)F, D, x);
     }
@@ -389,7 +386,7 @@ void oz_forward_chunk(const oz_model *m, oz_state *st, const uint8_t *tokens, ui
             const int8_t *wr = L->wqkv + (uint64_t)r * D;
             int32_t mm = L->rq_qkv[2 * r], ss = L->rq_qkv[2 * r + 1];
             for (t = 0; t < n; t++)
-                QKV[(uint64_t)t * 3 * D + r] = oz_sat8(oz_rq(oz_dot_i8(wr, Y + (uint64_t)t * D, (int)D), mm, ss));
+                QKV[(uint64_t)t * 3 * D + r] = oz_row_i8(oz_dot_i8(wr, Y + (uint64_t)t * D, (int)D), mm, ss);
         }
         for (t = 0; t < n; t++) {
             uint32_t slot = (p0 + t) % st->cap;
@@ -406,25 +403,21 @@ void oz_forward_chunk(const oz_model *m, oz_state *st, const uint8_t *tokens, ui
             const int8_t *wr = L->wo + (uint64_t)r * D;
             int32_t mm = L->rq_o[2 * r], ss = L->rq_o[2 * r + 1];
             for (t = 0; t < n; t++)
-                X[(uint64_t)t * D + r] =
-                    oz_res_add(X[(uint64_t)t * D + r], oz_rq(oz_dot_i8(wr, A + (uint64_t)t * D, (int)D), mm, ss));
+                X[(uint64_t)t * D + r] = oz_row_res(X[(uint64_t)t * D + r], oz_dot_i8(wr, A + (uint64_t)t * D, (int)D), mm, ss);
         }
         for (t = 0; t < n; t++)
             oz_rmsnorm(X + (uint64_t)t * D, Y + (uint64_t)t * D, (int)D);
         for (r = 0; r < F; r++) {
             const int8_t *wr = L->w1 + (uint64_t)r * D;
             int32_t mm = L->rq_1[2 * r], ss = L->rq_1[2 * r + 1];
-            for (t = 0; t < n; t++) {
-                int8_t hq = oz_sat8(oz_rq(oz_dot_i8(wr, Y + (uint64_t)t * D, (int)D), mm, ss));
-                G[(uint64_t)t * F + r] = L->act[hq + 128];
-            }
+            for (t = 0; t < n; t++)
+                G[(uint64_t)t * F + r] = oz_act(L->act, oz_row_i8(oz_dot_i8(wr, Y + (uint64_t)t * D, (int)D), mm, ss));
         }
         for (r = 0; r < D; r++) {
             const int8_t *wr = L->w2 + (uint64_t)r * F;
             int32_t mm = L->rq_2[2 * r], ss = L->rq_2[2 * r + 1];
             for (t = 0; t < n; t++)
-                X[(uint64_t)t * D + r] =
-                    oz_res_add(X[(uint64_t)t * D + r], oz_rq(oz_dot_i8(wr, G + (uint64_t)t * F, (int)F), mm, ss));
+                X[(uint64_t)t * D + r] = oz_row_res(X[(uint64_t)t * D + r], oz_dot_i8(wr, G + (uint64_t)t * F, (int)F), mm, ss);
         }
     }
     for (t = 0; t < n; t++) {
@@ -445,7 +438,7 @@ void oz_freq_cum(const int32_t *z, uint32_t *cum)
     uint32_t s, best = 0, e[256], sum = 0, f;
     uint64_t E = 0, R;
     for (s = 1; s < 256; s++)
-        if (z[s] > zmax) {
+        if (oz_freq_better(z[s], s, zmax, best)) {
             zmax = z[s];
             best = s;
         }
@@ -453,12 +446,12 @@ void oz_freq_cum(const int32_t *z, uint32_t *cum)
         e[s] = oz_exp2q15(zmax - z[s]);
         E += e[s];
     }
-    R = (((uint64_t)1 << OZ_PROB_BITS) - 256) * ((uint64_t)1 << 32) / E;
+    R = oz_freq_recip(E);
     for (s = 0; s < 256; s++) {
-        e[s] = 1 + (uint32_t)(((uint64_t)e[s] * R) >> 32);
+        e[s] = oz_freq1(e[s], R);
         sum += e[s];
     }
-    e[best] += ((uint32_t)1 << OZ_PROB_BITS) - sum;
+    e[best] += oz_freq_rest(sum);
     f = 0;
     for (s = 0; s < 256; s++) {
         cum[s] = f;

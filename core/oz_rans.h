@@ -68,11 +68,47 @@ OZ_INLINE uint8_t *oz_renc_finish(oz_renc *e)
 
 typedef struct oz_rdec {
     uint64_t x;
-    const uint8_t *ptr, *end;
+    OZ_MEM const uint8_t *ptr, *end;
     int err; /* 1: ran past the end of the stream, 2: bad initial state */
 } oz_rdec;
 
-OZ_INLINE void oz_rdec_init(oz_rdec *d, const uint8_t *buf, uint64_t len)
+/* The decoding arithmetic, for backends that fetch the words themselves
+ * (hls/): a valid initial state, the state after a symbol, the state after
+ * taking in a word (needed when the state fell below L). */
+OZ_INLINE int oz_rans_state_ok(uint64_t x)
+{
+    return x >= OZ_RANS_L && x < ((uint64_t)1 << 63);
+}
+
+/* x stays below 2^63 whatever the input: f * (x >> pb) < 2^pb * 2^(63-pb). */
+OZ_INLINE uint64_t oz_rans_dec(uint64_t x, uint32_t start, uint32_t freq, int pb)
+{
+    return (uint64_t)freq * (x >> pb) + (x & (((uint64_t)1 << pb) - 1)) - start;
+}
+
+/* The state fell below L: it takes in the next word. */
+OZ_INLINE int oz_rans_low(uint64_t x)
+{
+    return x < OZ_RANS_L;
+}
+
+OZ_INLINE uint64_t oz_rans_pull(uint64_t x, uint32_t word)
+{
+    return (x << 32) | word;
+}
+
+OZ_INLINE uint32_t oz_rans_slot(uint64_t x, int pb)
+{
+    return (uint32_t)(x & (((uint64_t)1 << pb) - 1));
+}
+
+/* A stream decoded consistently: final state L and `left` bytes unread = 0. */
+OZ_INLINE int oz_rans_end_ok(uint64_t x, uint64_t left)
+{
+    return x == OZ_RANS_L && left == 0;
+}
+
+OZ_INLINE void oz_rdec_init(oz_rdec *d, OZ_MEM const uint8_t *buf, uint64_t len)
 {
     d->err = 0;
     d->ptr = buf;
@@ -85,7 +121,7 @@ OZ_INLINE void oz_rdec_init(oz_rdec *d, const uint8_t *buf, uint64_t len)
     }
     d->x = oz_rd64(buf);
     d->ptr = buf + 8;
-    if (d->x < OZ_RANS_L || d->x >= ((uint64_t)1 << 63)) {
+    if (!oz_rans_state_ok(d->x)) {
         d->err = 2;
         d->x = OZ_RANS_L;
     }
@@ -93,20 +129,18 @@ OZ_INLINE void oz_rdec_init(oz_rdec *d, const uint8_t *buf, uint64_t len)
 
 OZ_INLINE uint32_t oz_rdec_slot(const oz_rdec *d, int pb)
 {
-    return (uint32_t)(d->x & (((uint64_t)1 << pb) - 1));
+    return oz_rans_slot(d->x, pb);
 }
 
-/* x stays below 2^63 whatever the input: f * (x >> pb) < 2^pb * 2^(63-pb). */
 OZ_INLINE void oz_rdec_advance(oz_rdec *d, uint32_t start, uint32_t freq, int pb)
 {
-    uint64_t x = d->x;
-    x = (uint64_t)freq * (x >> pb) + (x & (((uint64_t)1 << pb) - 1)) - start;
-    if (x < OZ_RANS_L) {
+    uint64_t x = oz_rans_dec(d->x, start, freq, pb);
+    if (oz_rans_low(x)) {
         if (d->end - d->ptr < 4) {
             d->err = 1;
             x = OZ_RANS_L; /* keep the state valid; the caller reports the error */
         } else {
-            x = (x << 32) | oz_rd32(d->ptr);
+            x = oz_rans_pull(x, oz_rd32(d->ptr));
             d->ptr += 4;
         }
     }
@@ -115,7 +149,7 @@ OZ_INLINE void oz_rdec_advance(oz_rdec *d, uint32_t start, uint32_t freq, int pb
 
 /* Symbol s with cum[s] <= slot < cum[s+1]; cum has 257 non-decreasing entries,
  * cum[0] = 0 and cum[256] = 2^pb > slot. Eight probes. */
-OZ_INLINE uint32_t oz_cum_find(const uint32_t *cum, uint32_t slot)
+OZ_INLINE uint32_t oz_cum_find(OZ_MEM const uint32_t *cum, uint32_t slot)
 {
     uint32_t lo = 0, step;
     for (step = 128; step != 0; step >>= 1)
@@ -127,7 +161,7 @@ OZ_INLINE uint32_t oz_cum_find(const uint32_t *cum, uint32_t slot)
 /* 1 if the stream decoded consistently: final state is L and input used up. */
 OZ_INLINE int oz_rdec_done(const oz_rdec *d)
 {
-    return d->err == 0 && d->x == OZ_RANS_L && d->ptr == d->end;
+    return d->err == 0 && oz_rans_end_ok(d->x, (uint64_t)(d->end - d->ptr));
 }
 
 #endif /* OZ_RANS_H */

@@ -8,7 +8,7 @@
 #ifndef OZ_TYPES_H
 #define OZ_TYPES_H
 
-#if defined(__OPENCL_VERSION__)
+#if defined(__OPENCL_VERSION__) || defined(__OPENCL_C_VERSION__)
 /* OpenCL C has its own fixed-width built-in types and no <stdint.h>. */
 typedef char int8_t;
 typedef uchar uint8_t;
@@ -20,6 +20,7 @@ typedef long int64_t;
 typedef ulong uint64_t;
 #define OZ_TABLE __constant
 #define OZ_INLINE static inline
+#define OZ_MEM __global
 #else
 #include <stddef.h>
 #include <stdint.h>
@@ -29,7 +30,15 @@ typedef ulong uint64_t;
 #else
 #define OZ_INLINE static
 #endif
+#define OZ_MEM
 #endif
+
+/* OZ_MEM qualifies the pointers of the decode-path operations (oz_int.h,
+ * oz_ops.h, the decoding half of oz_rans.h, the reads of oz_bytes.h). It is
+ * empty in C, C++ and CUDA. OpenCL C 1.2 (what PoCL offers) has no generic
+ * address space, so the FPGA kernel built as OpenCL C (hls/) keeps every
+ * array these operations touch in __global memory, and every such pointer
+ * is __global there. It never changes a value, only where it lives. */
 
 /* Status codes returned by core/ functions (0 = success). The host maps them
  * to the public ozip_status codes and messages (host/ozip_lib.c). */

@@ -124,6 +124,21 @@ static ozip_status cpu_decode(const oz_loaded_model *lm, oz_stream_job *jobs, ui
 
 const oz_backend oz_backend_cpu = {"cpu", cpu_decode};
 
+const char *oz_backend_names(void)
+{
+    return "cpu emu"
+#ifdef OZ_HAVE_OPENCL
+           " opencl"
+#endif
+#ifdef OZ_HAVE_XRT
+           " xrt"
+#endif
+#if defined(OZ_HAVE_OPENCL) || defined(OZ_HAVE_XRT)
+           " fpga"
+#endif
+        ;
+}
+
 ozip_status oz_backend_for(const ozip_params *p, const oz_backend **out)
 {
     const char *d = (p && p->device) ? p->device : "auto";
@@ -134,7 +149,29 @@ ozip_status oz_backend_for(const ozip_params *p, const oz_backend **out)
     if (!strcmp(d, "cuda"))
         return oz_fail(p, OZIP_ERR_DEVICE,
                        "decoding on cuda is not available: the CUDA path trains models; decode with --device cpu");
-    if (!strcmp(d, "opencl") || !strcmp(d, "fpga") || !strcmp(d, "emu"))
-        return oz_fail(p, OZIP_ERR_DEVICE, "device '%s' is not built into this ozip (see ozip -V)", d);
-    return oz_fail(p, OZIP_ERR_PARAM, "unknown device '%s' (use auto, cpu, cuda, opencl, fpga or emu)", d);
+    if (!strcmp(d, "emu")) {
+        *out = &oz_backend_emu;
+        return OZIP_OK;
+    }
+#ifdef OZ_HAVE_OPENCL
+    if (!strcmp(d, "opencl")) {
+        *out = &oz_backend_opencl;
+        return OZIP_OK;
+    }
+#endif
+#ifdef OZ_HAVE_XRT
+    if (!strcmp(d, "xrt")) {
+        *out = &oz_backend_xrt;
+        return OZIP_OK;
+    }
+#endif
+    if (!strcmp(d, "fpga")) {
+        *out = &oz_backend_fpga;
+        return OZIP_OK;
+    }
+    if (!strcmp(d, "opencl") || !strcmp(d, "xrt"))
+        return oz_fail(p, OZIP_ERR_DEVICE,
+                       "device '%s' is not built into this ozip (its packages were missing at build time; see "
+                       "ozip -V and make's report)", d);
+    return oz_fail(p, OZIP_ERR_PARAM, "unknown device '%s' (use auto, cpu, cuda, opencl, fpga, emu or xrt)", d);
 }

@@ -55,7 +55,10 @@ static void usage(FILE *f)
             "Compression:\n"
             "  -1 .. -9              level: more time, better ratio (default 6)\n"
             "  -T, --threads=N       threads (default: all cores)\n"
-            "      --device=DEV      auto, cpu, cuda, opencl, fpga or emu (default auto)\n"
+            "      --device=DEV      auto, cpu, cuda, opencl, fpga, emu or xrt (default auto);\n"
+            "                        decoding on the FPGA kernel: fpga (a card, through xrt or\n"
+            "                        opencl), xrt, opencl, emu (the kernel emulated; with -v it\n"
+            "                        reports the kernel's modelled cycles)\n"
             "      --train-time=SEC  stop training after SEC seconds (the output then depends\n"
             "                        on the machine's speed; levels and --epochs do not)\n"
             "      --epochs=E        passes over the input while training (overrides the level)\n"
@@ -181,6 +184,19 @@ static void print_summary(cli *c, const char *name, const ozip_report *r, double
                         "encoded in %.1f s\n",
                 r->model_desc, r->model_streams, r->streams, r->device[0] ? r->device : "-", r->train_seconds,
                 r->train_bpb, r->encode_seconds);
+}
+
+/* The decode device and, for the emulated kernel, its modelled cycles. */
+static void print_device(const ozip_report *r)
+{
+    if (!r->decode_device[0])
+        return;
+    fprintf(stderr, "  decoded on %s\n", r->decode_device);
+    if (r->device_cycles && r->device_mhz)
+        fprintf(stderr, "  kernel: %llu modelled cycles = %.3f ms at %u MHz: %.2f MB/s of model-coded output "
+                        "(docs/fpga.md)\n",
+                (unsigned long long)r->device_cycles, r->device_cycles / (r->device_mhz * 1e3), r->device_mhz,
+                r->device_bytes / (r->device_cycles / (r->device_mhz * 1e6)) / 1e6);
 }
 
 static int write_output(cli *c, const char *dst, const void *data, size_t n, mode_t mode)
@@ -331,9 +347,11 @@ static int process(cli *c, const char *path, int *list_header)
         progress_clear(c);
         if (c->op == OP_DECOMPRESS)
             rc = write_output(c, dst, out, out_n, in.regular ? in.mode : 0644);
-        if (!rc && c->verbose)
+        if (!rc && c->verbose) {
             fprintf(stderr, "%s: %s: %llu bytes, %.1f s (%.1f KB/s)\n", name, c->op == OP_TEST ? "OK" : "decompressed",
                     (unsigned long long)out_n, now_s() - t0, out_n / 1000.0 / (now_s() - t0 + 1e-9));
+            print_device(&rep);
+        }
         break;
     case OP_LIST:
         rc = do_list(c, name, &in, list_header);
@@ -505,8 +523,8 @@ int main(int argc, char **argv)
             break;
         case O_DEVICE:
             if (strcmp(optarg, "auto") && strcmp(optarg, "cpu") && strcmp(optarg, "cuda") &&
-                strcmp(optarg, "opencl") && strcmp(optarg, "fpga") && strcmp(optarg, "emu")) {
-                fprintf(stderr, "%s: --device: '%s' is not one of auto, cpu, cuda, opencl, fpga, emu\n", prog,
+                strcmp(optarg, "opencl") && strcmp(optarg, "fpga") && strcmp(optarg, "emu") && strcmp(optarg, "xrt")) {
+                fprintf(stderr, "%s: --device: '%s' is not one of auto, cpu, cuda, opencl, fpga, emu, xrt\n", prog,
                         optarg);
                 return 2;
             }

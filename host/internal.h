@@ -67,6 +67,8 @@ ozip_status oz_parse_arch(const char *spec, oz_config *cfg, const ozip_params *p
 void oz_arch_string(const oz_config *c, char *buf, size_t n);
 /* Model shapes to try for n bytes at a level (first = preferred); returns count. */
 int oz_arch_candidates(uint64_t n, int level, oz_config *out, int max);
+/* The ladder of shapes the candidates come from, smallest first; returns its length. */
+int oz_arch_ladder(const oz_config **out);
 /* Trains one model on data[n]. */
 ozip_status oz_train(const uint8_t *data, size_t n, const oz_config *arch, int level, const ozip_params *p,
                      oz_train_result *res);
@@ -93,6 +95,41 @@ typedef struct oz_backend {
 extern const oz_backend oz_backend_cpu;
 /* Picks the backend for params->device (decoding). */
 ozip_status oz_backend_for(const ozip_params *p, const oz_backend **out);
+/* Space-separated names of the backends compiled in ("cpu emu opencl xrt fpga"). */
+const char *oz_backend_names(void);
+
+/* ---- the FPGA decode kernel (hls/lmdec.h) on a device ----
+ * Every device that runs the kernel - the emulated card (a native build of
+ * the kernel, loaded with dlopen), an OpenCL runtime, XRT - is driven through
+ * the same buffer / launch interface; host/backend_fpga.c does the rest
+ * (limits, packing, batches, results, the report). */
+typedef struct oz_kdev oz_kdev; /* a device with the kernel loaded */
+typedef struct oz_kbuf oz_kbuf; /* a buffer in the device's memory */
+/* kernel arguments that are buffers, in argument order */
+enum { OZ_KARG_MODEL, OZ_KARG_DESC, OZ_KARG_IN, OZ_KARG_OUT, OZ_KARG_STATUS, OZ_KARG_NBUF };
+typedef struct oz_kdev_ops {
+    const char *name;
+    ozip_status (*open)(oz_kdev **d, const ozip_params *p);
+    /* a buffer for kernel argument `arg` (the device places it in that argument's bank) */
+    ozip_status (*alloc)(oz_kdev *d, int arg, size_t n, oz_kbuf **b, const ozip_params *p);
+    ozip_status (*write)(oz_kdev *d, oz_kbuf *b, const void *src, size_t n, const ozip_params *p);
+    ozip_status (*read)(oz_kdev *d, oz_kbuf *b, void *dst, size_t n, const ozip_params *p);
+    /* one launch, waited for */
+    ozip_status (*run)(oz_kdev *d, oz_kbuf *const *bufs, uint32_t nstreams, const ozip_params *p);
+    void (*release)(oz_kdev *d, oz_kbuf *b);
+    void (*close)(oz_kdev *d);
+    /* what the device is, for -v: e.g. "PoCL pthread-skylake..., kernel built from source" */
+    const char *(*describe)(oz_kdev *d);
+} oz_kdev_ops;
+extern const oz_kdev_ops oz_kdev_emu, oz_kdev_opencl, oz_kdev_opencl_card, oz_kdev_xrt;
+/* Decodes the jobs with the kernel on the first of ops[nops] that opens
+ * (`what` names the backend in messages). */
+ozip_status oz_kernel_decode(const oz_kdev_ops *const *ops, int nops, const char *what, const oz_loaded_model *lm,
+                             oz_stream_job *jobs, uint32_t njobs, const ozip_params *p);
+extern const oz_backend oz_backend_emu, oz_backend_opencl, oz_backend_xrt, oz_backend_fpga;
+/* A folder this program's files may be in: the executable's own folder (for
+ * build/libozip_kernel_emu.so, hls/lmdec.c, lmdec.xclbin). */
+const char *oz_exe_dir(void);
 
 /* encode the model streams of data with the model (threads) */
 ozip_status oz_encode_streams(const oz_loaded_model *lm, const uint8_t *data, uint64_t n, uint32_t block,

@@ -991,7 +991,7 @@ ozip_status ozip_extract_model(const void *srcv, size_t n, void **dst, size_t *d
 
 const char *ozip_backends(void)
 {
-    return "cpu";
+    return oz_backend_names();
 }
 
 /* =================================================================== files */

@@ -88,6 +88,12 @@ static const oz_config LADDER[] = {
 };
 #define NLADDER ((int)(sizeof LADDER / sizeof LADDER[0]))
 
+int oz_arch_ladder(const oz_config **out)
+{
+    *out = LADDER;
+    return NLADDER;
+}
+
 /* Highest rung a level may use (training time grows with the model). */
 static const int LEVEL_MAX_RUNG[10] = {0, 1, 2, 3, 4, 4, 5, 6, 7, 8};
 

@@ -77,12 +77,19 @@ typedef struct ozip_report {
     double train_seconds, encode_seconds;
     char model_desc[96];        /* e.g. "L2 D64 H4 F128 W64 w8 (82k params)" or "none: ..." */
     char device[32];            /* device that trained the model */
+    /* decoding (ozip_decompress, ozip_decompress_range): the backend that
+     * decoded the model streams and, for the emulated FPGA kernel, the cycles
+     * its cycle model counts (docs/fpga.md) */
+    char decode_device[160];    /* e.g. "emu: native kernel, 64 PEs x 64 lanes, ..." */
+    uint64_t device_cycles;     /* modelled kernel cycles, 0 when not modelled */
+    uint32_t device_mhz;        /* the kernel clock those cycles are counted at */
+    uint64_t device_bytes;      /* bytes the device decoded (model-coded streams) */
 } ozip_report;
 
 typedef struct ozip_params {
     int level;              /* 1..9 (default 6): time vs ratio */
     int threads;            /* 0 = all online CPUs */
-    const char *device;     /* "auto" (default), "cpu", "cuda", "opencl", "fpga", "emu" */
+    const char *device;     /* "auto" (default), "cpu", "cuda", "opencl", "fpga", "emu", "xrt" */
     double train_seconds;   /* > 0: stop training after this long (not reproducible) */
     double epochs;          /* > 0: override the level's training budget */
     uint32_t stream_size;   /* bytes per stream, 0 = default (256 KiB) */

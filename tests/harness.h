@@ -32,7 +32,7 @@ static void t_result(int ok, const char *name, const char *fmt, ...)
     fflush(stdout);
 }
 
-static void t_skip(const char *name, const char *why)
+__attribute__((unused)) static void t_skip(const char *name, const char *why)
 {
     printf("skip - %s: %s\n", name, why);
     fflush(stdout);
@@ -55,7 +55,7 @@ static unsigned long long t_rand(void)
 }
 
 /* Reads a whole file; NULL if missing. */
-static unsigned char *t_read_file(const char *path, size_t *n)
+__attribute__((unused)) static unsigned char *t_read_file(const char *path, size_t *n)
 {
     FILE *f = fopen(path, "rb");
     unsigned char *b;
@@ -76,7 +76,7 @@ static unsigned char *t_read_file(const char *path, size_t *n)
 }
 
 /* The corpus folder, or NULL (tests then skip with a message). */
-static const char *t_corpus(void)
+__attribute__((unused)) static const char *t_corpus(void)
 {
     static const char *dirs[] = {"../shared/corpus", NULL};
     const char *env = getenv("OZIP_CORPUS");

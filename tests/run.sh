@@ -34,6 +34,7 @@ run "trainer" build/tests/test_train
 run "library API" build/tests/test_lib
 run "core builds (freestanding, C++, nvcc)" tests/builds.sh
 run "command line" tests/cli.sh
+run "FPGA kernel and hosts, without Vitis" tests/fpga.sh
 run "benchmark harness (bench-quick)" tests/bench/quick.sh
 
 passed=$(grep -c "^ok " "$LOG")

@@ -3,13 +3,34 @@
 # packages ozip needs. Usage: tools/deps.sh --check | --install | --bench
 #   required to build: gcc make libopenblas-dev libxxhash-dev liblzma-dev libzstd-dev
 #   used by the demo and the tests: xz-utils zstd tar
+#   optional decode backends and their tests (docs/fpga.md), installed with
+#   --install when they can be, skipped with a message when not:
+#   ocl-icd-opencl-dev opencl-headers pocl-opencl-icd (opencl), libxrt-dev (xrt),
+#   clang (the kernel compiled as OpenCL C in the tests)
 #   used by `make bench` only (--bench): gnuplot-nox and time are required; the
 #   classic compressors are measured where installed, so missing ones only warn
 mode=${1:---check}
 REQUIRED="gcc make libopenblas-dev libxxhash-dev liblzma-dev libzstd-dev"
 TOOLS="xz-utils zstd tar"
+OPTIONAL="ocl-icd-opencl-dev opencl-headers pocl-opencl-icd libxrt-dev clang"
 BENCH_NEED="gnuplot-nox time xz-utils"
 if [ "$mode" = "--install" ]; then WANT="$REQUIRED $TOOLS"; else WANT="$REQUIRED"; fi
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+
+# Optional packages: best effort, never a failure (their backends are then not built).
+if [ "$mode" = "--install" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1; then
+    opt=""
+    for p in $OPTIONAL; do installed "$p" || opt="$opt $p"; done
+    if [ -n "$opt" ]; then
+        echo "deps: installing the optional packages:$opt"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q $opt >/dev/null 2>&1 || {
+            apt-get update -q >/dev/null 2>&1
+            for p in $opt; do
+                DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$p" >/dev/null 2>&1 ||
+                    echo "deps: could not install $p; the backends and tests that need it are skipped"
+            done; }
+    fi
+fi
 
 missing=""
 if [ "$mode" = "--bench" ]; then
@@ -18,10 +39,7 @@ if [ "$mode" = "--bench" ]; then
         command -v "${c%%:*}" >/dev/null 2>&1 || missing="$missing ${c#*:}"
     done
 elif command -v dpkg-query >/dev/null 2>&1; then
-    for p in $WANT; do
-        st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)
-        case "$st" in *"install ok installed"*) ;; *) missing="$missing $p" ;; esac
-    done
+    for p in $WANT; do installed "$p" || missing="$missing $p"; done
 else
     # not Debian: check for the headers and tools themselves
     for h in cblas.h xxhash.h lzma.h zstd.h; do

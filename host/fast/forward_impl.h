@@ -23,33 +23,20 @@ static void ring_put(ozf_ring *r, const oz_config *c, uint32_t l, uint32_t slot,
     }
 }
 
-/* One head's attention for a row at position p: the arithmetic of core's
- * attention (docs/integer-model.md), with the loops in the kernels. */
-static void attend_row(const ozf_model *fm, ozf_scratch *s, const ozf_ring *r, uint32_t l, uint32_t h,
-                       uint32_t p, const int8_t *q, int8_t *o)
+#ifndef OZF_FUSED_ATTEND
+/* One head's attention over the window w (n positions), from the file's
+ * kernels; the glue loops are plain loops over restrict pointers so that the
+ * compiler vectorises them. */
+static void attend_generic(const int8_t *q, const int8_t *kp, const int32_t *ksum, const int8_t *vp, uint32_t cap,
+                           uint32_t dh, const ozf_window *w, uint32_t n, int32_t am, int32_t as, int32_t slope,
+                           ozf_scratch *s, int8_t *o)
 {
-    const oz_config *c = &fm->m->cfg;
-    const oz_layer *L = &fm->m->layer[l];
-    uint32_t D = c->d_model, H = c->n_head, Dh = D / H, W = c->ctx, cap = r->cap;
-    uint32_t lo = p + 1 >= W ? p + 1 - W : 0, n = p - lo + 1, j, d, E = 0;
-    int32_t zmax, slope = L->slope[h], acc[OZ_MAX_DHEAD];
-    int64_t R;
-    ozf_window w;
-    w.a0 = lo % cap;
-    if (w.a0 + n <= cap) {
-        w.b0 = w.a0 + n;
-        w.a1 = w.b1 = 0;
-    } else {
-        w.b0 = cap;
-        w.a1 = 0;
-        w.b1 = w.a0 + n - cap;
-    }
-    int32_t *restrict zs = s->zs, *restrict tmp = s->tmp;
+    int32_t *restrict zs = s->zs, *restrict tmp = s->tmp, zmax, acc[OZ_MAX_DHEAD];
     uint16_t *restrict e = s->e;
-    scores(q, r->k + (size_t)l * D * cap + (size_t)h * Dh * cap, r->ksum + ((size_t)l * H + h) * cap, cap, Dh, &w,
-           tmp);
-    rq_uniform(tmp, n, L->att[0], L->att[1], -OZ_Z_MAX, OZ_Z_MAX, zs);
-    /* plain loops over local restrict pointers, so that they vectorise */
+    uint32_t j, E = 0;
+    int64_t R;
+    scores(q, kp, ksum, cap, dh, w, tmp);
+    rq_uniform(tmp, n, am, as, -OZ_Z_MAX, OZ_Z_MAX, zs);
     for (j = 0; j < n; j++)
         zs[j] -= slope * (int32_t)(n - 1 - j);
     zmax = zs[0];
@@ -60,10 +47,40 @@ static void attend_row(const ozf_model *fm, ozf_scratch *s, const ozf_ring *r, u
     exp2q15(tmp, n, e);
     for (j = 0; j < n; j++)
         E += e[j];
-    vsum(e, r->v + (size_t)l * D * cap + (size_t)h * Dh * cap, cap, Dh, &w, acc);
+    vsum(e, vp, cap, dh, w, acc);
     R = (int64_t)(((uint64_t)1 << 46) / E);
-    for (d = 0; d < Dh; d++)
-        o[d] = oz_sat8(oz_sra64((int64_t)acc[d] * R + ((int64_t)1 << 45), 46));
+    for (j = 0; j < dh; j++)
+        o[j] = oz_sat8(oz_sra64((int64_t)acc[j] * R + ((int64_t)1 << 45), 46));
+}
+#endif
+
+/* One head's attention for a row at position p: the window of positions
+ * max(0, p-W+1)..p as runs of ring slots, then the file's attention. */
+static void attend_row(const ozf_model *fm, ozf_scratch *s, const ozf_ring *r, uint32_t l, uint32_t h, uint32_t p,
+                       const int8_t *q, int8_t *o)
+{
+    const oz_config *c = &fm->m->cfg;
+    const oz_layer *L = &fm->m->layer[l];
+    uint32_t D = c->d_model, H = c->n_head, Dh = D / H, W = c->ctx, cap = r->cap;
+    uint32_t lo = p + 1 >= W ? p + 1 - W : 0, n = p - lo + 1;
+    size_t head = (size_t)l * D * cap + (size_t)h * Dh * cap;
+    ozf_window w;
+    w.a0 = lo % cap;
+    if (w.a0 + n <= cap) {
+        w.b0 = w.a0 + n;
+        w.a1 = w.b1 = 0;
+    } else {
+        w.b0 = cap;
+        w.a1 = 0;
+        w.b1 = w.a0 + n - cap;
+    }
+#ifdef OZF_FUSED_ATTEND
+    attend_fused(q, r->k + head, r->ksum + ((size_t)l * H + h) * cap, r->v + head, cap, Dh, &w, n, L->att[0],
+                 L->att[1], L->slope[h], s->zs, o);
+#else
+    attend_generic(q, r->k + head, r->ksum + ((size_t)l * H + h) * cap, r->v + head, cap, Dh, &w, n, L->att[0],
+                   L->att[1], L->slope[h], s, o);
+#endif
 }
 
 /* out[i] = sat8(rq(acc[i])), in place in acc then narrowed */

@@ -9,6 +9,7 @@
  * Every sum is exact int32 arithmetic within the bounds of
  * docs/integer-model.md, so the results equal the scalar kernels'. */
 #include <immintrin.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../core/oz_int.h"
@@ -46,9 +47,10 @@ static inline __m512i bcast_u8(const int8_t *p)
     return _mm512_xor_si512(_mm512_set1_epi32(v), _mm512_set1_epi32((int)0x80808080));
 }
 
-/* NRB row blocks (16 rows each) x NB batch rows. */
+/* NRB row blocks (16 rows each) x NB batch rows; a is already unsigned
+ * (a + 128), so each group of four activation bytes is one broadcast load. */
 static inline __attribute__((always_inline)) void micro(const int8_t *w, uint32_t k, uint32_t rb0, int nrb,
-                                                        const int8_t *a, uint32_t lda, uint32_t b0, int nb,
+                                                        const uint8_t *a, uint32_t lda, uint32_t b0, int nb,
                                                         const int32_t *rs, int32_t *c, uint32_t ldc)
 {
     __m512i acc[2][8];
@@ -61,7 +63,10 @@ static inline __attribute__((always_inline)) void micro(const int8_t *w, uint32_
         __m512i w0 = _mm512_load_si512(w + (((size_t)rb0 * nkg + kg) * 64));
         __m512i w1 = nrb > 1 ? _mm512_load_si512(w + (((size_t)(rb0 + 1) * nkg + kg) * 64)) : w0;
         for (b = 0; b < nb; b++) {
-            __m512i av = bcast_u8(a + (size_t)(b0 + b) * lda + kg * 4);
+            int32_t v;
+            __m512i av;
+            memcpy(&v, a + (size_t)(b0 + b) * lda + kg * 4, 4);
+            av = _mm512_set1_epi32(v);
             acc[0][b] = _mm512_dpbusd_epi32(acc[0][b], av, w0);
             if (nrb > 1)
                 acc[1][b] = _mm512_dpbusd_epi32(acc[1][b], av, w1);
@@ -74,28 +79,65 @@ static inline __attribute__((always_inline)) void micro(const int8_t *w, uint32_
     }
 }
 
-static void gemm(const void *wp, uint32_t rows, uint32_t k, const int8_t *a, uint32_t lda, uint32_t nb, int32_t *c,
-                 uint32_t ldc)
+/* a + 128 for every activation, into a per-thread buffer (NULL if out of memory) */
+static const uint8_t *to_unsigned(const int8_t *a, uint32_t lda, uint32_t k, uint32_t nb)
+{
+    static __thread uint8_t *buf;
+    static __thread size_t cap;
+    size_t need = (size_t)nb * k, i;
+    uint32_t b;
+    if (need > cap) {
+        free(buf);
+        buf = aligned_alloc(64, (need + 63) & ~(size_t)63);
+        cap = buf ? need : 0;
+        if (!buf)
+            return NULL;
+    }
+    for (b = 0; b < nb; b++) {
+        const int8_t *src = a + (size_t)b * lda;
+        uint8_t *dst = buf + (size_t)b * k;
+        for (i = 0; i + 64 <= k; i += 64)
+            _mm512_storeu_si512(dst + i, _mm512_xor_si512(_mm512_loadu_si512(src + i), _mm512_set1_epi8((char)0x80)));
+        for (; i < k; i++)
+            dst[i] = (uint8_t)(src[i] ^ 0x80);
+    }
+    return buf;
+}
+
+static void gemm(const void *wp, uint32_t rows, uint32_t k, const int8_t *a_signed, uint32_t lda, uint32_t nb,
+                 int32_t *c, uint32_t ldc)
 {
     const int8_t *w = (const int8_t *)wp;
     const int32_t *rs = (const int32_t *)(const void *)(w + (size_t)rows * k);
+    const uint8_t *a = to_unsigned(a_signed, lda, k, nb);
     uint32_t nrb = rows / 16, rb, b;
+    if (!a) { /* out of memory for the conversion: the plain loop (same result) */
+        for (b = 0; b < nb; b++)
+            for (rb = 0; rb < rows; rb++) {
+                int32_t acc = 0;
+                uint32_t kk;
+                for (kk = 0; kk < k; kk++)
+                    acc += (int32_t)a_signed[(size_t)b * lda + kk] *
+                           w[(((size_t)(rb / 16) * KG(k) + kk / 4) * 16 + rb % 16) * 4 + kk % 4];
+                c[(size_t)b * ldc + rb] = acc;
+            }
+        return;
+    }
     for (rb = 0; rb < nrb; rb += 2) {
         int two = rb + 1 < nrb;
         for (b = 0; b < nb; b += 8) {
-            uint32_t left = nb - b;
+            uint32_t left = nb - b, j;
             if (left >= 8) {
                 if (two)
-                    micro(w, k, rb, 2, a, lda, b, 8, rs, c, ldc);
+                    micro(w, k, rb, 2, a, k, b, 8, rs, c, ldc);
                 else
-                    micro(w, k, rb, 1, a, lda, b, 8, rs, c, ldc);
+                    micro(w, k, rb, 1, a, k, b, 8, rs, c, ldc);
             } else {
-                uint32_t j;
                 for (j = 0; j < left; j++) {
                     if (two)
-                        micro(w, k, rb, 2, a, lda, b + j, 1, rs, c, ldc);
+                        micro(w, k, rb, 2, a, k, b + j, 1, rs, c, ldc);
                     else
-                        micro(w, k, rb, 1, a, lda, b + j, 1, rs, c, ldc);
+                        micro(w, k, rb, 1, a, k, b + j, 1, rs, c, ldc);
                 }
             }
         }
@@ -249,6 +291,147 @@ static void exp2q15(const int32_t *t, uint32_t n, uint16_t *e)
     }
     for (; i < n; i++)
         e[i] = (uint16_t)oz_exp2q15(t[i]);
+}
+
+/* ---- the whole attention of one head, fused (used by forward_impl.h) ----
+ * The same integers as attend() in core: raw scores, requantised and shifted
+ * by the ALiBi slope, their maximum, e = exp2q15(zmax - z) by an in-register
+ * table lookup (the 256 entries of core's table in 8 zmm registers, vpermt2w
+ * picks 64 at a time), the sum E, the value sums and the final division. */
+#define OZF_FUSED_ATTEND 1
+extern uint16_t ozf_exp2_u16[256];
+
+/* exp2q15 of 32 values t (>= 0, two halves of 16 int32) as 32 uint16 */
+static inline __m512i exp2_32(__m512i t0, __m512i t1, const __m512i *T)
+{
+    const __m512i m255 = _mm512_set1_epi32(255), c16 = _mm512_set1_epi32(16);
+    __m512i idx = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi32_epi16(_mm512_and_si512(t0, m255))),
+                                     _mm512_cvtepi32_epi16(_mm512_and_si512(t1, m255)), 1);
+    __m512i sh = _mm512_inserti64x4(
+        _mm512_castsi256_si512(_mm512_cvtepi32_epi16(_mm512_min_epi32(_mm512_srli_epi32(t0, 8), c16))),
+        _mm512_cvtepi32_epi16(_mm512_min_epi32(_mm512_srli_epi32(t1, 8), c16)), 1);
+    __mmask32 b6 = _mm512_test_epi16_mask(idx, _mm512_set1_epi16(64));
+    __mmask32 b7 = _mm512_test_epi16_mask(idx, _mm512_set1_epi16(128));
+    __m512i r0 = _mm512_permutex2var_epi16(T[0], idx, T[1]), r1 = _mm512_permutex2var_epi16(T[2], idx, T[3]);
+    __m512i r2 = _mm512_permutex2var_epi16(T[4], idx, T[5]), r3 = _mm512_permutex2var_epi16(T[6], idx, T[7]);
+    __m512i v = _mm512_mask_blend_epi16(b7, _mm512_mask_blend_epi16(b6, r0, r1), _mm512_mask_blend_epi16(b6, r2, r3));
+    return _mm512_srlv_epi16(v, sh); /* shift counts of 16 give 0, as oz_exp2q15 does from t = 4096 */
+}
+
+static inline __m512i rq16(__m512i acc, __m512i m64, __m512i rnd, __m512i sh, __m512i lo, __m512i hi)
+{
+    __m512i a = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(acc));
+    __m512i b = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(acc, 1));
+    a = _mm512_min_epi64(_mm512_max_epi64(_mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(a, m64), rnd), sh), lo), hi);
+    b = _mm512_min_epi64(_mm512_max_epi64(_mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(b, m64), rnd), sh), lo), hi);
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(a)), _mm512_cvtepi64_epi32(b), 1);
+}
+
+static void attend_fused(const int8_t *q, const int8_t *kp, const int32_t *ksum, const int8_t *vp, uint32_t cap,
+                         uint32_t dh, const ozf_window *w, uint32_t n, int32_t am, int32_t as, int32_t slope,
+                         int32_t *zbuf, int8_t *o)
+{
+    __m512i qb[OZ_MAX_DHEAD / 4], T[8];
+    const __m512i m64 = _mm512_set1_epi64(am), rnd = _mm512_set1_epi64((int64_t)1 << (as - 1));
+    const __m512i sh = _mm512_set1_epi64(as), zlo = _mm512_set1_epi64(-OZ_Z_MAX), zhi = _mm512_set1_epi64(OZ_Z_MAX);
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i vslope = _mm512_set1_epi32(slope);
+    __m512i vmax = _mm512_set1_epi32(INT32_MIN), vE = _mm512_setzero_si512();
+    uint8_t lo[2][OZ_MAX_CTX + 80], hi[2][OZ_MAX_CTX + 80];
+    uint32_t ra[2] = {w->a0, w->a1}, rb[2] = {w->b0, w->b1}, jo[2] = {0, w->b0 - w->a0};
+    uint32_t dg, ndg = dh / 4, r, nr = w->b1 > w->a1 ? 2 : 1, blk, j, E, g, db;
+    int32_t zmax, acc[OZ_MAX_DHEAD];
+    int64_t R;
+    for (dg = 0; dg < ndg; dg++)
+        qb[dg] = bcast_u8(q + 4 * dg);
+    for (j = 0; j < 8; j++)
+        T[j] = _mm512_loadu_si512(ozf_exp2_u16 + 32 * j);
+    /* pass 1: z for every window position, and their maximum */
+    for (r = 0; r < nr; r++) {
+        uint32_t a = ra[r], b = rb[r];
+        for (blk = a & ~15u; blk < b; blk += 16) {
+            uint32_t l0 = blk < a ? a : blk, l1 = blk + 16 < b ? blk + 16 : b;
+            __mmask16 m = (__mmask16)((((uint32_t)1 << (l1 - blk)) - 1) & ~(((uint32_t)1 << (l0 - blk)) - 1));
+            __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512(), z;
+            for (dg = 0; dg + 1 < ndg; dg += 2) {
+                s0 = _mm512_dpbusd_epi32(s0, qb[dg], _mm512_load_si512(kp + ((size_t)dg * cap + blk) * 4));
+                s1 = _mm512_dpbusd_epi32(s1, qb[dg + 1], _mm512_load_si512(kp + ((size_t)(dg + 1) * cap + blk) * 4));
+            }
+            if (dg < ndg)
+                s0 = _mm512_dpbusd_epi32(s0, qb[dg], _mm512_load_si512(kp + ((size_t)dg * cap + blk) * 4));
+            s0 = _mm512_sub_epi32(_mm512_add_epi32(s0, s1), _mm512_slli_epi32(_mm512_load_si512(ksum + blk), 7));
+            z = rq16(s0, m64, rnd, sh, zlo, zhi);
+            /* distance of slot blk+i: n - 1 - (jo + blk + i - a) */
+            z = _mm512_sub_epi32(z, _mm512_mullo_epi32(vslope,
+                                                       _mm512_sub_epi32(_mm512_set1_epi32((int32_t)(n - 1 - jo[r] - blk + a)), iota)));
+            vmax = _mm512_mask_max_epi32(vmax, m, vmax, z);
+            if (blk >= a)
+                _mm512_mask_storeu_epi32(zbuf + jo[r] + (blk - a), m, z);
+            else
+                _mm512_mask_compressstoreu_epi32(zbuf + jo[r], m, z);
+        }
+    }
+    zmax = _mm512_reduce_max_epi32(vmax);
+    /* pass 2: e, their sum, and e split into bytes in ring-slot order */
+    for (r = 0; r < nr; r++) {
+        uint32_t len = rb[r] - ra[r], off = ra[r] & 3;
+        uint8_t *pl = lo[r] + off, *ph = hi[r] + off;
+        const int32_t *zr = zbuf + jo[r];
+        const __m512i vz = _mm512_set1_epi32(zmax);
+        memset(lo[r], 0, 4);
+        memset(hi[r], 0, 4);
+        for (j = 0; j < len; j += 32) {
+            uint32_t cnt = len - j < 32 ? len - j : 32;
+            __mmask32 m32 = cnt == 32 ? 0xFFFFFFFFu : (((uint32_t)1 << cnt) - 1);
+            __mmask16 ma = (__mmask16)m32, mb = (__mmask16)(m32 >> 16);
+            __m512i t0 = _mm512_sub_epi32(vz, _mm512_maskz_loadu_epi32(ma, zr + j));
+            __m512i t1 = _mm512_sub_epi32(vz, _mm512_maskz_loadu_epi32(mb, zr + j + 16));
+            __m512i e = _mm512_maskz_mov_epi16(m32, exp2_32(t0, t1, T));
+            vE = _mm512_add_epi32(vE, _mm512_add_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(e)),
+                                                       _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(e, 1))));
+            _mm256_mask_storeu_epi8(pl + j, m32, _mm512_cvtepi16_epi8(_mm512_and_si512(e, _mm512_set1_epi16(255))));
+            _mm256_mask_storeu_epi8(ph + j, m32, _mm512_cvtepi16_epi8(_mm512_srli_epi16(e, 8)));
+        }
+        memset(pl + len, 0, 4);
+        memset(ph + len, 0, 4);
+    }
+    E = (uint32_t)_mm512_reduce_add_epi32(vE);
+    /* pass 3: the value sums, as vsum() */
+    for (db = 0; db < dh; db += 16) {
+        uint32_t lanes = dh - db < 16 ? dh - db : 16;
+        __mmask16 m = (__mmask16)(((uint32_t)1 << lanes) - 1);
+        __m512i l0 = _mm512_setzero_si512(), h0 = l0, l1 = l0, h1 = l0;
+        for (r = 0; r < nr; r++) {
+            uint32_t g0 = ra[r] / 4, ng = (rb[r] + 3) / 4 - g0;
+            const int8_t *src = vp + (size_t)g0 * dh * 4 + db * 4;
+            const uint8_t *bl = lo[r], *bh = hi[r];
+            int32_t wl, wh, wl1, wh1;
+            for (g = 0; g + 2 <= ng; g += 2, src += 8 * dh, bl += 8, bh += 8) {
+                __m512i v0 = _mm512_maskz_loadu_epi32(m, src), v1 = _mm512_maskz_loadu_epi32(m, src + 4 * dh);
+                memcpy(&wl, bl, 4);
+                memcpy(&wh, bh, 4);
+                memcpy(&wl1, bl + 4, 4);
+                memcpy(&wh1, bh + 4, 4);
+                l0 = _mm512_dpbusd_epi32(l0, _mm512_set1_epi32(wl), v0);
+                h0 = _mm512_dpbusd_epi32(h0, _mm512_set1_epi32(wh), v0);
+                l1 = _mm512_dpbusd_epi32(l1, _mm512_set1_epi32(wl1), v1);
+                h1 = _mm512_dpbusd_epi32(h1, _mm512_set1_epi32(wh1), v1);
+            }
+            if (g < ng) {
+                __m512i v0 = _mm512_maskz_loadu_epi32(m, src);
+                memcpy(&wl, bl, 4);
+                memcpy(&wh, bh, 4);
+                l0 = _mm512_dpbusd_epi32(l0, _mm512_set1_epi32(wl), v0);
+                h0 = _mm512_dpbusd_epi32(h0, _mm512_set1_epi32(wh), v0);
+            }
+        }
+        _mm512_mask_storeu_epi32(acc + db, m,
+                                 _mm512_add_epi32(_mm512_slli_epi32(_mm512_add_epi32(h0, h1), 8), _mm512_add_epi32(l0, l1)));
+    }
+    /* the division, as in core */
+    R = (int64_t)(((uint64_t)1 << 46) / E);
+    for (j = 0; j < dh; j++)
+        o[j] = oz_sat8(oz_sra64((int64_t)acc[j] * R + ((int64_t)1 << 45), 46));
 }
 
 #include "forward_impl.h"

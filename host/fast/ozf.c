@@ -12,12 +12,13 @@
 /* core's exp2 table widened to 32 bits for the gather instructions
  * (filled from OZ_EXP2_Q15, so there is still one definition). */
 uint32_t ozf_exp2_u32[256];
+uint16_t ozf_exp2_u16[256];
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 static void tables_init(void)
 {
     int i;
     for (i = 0; i < 256; i++)
-        ozf_exp2_u32[i] = OZ_EXP2_Q15[i];
+        ozf_exp2_u32[i] = ozf_exp2_u16[i] = OZ_EXP2_Q15[i];
 }
 
 static const ozf_kernels *const KERNELS[OZF_NISA] = {&ozf_kernels_scalar, &ozf_kernels_avx2, &ozf_kernels_avx512};
