@@ -36,15 +36,21 @@ int oz_encode_stream(const oz_model *m, oz_state *st, void *scratch, const uint8
 int oz_decode_stream(const oz_model *m, oz_state *st, void *ws, const uint8_t *in, uint64_t len,
                      uint8_t *out, uint64_t n);
 
+/* One decoding step given the cumulative frequencies of the next byte
+ * (oz_freq_cum): returns the byte and advances the decoder. */
+OZ_INLINE uint32_t oz_decode_cum(oz_rdec *d, const uint32_t *cum)
+{
+    uint32_t s = oz_cum_find(cum, oz_rdec_slot(d, OZ_PROB_BITS));
+    oz_rdec_advance(d, cum[s], cum[s + 1] - cum[s], OZ_PROB_BITS);
+    return s;
+}
+
 /* One decoding step of a stream, for backends that interleave streams:
  * given the logits for the next byte, returns it and advances the decoder. */
 OZ_INLINE uint32_t oz_decode_symbol(oz_rdec *d, const int32_t *z, uint32_t *cum)
 {
-    uint32_t s;
     oz_freq_cum(z, cum);
-    s = oz_cum_find(cum, oz_rdec_slot(d, OZ_PROB_BITS));
-    oz_rdec_advance(d, cum[s], cum[s + 1] - cum[s], OZ_PROB_BITS);
-    return s;
+    return oz_decode_cum(d, cum);
 }
 
 /* ---- model image coding (OZW) ---- */

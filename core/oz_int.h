@@ -65,19 +65,20 @@ OZ_INLINE int32_t oz_dot_i8(OZ_MEM const int8_t *a, OZ_MEM const int8_t *b, int 
     return acc;
 }
 
-/* floor(sqrt(v)) for any 64-bit v, exact, bit by bit. */
+/* floor(sqrt(v)) for any 64-bit v, exact. */
 OZ_INLINE uint32_t oz_isqrt64(uint64_t v)
 {
+    /* The classic bit-by-bit method: from the highest power of 4 not above v,
+     * subtract res + bit whenever it fits. The step is written without a
+     * data-dependent branch (a mask), which CPUs run without mispredictions. */
     uint64_t res = 0, bit = (uint64_t)1 << 62;
     while (bit > v)
         bit >>= 2;
     while (bit != 0) {
-        if (v >= res + bit) {
-            v -= res + bit;
-            res = (res >> 1) + bit;
-        } else {
-            res >>= 1;
-        }
+        uint64_t t = res + bit;
+        uint64_t fits = (uint64_t)0 - (uint64_t)(v >= t); /* all ones if it fits */
+        v -= t & fits;
+        res = (res >> 1) + (bit & fits);
         bit >>= 2;
     }
     return (uint32_t)res;

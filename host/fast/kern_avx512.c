@@ -301,6 +301,8 @@ static void exp2q15(const int32_t *t, uint32_t n, uint16_t *e)
 #define OZF_FUSED_ATTEND 1
 extern uint16_t ozf_exp2_u16[256];
 
+static inline __m512i iota16(void) { return _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15); }
+
 /* exp2q15 of 32 values t (>= 0, two halves of 16 int32) as 32 uint16 */
 static inline __m512i exp2_32(__m512i t0, __m512i t1, const __m512i *T)
 {
@@ -434,6 +436,73 @@ static void attend_fused(const int8_t *q, const int8_t *kp, const int32_t *ksum,
         o[j] = oz_sat8(oz_sra64((int64_t)acc[j] * R + ((int64_t)1 << 45), 46));
 }
 
+/* oz_freq_cum with 16 lanes (docs/integer-model.md, "Frequencies"):
+ * e_s * R / 2^32 with R < 2^37 is computed as e_s * Rhi + (e_s * Rlo) / 2^32
+ * (R = Rhi 2^32 + Rlo), exact because e_s * Rhi * 2^32 is a multiple of 2^32. */
+static void freq_cum(const int32_t *z, uint32_t *cum)
+{
+    __m512i T[8], vmax = _mm512_set1_epi32(INT32_MIN), vE = _mm512_setzero_si512(), vz;
+    __m512i f[16];
+    uint16_t e[256];
+    uint32_t s, best = 256, sum, carry = 0;
+    int32_t zmax;
+    uint64_t E, R;
+    for (s = 0; s < 8; s++)
+        T[s] = _mm512_loadu_si512(ozf_exp2_u16 + 32 * s);
+    for (s = 0; s < 256; s += 16)
+        vmax = _mm512_max_epi32(vmax, _mm512_loadu_si512(z + s));
+    zmax = _mm512_reduce_max_epi32(vmax);
+    vz = _mm512_set1_epi32(zmax);
+    for (s = 0; s < 256 && best == 256; s += 16) {
+        __mmask16 m = _mm512_cmpeq_epi32_mask(_mm512_loadu_si512(z + s), vz);
+        if (m)
+            best = s + (uint32_t)__builtin_ctz((unsigned)m);
+    }
+    for (s = 0; s < 256; s += 32) {
+        __m512i ev = exp2_32(_mm512_sub_epi32(vz, _mm512_loadu_si512(z + s)),
+                             _mm512_sub_epi32(vz, _mm512_loadu_si512(z + s + 16)), T);
+        _mm512_storeu_si512(e + s, ev);
+        vE = _mm512_add_epi32(vE, _mm512_add_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(ev)),
+                                                   _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(ev, 1))));
+    }
+    E = (uint64_t)(uint32_t)_mm512_reduce_add_epi32(vE);
+    R = ((((uint64_t)1 << OZ_PROB_BITS) - 256) << 32) / E;
+    {
+        const __m512i rhi = _mm512_set1_epi32((int32_t)(R >> 32)), rlo = _mm512_set1_epi64((int64_t)(uint32_t)R);
+        const __m512i one = _mm512_set1_epi32(1);
+        __m512i vs = _mm512_setzero_si512();
+        for (s = 0; s < 16; s++) {
+            __m512i ev = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(e + 16 * s)));
+            /* (e * Rlo) >> 32 for even and odd lanes */
+            __m512i pe = _mm512_srli_epi64(_mm512_mul_epu32(ev, rlo), 32);
+            __m512i po = _mm512_mul_epu32(_mm512_srli_epi64(ev, 32), rlo);
+            __m512i hi32 = _mm512_mask_blend_epi32(0xAAAA, pe, po); /* odd lanes: high halves of po */
+            f[s] = _mm512_add_epi32(_mm512_add_epi32(one, _mm512_mullo_epi32(ev, rhi)), hi32);
+            vs = _mm512_add_epi32(vs, f[s]);
+        }
+        sum = (uint32_t)_mm512_reduce_add_epi32(vs);
+    }
+    /* the rest of 2^20 to the first most likely byte, then the running sum */
+    {
+        uint32_t *fa = cum + 1; /* f in cum[1..256], then prefix sums in place */
+        for (s = 0; s < 16; s++)
+            _mm512_storeu_si512(fa + 16 * s, f[s]);
+        fa[best] += ((uint32_t)1 << OZ_PROB_BITS) - sum;
+        cum[0] = 0;
+        for (s = 0; s < 16; s++) {
+            __m512i v = _mm512_loadu_si512(fa + 16 * s);
+            /* inclusive prefix sum within 16 lanes: shifts by 1, 2, 4, 8 lanes */
+            v = _mm512_add_epi32(v, _mm512_maskz_permutexvar_epi32(0xFFFE, _mm512_sub_epi32(iota16(), _mm512_set1_epi32(1)), v));
+            v = _mm512_add_epi32(v, _mm512_maskz_permutexvar_epi32(0xFFFC, _mm512_sub_epi32(iota16(), _mm512_set1_epi32(2)), v));
+            v = _mm512_add_epi32(v, _mm512_maskz_permutexvar_epi32(0xFFF0, _mm512_sub_epi32(iota16(), _mm512_set1_epi32(4)), v));
+            v = _mm512_add_epi32(v, _mm512_maskz_permutexvar_epi32(0xFF00, _mm512_sub_epi32(iota16(), _mm512_set1_epi32(8)), v));
+            v = _mm512_add_epi32(v, _mm512_set1_epi32((int32_t)carry));
+            _mm512_storeu_si512(fa + 16 * s, v);
+            carry = fa[16 * s + 15];
+        }
+    }
+}
+
 #include "forward_impl.h"
 
-const ozf_kernels ozf_kernels_avx512 = {"avx512", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, exp2q15, forward};
+const ozf_kernels ozf_kernels_avx512 = {"avx512", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, exp2q15, freq_cum, forward};

@@ -65,6 +65,8 @@ typedef struct ozf_kernels {
                     int32_t *out);
     /* e[i] = oz_exp2q15(t[i]) */
     void (*exp2q15)(const int32_t *t, uint32_t n, uint16_t *e);
+    /* oz_freq_cum(z, cum): logits -> cumulative frequencies, same integers */
+    void (*freq_cum)(const int32_t *z, uint32_t *cum);
     /* the whole forward pass (ozf_forward), compiled for this ISA */
     void (*forward)(const struct ozf_model *fm, struct ozf_scratch *s, uint32_t nrows, const uint8_t *tok,
                     const uint32_t *pos, struct ozf_ring *const *rings, int32_t *z);

@@ -34,7 +34,7 @@ int ozf_encode_stream(const ozf_model *fm, const uint8_t *data, uint64_t n, uint
         ozf_forward(fm, &s, cnt, tok, pos, rp, z);
         for (k = 0; k < cnt; k++) {
             uint32_t sym = data[b + k];
-            oz_freq_cum(z + (size_t)k * 256, cum);
+            fm->k->freq_cum(z + (size_t)k * 256, cum);
             sf[2 * (b + k)] = cum[sym];
             sf[2 * (b + k) + 1] = cum[sym + 1] - cum[sym];
         }
@@ -97,7 +97,8 @@ int ozf_decode_batch(const ozf_model *fm, ozf_job *jobs, uint32_t njobs, void (*
         ozf_forward(fm, &s, nact, tok, pos, rp, z);
         for (k = 0; k < nact; k++) {
             i = act[k];
-            jobs[i].out[done[i]++] = (uint8_t)oz_decode_symbol(&dec[i], z + (size_t)k * 256, cum);
+            fm->k->freq_cum(z + (size_t)k * 256, cum);
+            jobs[i].out[done[i]++] = (uint8_t)oz_decode_cum(&dec[i], cum);
             if (dec[i].err)
                 jobs[i].rc = OZ_CORE_ETRUNC;
             else if (done[i] == jobs[i].out_len)
