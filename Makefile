@@ -27,7 +27,7 @@ CFLAGS_TRAIN = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -ffast-math -fopenmp -pthre
 LDLIBS   = -lopenblas -lxxhash -llzma -lzstd -lm -fopenmp -pthread
 
 CORE_SRC  = core/oz_model.c core/oz_codec.c core/oz_format.c
-TRAIN_SRC = gpu_train/train_cpu.c gpu_train/export.c
+TRAIN_SRC = gpu_train/train_cpu.c gpu_train/train_common.c gpu_train/export.c
 HOST_SRC  = host/ozip_lib.c host/classic.c host/model_io.c host/train_host.c host/util.c \
             host/backend_cpu.c host/fileio.c
 CORE_OBJ  = $(CORE_SRC:%.c=build/%.o)
