@@ -15,6 +15,7 @@
 extern char *openblas_get_config(void);
 extern char *openblas_get_corename(void);
 const char *classic_versions(void);
+void oz_cuda_describe(char *buf, size_t n);
 
 enum { OP_COMPRESS, OP_DECOMPRESS, OP_TEST, OP_LIST };
 
@@ -380,8 +381,11 @@ static void print_version(int verbose)
     printf("backends: %s\n", ozip_backends());
     if (verbose) {
         const char *ct = getenv("OPENBLAS_CORETYPE");
+        char cuda[1024];
         printf("trainer: cpu (OpenBLAS %s; kernel %s%s%s)\n", openblas_get_config(), openblas_get_corename(),
                ct ? ", OPENBLAS_CORETYPE=" : "", ct ? ct : "");
+        oz_cuda_describe(cuda, sizeof cuda);
+        printf("cuda: %s\n", cuda);
         printf("classic: %s\n", classic_versions());
         printf("threads: %ld online CPUs\n", sysconf(_SC_NPROCESSORS_ONLN));
     }
@@ -612,7 +616,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: --save-model works when compressing\n", prog);
         return 2;
     }
-    c.p.verbose = c.quiet ? 0 : (c.verbose > 1 ? c.verbose : 0);
+    c.p.verbose = c.quiet ? 0 : c.verbose; /* library notes: level 1 at -v (device choice), 2 at -vv */
     c.progress_tty = !c.quiet && isatty(2);
     if (c.progress_tty) {
         c.p.progress = progress_cb;

@@ -71,6 +71,15 @@ int oz_arch_candidates(uint64_t n, int level, oz_config *out, int max);
 ozip_status oz_train(const uint8_t *data, size_t n, const oz_config *arch, int level, const ozip_params *p,
                      oz_train_result *res);
 
+/* ---- the CUDA trainer plugin (host/cuda_plugin.c, gpu_train/cuda_api.h) ---- */
+struct oz_cuda_api;
+/* The loaded plugin, or NULL (not built, or it does not load). */
+const struct oz_cuda_api *oz_cuda_api_get(void);
+/* The plugin when GPU 0 can train, else NULL with the reason in why. */
+const struct oz_cuda_api *oz_cuda_usable(char *why, size_t n);
+/* One line for `ozip -V -v`: the plugin, its build, the GPU or why none. */
+void oz_cuda_describe(char *buf, size_t n);
+
 /* ---- model-stream decoding backends (host/backend_*.c) ---- */
 typedef struct oz_stream_job {
     const uint8_t *in;

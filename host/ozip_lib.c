@@ -971,9 +971,11 @@ ozip_status ozip_extract_model(const void *srcv, size_t n, void **dst, size_t *d
     return s;
 }
 
+/* "cuda" is listed when the CUDA trainer plugin is found and loads (its
+ * CUDA libraries resolve); whether a GPU can train is `ozip -V -v`'s line. */
 const char *ozip_backends(void)
 {
-    return "cpu";
+    return oz_cuda_api_get() ? "cpu cuda" : "cpu";
 }
 
 /* =================================================================== files */

@@ -142,7 +142,8 @@ ozip_status ozip_get_info(const void *src, size_t n, ozip_info *info, const ozip
 ozip_status ozip_extract_model(const void *src, size_t n, void **dst, size_t *dst_n, const ozip_params *p);
 
 /* Backends and features compiled into this library, space separated,
- * e.g. "cpu cuda emu opencl xrt". */
+ * e.g. "cpu cuda emu opencl xrt". "cuda" (the CUDA trainer) is a plugin,
+ * listed when libozip_cuda.so is found and loads; it needs a GPU to train. */
 const char *ozip_backends(void);
 
 #ifdef __cplusplus
