@@ -130,7 +130,7 @@ grep -q -- "--model" err.out && ok "external model missing: message says to pass
 
 # --- --device cuda: the CUDA trainer plugin (build/libozip_cuda.so) and a GPU
 cuda_line=$(sed -n 's/^cuda: //p' vv.out)
-if [ -f "$ROOT/build/libozip_cuda.so" ] && ! echo "$cuda_line" | grep -q "does not load"; then
+if ! echo "$cuda_line" | grep -q "^not available"; then
     grep -q "^backends: .*cuda" v.out && ok "ozip -V lists cuda (the CUDA trainer plugin is built and loads)" \
         || nok "ozip -V lists cuda (the CUDA trainer plugin is built and loads)" "$(cat v.out)"
 else
