@@ -71,7 +71,7 @@ const float GELU_C = 0.7978845608028654f; /* sqrt(2/pi) */
 const int EW_THREADS = 256;               /* elementwise kernels */
 const int ROW_THREADS = 256;              /* warp-per-row kernels: 8 rows per block */
 const int NPART = 256;                    /* blocks of the gradient-norm reduction */
-const int ATT_TQ = 128;                   /* tiled attention: queries (or keys) per block */
+const int ATT_TQ = 64;                    /* tiled attention: queries (or keys) per block */
 const int ATT_KC = 64;                    /* tiled attention: keys (or queries) per shared chunk */
 const size_t CUBLAS_WS = (size_t)32 << 20;
 
@@ -187,9 +187,19 @@ __global__ void embed_bwd_kernel(const float *dx, const int *off, const int *pos
     unsigned v = blockIdx.x, d = blockIdx.y * blockDim.x + threadIdx.x;
     if (d >= D)
         return;
+    const int end = off[v + 1];
     float acc = gemb[(size_t)v * D + d];
-    for (int k = off[v]; k < off[v + 1]; k++)
-        acc += dx[(size_t)pos[k] * D + d];
+    /* 16 independent loads in flight, then added in position order */
+    for (int k = off[v]; k < end; k += 16) {
+        float x[16];
+#pragma unroll
+        for (int u = 0; u < 16; u++)
+            x[u] = k + u < end ? dx[(size_t)pos[k + u] * D + d] : 0.0f;
+#pragma unroll
+        for (int u = 0; u < 16; u++)
+            if (k + u < end)
+                acc += x[u];
+    }
     gemb[(size_t)v * D + d] = acc;
 }
 
@@ -465,13 +475,16 @@ template <int DP> __global__ void __launch_bounds__(ATT_TQ) attn_fwd_tiled(attn_
                 continue;
             const float4 *k4 = reinterpret_cast<const float4 *>(Ks[j - cst]);
             const float4 *v4 = reinterpret_cast<const float4 *>(Vs[j - cst]);
-            float s = 0;
+            float4 sp = {0, 0, 0, 0}; /* four partial sums: short dependency chains */
 #pragma unroll
             for (int d = 0; d < DP / 4; d++) {
                 float4 k = k4[d];
-                s += q[4 * d] * k.x + q[4 * d + 1] * k.y + q[4 * d + 2] * k.z + q[4 * d + 3] * k.w;
+                sp.x += q[4 * d] * k.x;
+                sp.y += q[4 * d + 1] * k.y;
+                sp.z += q[4 * d + 2] * k.z;
+                sp.w += q[4 * d + 3] * k.w;
             }
-            s -= sl * (float)(t - j);
+            float s = (sp.x + sp.y) + (sp.z + sp.w) - sl * (float)(t - j);
             if (s > m) {
                 float c = exp2f(m - s);
                 l *= c;
@@ -545,13 +558,20 @@ template <int DP> __global__ void __launch_bounds__(ATT_TQ) attn_dq_tiled(attn_a
                 continue;
             const float4 *k4 = reinterpret_cast<const float4 *>(Ks[j - cst]);
             const float4 *v4 = reinterpret_cast<const float4 *>(Vs[j - cst]);
-            float s = 0, dp = 0;
+            float4 sp = {0, 0, 0, 0}, dpp = {0, 0, 0, 0};
 #pragma unroll
             for (int d = 0; d < DP / 4; d++) {
                 float4 k = k4[d], v = v4[d];
-                s += q[4 * d] * k.x + q[4 * d + 1] * k.y + q[4 * d + 2] * k.z + q[4 * d + 3] * k.w;
-                dp += go[4 * d] * v.x + go[4 * d + 1] * v.y + go[4 * d + 2] * v.z + go[4 * d + 3] * v.w;
+                sp.x += q[4 * d] * k.x;
+                sp.y += q[4 * d + 1] * k.y;
+                sp.z += q[4 * d + 2] * k.z;
+                sp.w += q[4 * d + 3] * k.w;
+                dpp.x += go[4 * d] * v.x;
+                dpp.y += go[4 * d + 1] * v.y;
+                dpp.z += go[4 * d + 2] * v.z;
+                dpp.w += go[4 * d + 3] * v.w;
             }
+            float s = (sp.x + sp.y) + (sp.z + sp.w), dp = (dpp.x + dpp.y) + (dpp.z + dpp.w);
             float p = exp2f(s - sl * (float)(t - j) - lse), ds = p * (dp - Dt);
 #pragma unroll
             for (int d = 0; d < DP / 4; d++) {
@@ -619,13 +639,20 @@ template <int DP> __global__ void __launch_bounds__(ATT_TQ) attn_dkv_tiled(attn_
                 continue;
             const float4 *q4 = reinterpret_cast<const float4 *>(Qs[t - cst]);
             const float4 *g4 = reinterpret_cast<const float4 *>(Gs[t - cst]);
-            float s = 0, dp = 0;
+            float4 sp = {0, 0, 0, 0}, dpp = {0, 0, 0, 0};
 #pragma unroll
             for (int d = 0; d < DP / 4; d++) {
                 float4 q = q4[d], g = g4[d];
-                s += q.x * k[4 * d] + q.y * k[4 * d + 1] + q.z * k[4 * d + 2] + q.w * k[4 * d + 3];
-                dp += g.x * v[4 * d] + g.y * v[4 * d + 1] + g.z * v[4 * d + 2] + g.w * v[4 * d + 3];
+                sp.x += q.x * k[4 * d];
+                sp.y += q.y * k[4 * d + 1];
+                sp.z += q.z * k[4 * d + 2];
+                sp.w += q.w * k[4 * d + 3];
+                dpp.x += g.x * v[4 * d];
+                dpp.y += g.y * v[4 * d + 1];
+                dpp.z += g.z * v[4 * d + 2];
+                dpp.w += g.w * v[4 * d + 3];
             }
+            float s = (sp.x + sp.y) + (sp.z + sp.w), dp = (dpp.x + dpp.y) + (dpp.z + dpp.w);
             float p = exp2f(s - sl * (float)(t - j) - Ls[t - cst]), ds = p * (dp - Ds[t - cst]);
 #pragma unroll
             for (int d = 0; d < DP / 4; d++) {
@@ -1659,7 +1686,9 @@ float *cuda_trainer_params(cuda_trainer *t)
 
 int cuda_trainer_params_changed(cuda_trainer *t)
 {
-    CU(cudaMemcpy(t->p, t->hp, t->np * sizeof(float), cudaMemcpyHostToDevice));
+    /* on the trainer's stream: a plain cudaMemcpy would not wait for it */
+    CU(cudaMemcpyAsync(t->p, t->hp, t->np * sizeof(float), cudaMemcpyHostToDevice, t->s));
+    CU(cudaStreamSynchronize(t->s));
     return 0;
 }
 
