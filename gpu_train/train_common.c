@@ -6,6 +6,7 @@
  * into the CUDA plugin, so both trainers start from bit-identical parameters
  * and see the same windows in the same order for a seed. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "trainer.h"
@@ -129,4 +130,33 @@ double tr_lr_at(const tr_opts *o, uint64_t step)
         return o->lr * (step + 1) / w;
     f = (step - w) / fmax(1.0, (double)o->steps - w);
     return o->lr * (o->min_lr_frac + (1 - o->min_lr_frac) * 0.5 * (1 + cos(3.141592653589793 * f)));
+}
+
+double tr_eval_windows(const uint8_t *data, size_t n, uint32_t T, uint32_t B,
+                       double (*loss)(void *trainer, const uint8_t *tok, uint32_t b), void *trainer)
+{
+    uint8_t *tok = malloc((size_t)B * (T + 1));
+    size_t off = 0;
+    double sum = 0, cnt = 0, l;
+    if (!tok || n < (size_t)T + 1) {
+        free(tok);
+        return -1;
+    }
+    while (off + T + 1 <= n) {
+        uint32_t b = 0;
+        while (b < B && off + T + 1 <= n) {
+            memcpy(tok + (size_t)b * (T + 1), data + off, T + 1);
+            off += T;
+            b++;
+        }
+        l = loss(trainer, tok, b);
+        if (l < 0) {
+            free(tok);
+            return -1;
+        }
+        sum += l * b * T;
+        cnt += (double)b * T;
+    }
+    free(tok);
+    return cnt > 0 ? sum / cnt / log(2.0) : -1;
 }

@@ -765,26 +765,9 @@ double cpu_trainer_fit(cpu_trainer *t, const uint8_t *data, size_t n, tr_progres
 
 void cpu_trainer_set_steps(cpu_trainer *t, uint64_t steps) { t->o.steps = steps ? steps : 1; }
 
+static double eval_loss(void *t, const uint8_t *tok, uint32_t b) { return cpu_trainer_loss((cpu_trainer *)t, tok, b); }
+
 double cpu_trainer_eval(cpu_trainer *t, const uint8_t *data, size_t n)
 {
-    const uint32_t T = t->T, B = t->B;
-    uint8_t *tok = malloc((size_t)B * (T + 1));
-    size_t off = 0;
-    double sum = 0, cnt = 0;
-    if (!tok || n < (size_t)T + 1) {
-        free(tok);
-        return -1;
-    }
-    while (off + T + 1 <= n) {
-        uint32_t b = 0;
-        while (b < B && off + T + 1 <= n) {
-            memcpy(tok + (size_t)b * (T + 1), data + off, T + 1);
-            off += T;
-            b++;
-        }
-        sum += cpu_trainer_loss(t, tok, b) * b * T;
-        cnt += (double)b * T;
-    }
-    free(tok);
-    return cnt > 0 ? sum / cnt / log(2.0) : -1;
+    return tr_eval_windows(data, n, t->T, t->B, eval_loss, t);
 }

@@ -434,29 +434,68 @@ struct attn_args {
     float slope2[OZ_MAX_HEADS];
 };
 
-/* Tiled forward: block = (query tile of ATT_TQ, head, row); thread = query;
- * keys are walked newest first in shared-memory chunks (the ALiBi bias falls
- * with distance, so the running max is found early and rescales are rare).
- * Head width padded to DP with zeros. Keys are walked in warp-uniform bounds,
- * so every lane reads the same key (shared-memory broadcast). */
-template <int DP> __global__ void __launch_bounds__(ATT_TQ) attn_fwd_tiled(attn_args a)
+/* a . b over DP columns, a in registers, b a row in shared memory; four
+ * partial sums keep the dependency chains short. */
+template <int DP> __device__ __forceinline__ float dot_row(const float *a, const float4 *b)
 {
-    __shared__ __align__(16) float Ks[ATT_KC][DP];
-    __shared__ __align__(16) float Vs[ATT_KC][DP];
-    const unsigned b = blockIdx.z, h = blockIdx.y, tid = threadIdx.x;
-    const int T = (int)a.T, W = (int)a.W, Dh = (int)a.Dh, t0 = blockIdx.x * ATT_TQ, t = t0 + (int)tid;
-    const size_t rs = 3 * (size_t)a.D;
-    const float *base = a.qkv + (size_t)b * T * rs + h * Dh;
-    const float qs = a.scale * LOG2E, sl = a.slope2[h];
-    const bool valid = t < T;
-    float q[DP], acc[DP], m = -INFINITY, l = 0;
+    float4 s = {0, 0, 0, 0};
 #pragma unroll
-    for (int d = 0; d < DP; d++) {
-        q[d] = (valid && d < Dh) ? base[(size_t)t * rs + d] * qs : 0.0f;
-        acc[d] = 0;
+    for (int d = 0; d < DP / 4; d++) {
+        float4 x = b[d];
+        s.x += a[4 * d] * x.x;
+        s.y += a[4 * d + 1] * x.y;
+        s.z += a[4 * d + 2] * x.z;
+        s.w += a[4 * d + 3] * x.w;
     }
+    return (s.x + s.y) + (s.z + s.w);
+}
+
+/* acc += c * b over DP columns, b a row in shared memory */
+template <int DP> __device__ __forceinline__ void axpy_row(float *acc, float c, const float4 *b)
+{
+#pragma unroll
+    for (int d = 0; d < DP / 4; d++) {
+        float4 x = b[d];
+        acc[4 * d] += c * x.x;
+        acc[4 * d + 1] += c * x.y;
+        acc[4 * d + 2] += c * x.z;
+        acc[4 * d + 3] += c * x.w;
+    }
+}
+
+/* Online softmax: folds score s (base 2) into the running max m and sum l,
+ * rescaling the n accumulators when the max moves; returns the new term's
+ * weight exp2(s - m). */
+template <int n> __device__ __forceinline__ float online_softmax(float s, float &m, float &l, float *acc)
+{
+    if (s > m) {
+        float c = exp2f(m - s);
+        l *= c;
+#pragma unroll
+        for (int d = 0; d < n; d++)
+            acc[d] *= c;
+        m = s;
+    }
+    float pe = exp2f(s - m);
+    l += pe;
+    return pe;
+}
+
+/* The key walk of the tiled forward and dQ kernels. Block = (query tile of
+ * ATT_TQ, head, row), thread = query t. The keys the tile can see are loaded
+ * in chunks of ATT_KC into shared memory (head width padded to DP with zeros)
+ * and walked newest first: the ALiBi bias falls with distance, so the running
+ * max of the forward is found early and rescales are rare. Bounds are
+ * warp-uniform, so every lane reads the same key (a shared-memory broadcast);
+ * body(j, k, v) runs for the keys in t's window. */
+template <int DP, class Body>
+__device__ __forceinline__ void for_each_key(const attn_args &a, const float *base, int t0, int t, bool valid,
+                                             float (*Ks)[DP], float (*Vs)[DP], Body body)
+{
+    const int T = (int)a.T, W = (int)a.W, Dh = (int)a.Dh, tid = (int)threadIdx.x;
+    const size_t rs = 3 * (size_t)a.D;
     const int jlo = max(0, t0 - W + 1), jhi = min(T - 1, t0 + ATT_TQ - 1);
-    const int tw0 = t0 + (int)(tid & ~31u), tw1 = min(tw0 + 31, T - 1);
+    const int tw0 = t0 + (tid & ~31), tw1 = min(tw0 + 31, T - 1);
     for (int cend = jhi; cend >= jlo; cend -= ATT_KC) {
         const int cst = max(jlo, cend - ATT_KC + 1), cn = cend - cst + 1;
         __syncthreads();
@@ -470,41 +509,33 @@ template <int DP> __global__ void __launch_bounds__(ATT_TQ) attn_fwd_tiled(attn_
         if (tw0 >= T)
             continue;
         const int jb = min(cend, tw1), je = max(cst, tw0 - W + 1);
-        for (int j = jb; j >= je; j--) {
-            if (!valid || j > t || j <= t - W)
-                continue;
-            const float4 *k4 = reinterpret_cast<const float4 *>(Ks[j - cst]);
-            const float4 *v4 = reinterpret_cast<const float4 *>(Vs[j - cst]);
-            float4 sp = {0, 0, 0, 0}; /* four partial sums: short dependency chains */
-#pragma unroll
-            for (int d = 0; d < DP / 4; d++) {
-                float4 k = k4[d];
-                sp.x += q[4 * d] * k.x;
-                sp.y += q[4 * d + 1] * k.y;
-                sp.z += q[4 * d + 2] * k.z;
-                sp.w += q[4 * d + 3] * k.w;
-            }
-            float s = (sp.x + sp.y) + (sp.z + sp.w) - sl * (float)(t - j);
-            if (s > m) {
-                float c = exp2f(m - s);
-                l *= c;
-#pragma unroll
-                for (int d = 0; d < DP; d++)
-                    acc[d] *= c;
-                m = s;
-            }
-            float pe = exp2f(s - m);
-            l += pe;
-#pragma unroll
-            for (int d = 0; d < DP / 4; d++) {
-                float4 v = v4[d];
-                acc[4 * d] += pe * v.x;
-                acc[4 * d + 1] += pe * v.y;
-                acc[4 * d + 2] += pe * v.z;
-                acc[4 * d + 3] += pe * v.w;
-            }
-        }
+        for (int j = jb; j >= je; j--)
+            if (valid && j <= t && j > t - W)
+                body(j, reinterpret_cast<const float4 *>(Ks[j - cst]), reinterpret_cast<const float4 *>(Vs[j - cst]));
     }
+}
+
+/* Tiled forward: online softmax over the window; writes o and the base-2
+ * log-sum-exp of each query. */
+template <int DP> __global__ void __launch_bounds__(ATT_TQ) attn_fwd_tiled(attn_args a)
+{
+    __shared__ __align__(16) float Ks[ATT_KC][DP];
+    __shared__ __align__(16) float Vs[ATT_KC][DP];
+    const unsigned b = blockIdx.z, h = blockIdx.y;
+    const int T = (int)a.T, Dh = (int)a.Dh, t0 = blockIdx.x * ATT_TQ, t = t0 + (int)threadIdx.x;
+    const size_t rs = 3 * (size_t)a.D;
+    const float *base = a.qkv + (size_t)b * T * rs + h * Dh;
+    const float qs = a.scale * LOG2E, sl = a.slope2[h];
+    const bool valid = t < T;
+    float q[DP], acc[DP], m = -INFINITY, l = 0;
+#pragma unroll
+    for (int d = 0; d < DP; d++) {
+        q[d] = (valid && d < Dh) ? base[(size_t)t * rs + d] * qs : 0.0f;
+        acc[d] = 0;
+    }
+    for_each_key<DP>(a, base, t0, t, valid, Ks, Vs, [&](int j, const float4 *k4, const float4 *v4) {
+        axpy_row<DP>(acc, online_softmax<DP>(dot_row<DP>(q, k4) - sl * (float)(t - j), m, l, acc), v4);
+    });
     if (valid) {
         float inv = 1.0f / l, *orow = a.o + ((size_t)b * T + t) * a.D + h * Dh;
 #pragma unroll
@@ -515,14 +546,14 @@ template <int DP> __global__ void __launch_bounds__(ATT_TQ) attn_fwd_tiled(attn_
     }
 }
 
-/* Tiled dQ: same tiling as the forward; per query recompute p, then
- * ds = p (dout.v - dout.o), dq = scale * sum ds k. Writes dsum = dout.o. */
+/* Tiled dQ: per query recompute p, then ds = p (dout.v - dout.o),
+ * dq = scale * sum ds k. Writes dsum = dout.o for the dK, dV kernel. */
 template <int DP> __global__ void __launch_bounds__(ATT_TQ) attn_dq_tiled(attn_args a)
 {
     __shared__ __align__(16) float Ks[ATT_KC][DP];
     __shared__ __align__(16) float Vs[ATT_KC][DP];
-    const unsigned b = blockIdx.z, h = blockIdx.y, tid = threadIdx.x;
-    const int T = (int)a.T, W = (int)a.W, Dh = (int)a.Dh, t0 = blockIdx.x * ATT_TQ, t = t0 + (int)tid;
+    const unsigned b = blockIdx.z, h = blockIdx.y;
+    const int T = (int)a.T, Dh = (int)a.Dh, t0 = blockIdx.x * ATT_TQ, t = t0 + (int)threadIdx.x;
     const size_t rs = 3 * (size_t)a.D, row = (size_t)b * T + t;
     const float *base = a.qkv + (size_t)b * T * rs + h * Dh;
     const float qs = a.scale * LOG2E, sl = a.slope2[h];
@@ -538,51 +569,10 @@ template <int DP> __global__ void __launch_bounds__(ATT_TQ) attn_dq_tiled(attn_a
     }
     if (valid)
         lse = a.lse[row * a.H + h];
-    const int jlo = max(0, t0 - W + 1), jhi = min(T - 1, t0 + ATT_TQ - 1);
-    const int tw0 = t0 + (int)(tid & ~31u), tw1 = min(tw0 + 31, T - 1);
-    for (int cend = jhi; cend >= jlo; cend -= ATT_KC) {
-        const int cst = max(jlo, cend - ATT_KC + 1), cn = cend - cst + 1;
-        __syncthreads();
-        for (int e = tid; e < cn * DP; e += ATT_TQ) {
-            int r = e / DP, d = e % DP;
-            const float *rw = base + (size_t)(cst + r) * rs;
-            Ks[r][d] = d < Dh ? rw[a.D + d] : 0.0f;
-            Vs[r][d] = d < Dh ? rw[2 * a.D + d] : 0.0f;
-        }
-        __syncthreads();
-        if (tw0 >= T)
-            continue;
-        const int jb = min(cend, tw1), je = max(cst, tw0 - W + 1);
-        for (int j = jb; j >= je; j--) {
-            if (!valid || j > t || j <= t - W)
-                continue;
-            const float4 *k4 = reinterpret_cast<const float4 *>(Ks[j - cst]);
-            const float4 *v4 = reinterpret_cast<const float4 *>(Vs[j - cst]);
-            float4 sp = {0, 0, 0, 0}, dpp = {0, 0, 0, 0};
-#pragma unroll
-            for (int d = 0; d < DP / 4; d++) {
-                float4 k = k4[d], v = v4[d];
-                sp.x += q[4 * d] * k.x;
-                sp.y += q[4 * d + 1] * k.y;
-                sp.z += q[4 * d + 2] * k.z;
-                sp.w += q[4 * d + 3] * k.w;
-                dpp.x += go[4 * d] * v.x;
-                dpp.y += go[4 * d + 1] * v.y;
-                dpp.z += go[4 * d + 2] * v.z;
-                dpp.w += go[4 * d + 3] * v.w;
-            }
-            float s = (sp.x + sp.y) + (sp.z + sp.w), dp = (dpp.x + dpp.y) + (dpp.z + dpp.w);
-            float p = exp2f(s - sl * (float)(t - j) - lse), ds = p * (dp - Dt);
-#pragma unroll
-            for (int d = 0; d < DP / 4; d++) {
-                float4 k = k4[d];
-                dq[4 * d] += ds * k.x;
-                dq[4 * d + 1] += ds * k.y;
-                dq[4 * d + 2] += ds * k.z;
-                dq[4 * d + 3] += ds * k.w;
-            }
-        }
-    }
+    for_each_key<DP>(a, base, t0, t, valid, Ks, Vs, [&](int j, const float4 *k4, const float4 *v4) {
+        float p = exp2f(dot_row<DP>(q, k4) - sl * (float)(t - j) - lse);
+        axpy_row<DP>(dq, p * (dot_row<DP>(go, v4) - Dt), k4);
+    });
     if (valid) {
         float *out = a.dqkv + row * rs + h * Dh;
 #pragma unroll
@@ -639,33 +629,9 @@ template <int DP> __global__ void __launch_bounds__(ATT_TQ) attn_dkv_tiled(attn_
                 continue;
             const float4 *q4 = reinterpret_cast<const float4 *>(Qs[t - cst]);
             const float4 *g4 = reinterpret_cast<const float4 *>(Gs[t - cst]);
-            float4 sp = {0, 0, 0, 0}, dpp = {0, 0, 0, 0};
-#pragma unroll
-            for (int d = 0; d < DP / 4; d++) {
-                float4 q = q4[d], g = g4[d];
-                sp.x += q.x * k[4 * d];
-                sp.y += q.y * k[4 * d + 1];
-                sp.z += q.z * k[4 * d + 2];
-                sp.w += q.w * k[4 * d + 3];
-                dpp.x += g.x * v[4 * d];
-                dpp.y += g.y * v[4 * d + 1];
-                dpp.z += g.z * v[4 * d + 2];
-                dpp.w += g.w * v[4 * d + 3];
-            }
-            float s = (sp.x + sp.y) + (sp.z + sp.w), dp = (dpp.x + dpp.y) + (dpp.z + dpp.w);
-            float p = exp2f(s - sl * (float)(t - j) - Ls[t - cst]), ds = p * (dp - Ds[t - cst]);
-#pragma unroll
-            for (int d = 0; d < DP / 4; d++) {
-                float4 q = q4[d], g = g4[d];
-                dv[4 * d] += p * g.x;
-                dv[4 * d + 1] += p * g.y;
-                dv[4 * d + 2] += p * g.z;
-                dv[4 * d + 3] += p * g.w;
-                dk[4 * d] += ds * q.x;
-                dk[4 * d + 1] += ds * q.y;
-                dk[4 * d + 2] += ds * q.z;
-                dk[4 * d + 3] += ds * q.w;
-            }
+            float p = exp2f(dot_row<DP>(k, q4) - sl * (float)(t - j) - Ls[t - cst]);
+            axpy_row<DP>(dk, p * (dot_row<DP>(v, g4) - Ds[t - cst]), q4);
+            axpy_row<DP>(dv, p, g4);
         }
     }
     if (valid) {
@@ -684,23 +650,26 @@ template <int DP> __global__ void __launch_bounds__(ATT_TQ) attn_dkv_tiled(attn_
  * warp (the xor butterfly leaves the same sum in every lane). Slower than the
  * tiled ones; used where Dh > 32 and as a second implementation in tests. */
 #define GEN_R 8
-__device__ __forceinline__ void gen_rowid(const attn_args &a, unsigned long long w, unsigned *b, unsigned *h,
-                                          unsigned *t)
+/* This warp's query or key: row b, head h, position t; false past the end. */
+__device__ __forceinline__ bool gen_item(const attn_args &a, unsigned *b, unsigned *h, int *t)
 {
-    *t = (unsigned)(w % a.T);
+    unsigned long long w = blockIdx.x * (unsigned long long)(blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (w >= (unsigned long long)a.B * a.H * a.T)
+        return false;
+    *t = (int)(w % a.T);
     *h = (unsigned)((w / a.T) % a.H);
     *b = (unsigned)(w / ((unsigned long long)a.T * a.H));
+    return true;
 }
 
 __global__ void attn_fwd_generic(attn_args a)
 {
-    unsigned long long w = blockIdx.x * (unsigned long long)(blockDim.x >> 5) + (threadIdx.x >> 5);
     const int lane = threadIdx.x & 31;
-    if (w >= (unsigned long long)a.B * a.H * a.T)
+    unsigned b, h;
+    int t;
+    if (!gen_item(a, &b, &h, &t))
         return;
-    unsigned b, h, tu;
-    gen_rowid(a, w, &b, &h, &tu);
-    const int t = (int)tu, Dh = (int)a.Dh;
+    const int Dh = (int)a.Dh;
     const size_t rs = 3 * (size_t)a.D;
     const float *base = a.qkv + (size_t)b * a.T * rs + h * Dh;
     const float qs = a.scale * LOG2E, sl = a.slope2[h];
@@ -720,17 +689,7 @@ __global__ void attn_fwd_generic(attn_args a)
             if (d < Dh)
                 s += q[r] * kr[d];
         }
-        s = warp_sum(s) - sl * (float)(t - j);
-        if (s > m) {
-            float c = exp2f(m - s);
-            l *= c;
-#pragma unroll
-            for (int r = 0; r < GEN_R; r++)
-                acc[r] *= c;
-            m = s;
-        }
-        float pe = exp2f(s - m);
-        l += pe;
+        float pe = online_softmax<GEN_R>(warp_sum(s) - sl * (float)(t - j), m, l, acc);
 #pragma unroll
         for (int r = 0; r < GEN_R; r++) {
             int d = lane + 32 * r;
@@ -751,13 +710,12 @@ __global__ void attn_fwd_generic(attn_args a)
 
 __global__ void attn_dq_generic(attn_args a)
 {
-    unsigned long long w = blockIdx.x * (unsigned long long)(blockDim.x >> 5) + (threadIdx.x >> 5);
     const int lane = threadIdx.x & 31;
-    if (w >= (unsigned long long)a.B * a.H * a.T)
+    unsigned b, h;
+    int t;
+    if (!gen_item(a, &b, &h, &t))
         return;
-    unsigned b, h, tu;
-    gen_rowid(a, w, &b, &h, &tu);
-    const int t = (int)tu, Dh = (int)a.Dh;
+    const int Dh = (int)a.Dh;
     const size_t rs = 3 * (size_t)a.D, row = (size_t)b * a.T + t;
     const float *base = a.qkv + (size_t)b * a.T * rs + h * Dh;
     const float qs = a.scale * LOG2E, sl = a.slope2[h], lse = a.lse[row * a.H + h];
@@ -804,13 +762,12 @@ __global__ void attn_dq_generic(attn_args a)
 
 __global__ void attn_dkv_generic(attn_args a)
 {
-    unsigned long long w = blockIdx.x * (unsigned long long)(blockDim.x >> 5) + (threadIdx.x >> 5);
     const int lane = threadIdx.x & 31;
-    if (w >= (unsigned long long)a.B * a.H * a.T)
+    unsigned b, h;
+    int j;
+    if (!gen_item(a, &b, &h, &j))
         return;
-    unsigned b, h, ju;
-    gen_rowid(a, w, &b, &h, &ju);
-    const int j = (int)ju, Dh = (int)a.Dh, T = (int)a.T;
+    const int Dh = (int)a.Dh, T = (int)a.T;
     const size_t rs = 3 * (size_t)a.D, rowb = (size_t)b * a.T;
     const float *base = a.qkv + rowb * rs + h * Dh;
     const float qs = a.scale * LOG2E, sl = a.slope2[h];
@@ -1650,33 +1607,11 @@ double cuda_trainer_loss(cuda_trainer *t, const uint8_t *tok, uint32_t B)
     return read_loss(t);
 }
 
+double eval_loss(void *t, const uint8_t *tok, uint32_t b) { return cuda_trainer_loss((cuda_trainer *)t, tok, b); }
+
 double cuda_trainer_eval(cuda_trainer *t, const uint8_t *data, size_t n)
 {
-    const uint32_t T = t->T, B = t->B;
-    uint8_t *tok = (uint8_t *)malloc((size_t)B * (T + 1));
-    size_t off = 0;
-    double sum = 0, cnt = 0, l;
-    if (!tok || n < (size_t)T + 1 || t->failed) {
-        free(tok);
-        return -1;
-    }
-    while (off + T + 1 <= n) {
-        uint32_t b = 0;
-        while (b < B && off + T + 1 <= n) {
-            memcpy(tok + (size_t)b * (T + 1), data + off, T + 1);
-            off += T;
-            b++;
-        }
-        l = cuda_trainer_loss(t, tok, b);
-        if (l < 0) {
-            free(tok);
-            return -1;
-        }
-        sum += l * b * T;
-        cnt += (double)b * T;
-    }
-    free(tok);
-    return cnt > 0 ? sum / cnt / log(2.0) : -1;
+    return t->failed ? -1 : tr_eval_windows(data, n, t->T, t->B, eval_loss, t);
 }
 
 float *cuda_trainer_params(cuda_trainer *t)

@@ -74,6 +74,10 @@ void tr_init_params(const oz_config *a, uint64_t *rng, float *p);
 void tr_sample_windows(uint64_t *rng, const uint8_t *data, size_t n, uint32_t T, uint32_t B, uint8_t *tok);
 /* Learning rate of optimiser step `step` (0-based): linear warm-up, cosine. */
 double tr_lr_at(const tr_opts *o, uint64_t step);
+/* Mean bits/byte of loss() over consecutive windows of T+1 bytes covering
+ * data[n], B at a time (the trainers' eval); -1 if a loss call fails. */
+double tr_eval_windows(const uint8_t *data, size_t n, uint32_t T, uint32_t B,
+                       double (*loss)(void *trainer, const uint8_t *tok, uint32_t b), void *trainer);
 
 /* Fixed constants of the integer model that training mirrors. */
 #define TR_NORM_STEP (1.0f / 32.0f) /* OZ_NORM_FRAC = 5 */

@@ -20,7 +20,7 @@ static struct {
     const oz_cuda_api *api;
     int found, driver, usable;
     char why[512];    /* why the plugin is not loaded */
-    char device[256]; /* probe: the GPU, or why none can train */
+    char device[512]; /* probe: the GPU, or why none can train */
 } cu = {PTHREAD_ONCE_INIT, PTHREAD_ONCE_INIT, PTHREAD_ONCE_INIT, "", NULL, 0, 0, 0, "", ""};
 
 /* Where the plugin may be: $OZIP_CUDA_PLUGIN, else beside the executable,
@@ -60,7 +60,7 @@ static void find(void)
     if (cu.found)
         return;
     if (env && *env)
-        snprintf(cu.why, sizeof cu.why, "OZIP_CUDA_PLUGIN=%s: no such file", cu.path);
+        snprintf(cu.why, sizeof cu.why, "OZIP_CUDA_PLUGIN=%.400s: no such file", cu.path);
     else
         snprintf(cu.why, sizeof cu.why,
                  "this ozip was built without the CUDA trainer (no libozip_cuda.so beside it; "
@@ -77,14 +77,14 @@ static void open_plugin(void)
         return;
     h = dlopen(cu.path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
-        snprintf(cu.why, sizeof cu.why, "the CUDA trainer plugin does not load: %s", dlerror());
+        snprintf(cu.why, sizeof cu.why, "the CUDA trainer plugin does not load: %.400s", dlerror());
         return;
     }
     get = (oz_cuda_get_api_fn)dlsym(h, "oz_cuda_get_api");
     api = get ? get() : NULL;
     if (!api || api->version != OZ_CUDA_API_VERSION || api->opts_size != sizeof(tr_opts) ||
         api->scales_size != sizeof(tr_scales)) {
-        snprintf(cu.why, sizeof cu.why, "the CUDA trainer plugin %s belongs to another ozip version", cu.path);
+        snprintf(cu.why, sizeof cu.why, "the CUDA trainer plugin %.400s belongs to another ozip version", cu.path);
         return; /* not closed: unloading a CUDA runtime is not worth the risk */
     }
     cu.api = api;
@@ -124,7 +124,7 @@ const oz_cuda_api *oz_cuda_usable(char *why, size_t n)
 
 void oz_cuda_describe(char *buf, size_t n)
 {
-    char dev[256];
+    char dev[512];
     const oz_cuda_api *api = oz_cuda_api_get();
     if (!api) {
         snprintf(buf, n, "not available: %s", cu.why);

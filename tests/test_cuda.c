@@ -388,6 +388,21 @@ static void gpu_peaks(const char *name, double *fp32, double *tf32)
         *fp32 = 19.5, *tf32 = 156;
 }
 
+static void bench_opts(tr_opts *o, uint32_t L, uint32_t D, uint32_t H, uint32_t F, uint32_t W, uint32_t T,
+                       uint32_t B, uint64_t steps)
+{
+    tr_opts_default(o);
+    o->arch.n_layer = L;
+    o->arch.d_model = D;
+    o->arch.n_head = H;
+    o->arch.d_ff = F;
+    o->arch.ctx = W;
+    o->arch.wbits = 5;
+    o->seq = T;
+    o->batch = B;
+    o->steps = steps;
+}
+
 static void bench_one(const char *label, uint32_t L, uint32_t D, uint32_t H, uint32_t F, uint32_t W, uint32_t T,
                       uint32_t B, const uint8_t *data, size_t n, double seconds)
 {
@@ -397,16 +412,7 @@ static void bench_one(const char *label, uint32_t L, uint32_t D, uint32_t H, uin
     bench_ctx bc;
     double t0, dt, f, tps, pf, pt, per;
     uint64_t steps;
-    tr_opts_default(&o);
-    o.arch.n_layer = L;
-    o.arch.d_model = D;
-    o.arch.n_head = H;
-    o.arch.d_ff = F;
-    o.arch.ctx = W;
-    o.arch.wbits = 5;
-    o.seq = T;
-    o.batch = B;
-    o.steps = 12;
+    bench_opts(&o, L, D, H, F, W, T, B, 12);
     g = api->create(&o, NULL, err, sizeof err);
     if (!g) {
         printf("bench %-34s cannot create: %s\n", label, err);
@@ -452,16 +458,7 @@ static void bench_cpu(const char *label, uint32_t L, uint32_t D, uint32_t H, uin
     tr_opts o;
     cpu_trainer *c;
     double t0;
-    tr_opts_default(&o);
-    o.arch.n_layer = L;
-    o.arch.d_model = D;
-    o.arch.n_head = H;
-    o.arch.d_ff = F;
-    o.arch.ctx = W;
-    o.arch.wbits = 5;
-    o.seq = T;
-    o.batch = B;
-    o.steps = steps;
+    bench_opts(&o, L, D, H, F, W, T, B, steps);
     c = cpu_trainer_new(&o);
     t0 = now();
     cpu_trainer_fit(c, data, n, NULL, NULL);
