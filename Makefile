@@ -11,8 +11,11 @@
 #   make tables     regenerate core/oz_tables.h (tools/gen_tables.c)
 #   make clean
 #
-# Required: gcc, make, libopenblas-dev, libxxhash-dev, liblzma-dev, libzstd-dev.
-# Optional backends are detected and reported (see `ozip -V`).
+# Required: gcc, make, libopenblas-dev, libxxhash-dev, liblzma-dev, libzstd-dev, libbz2-dev,
+# libbrotli-dev.
+# Optional backends are detected and reported (see `ozip -V`):
+#   nvcc (CUDA toolkit with cuBLAS) -> build/libozip_cuda.so, the CUDA trainer,
+#   loaded at run time by `ozip --device auto|cuda` (`make NVCC=` skips it).
 
 CC       ?= cc
 CXX      ?= g++
@@ -28,7 +31,20 @@ CFLAGS_CORE = -std=c99 $(OPT) $(WARN) -pedantic -fno-strict-aliasing
 # The float trainer: fast-math only here (training need not be bit-exact across
 # machines; the integer model it exports is what must be).
 CFLAGS_TRAIN = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -ffast-math -fopenmp -pthread -I/usr/include/$(MULTIARCH)
-LDLIBS   = -lopenblas -lxxhash -llzma -lzstd -lm -fopenmp -pthread
+LDLIBS   = -lopenblas -lxxhash -llzma -lzstd -lbz2 -lbrotlienc -lbrotlidec -lm -ldl -fopenmp -pthread
+
+# The CUDA trainer plugin: machine code for sm_80 (A100) and sm_90 (H100,
+# H200), and compute_90 PTX that newer GPUs compile when it loads. cudart is
+# linked statically and cuBLAS found through an rpath to this toolkit, so the
+# plugin needs only the driver and libcublas at run time, and ozip needs neither.
+NVCC_PATH  := $(if $(NVCC),$(shell command -v $(NVCC) 2>/dev/null))
+CUDA_HOME  ?= $(patsubst %/bin/nvcc,%,$(realpath $(NVCC_PATH)))
+CUDA_ARCHS ?= 80 90
+NVCCFLAGS   = -O3 -std=c++17 --cudart static \
+              $(foreach a,$(CUDA_ARCHS),-gencode arch=compute_$(a),code=sm_$(a)) -gencode arch=compute_90,code=compute_90 \
+              -DOZ_CUDA_ARCHS='"$(foreach a,$(CUDA_ARCHS),sm_$(a)) +PTX"' \
+              -Xcompiler -fPIC,-fvisibility=hidden,-Wall,-Wextra,-Wno-unused-parameter
+CUDA_PLUGIN = $(if $(NVCC_PATH),build/libozip_cuda.so)
 
 # Optional decode backends (docs/fpga.md), detected here and reported by `make`:
 #   emu     always (the FPGA kernel built natively: build/libozip_kernel_emu.so)
@@ -54,10 +70,10 @@ CFLAGS_HOST += $(BACKEND_DEFS)
 LDLIBS += $(BACKEND_LIBS)
 
 CORE_SRC  = core/oz_model.c core/oz_codec.c core/oz_format.c
-TRAIN_SRC = gpu_train/train_cpu.c gpu_train/export.c
+TRAIN_SRC = gpu_train/train_cpu.c gpu_train/train_common.c gpu_train/export.c
 HOST_SRC  = host/ozip_lib.c host/classic.c host/model_io.c host/train_host.c host/util.c \
             host/backend_cpu.c host/fileio.c host/fast/ozf.c host/fast/ozf_codec.c host/fast/kern_scalar.c \
-            $(BACKEND_SRC)
+            host/cuda_plugin.c $(BACKEND_SRC)
 # SIMD kernels: each file is compiled for its instruction set and only called
 # after a CPUID check (host/fast/ozf.c), so one binary runs on any x86-64.
 ISA_SRC   = host/fast/kern_avx2.c host/fast/kern_avx512.c
@@ -72,7 +88,7 @@ HEADERS   = $(wildcard core/*.h host/*.h host/fast/*.h gpu_train/*.h include/*.h
 
 .PHONY: all deps demo test check-deps clean tables install bench bench-quick hls-tb hls-vectors
 
-all: check-deps ozip build/libozip_kernel_emu.so
+all: check-deps ozip build/libozip_kernel_emu.so $(CUDA_PLUGIN)
 
 check-deps:
 	@tools/deps.sh --check
@@ -104,22 +120,46 @@ libozip.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-ozip: build/host/cli.o libozip.a
+ozip: build/host/cli.o libozip.a $(CUDA_PLUGIN)
 	$(CC) $(CFLAGS_HOST) -o $@ build/host/cli.o libozip.a $(LDLIBS)
 	@echo "built ./ozip: backends $$(./ozip -V | sed -n 's/^backends: //p')"
 	@[ "$(HAVE_OPENCL)" = 1 ] || echo "  opencl backend not built: install ocl-icd-opencl-dev opencl-headers (and pocl-opencl-icd to run it)"
 	@[ "$(HAVE_XRT)" = 1 ] || echo "  xrt backend not built: install libxrt-dev"
+	@$(if $(NVCC_PATH),echo "built build/libozip_cuda.so: the CUDA trainer ($(NVCC_PATH))",echo "nvcc not found: the CUDA trainer is not built")
+
+build/pic/gpu_train/%.o: gpu_train/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_TRAIN) -fPIC -fvisibility=hidden -c $< -o $@
+
+build/libozip_cuda.so: gpu_train/train_cuda.cu build/pic/gpu_train/train_common.o $(HEADERS)
+	$(NVCC) $(NVCCFLAGS) -shared -o $@ gpu_train/train_cuda.cu build/pic/gpu_train/train_common.o \
+	    -lcublas -Xlinker -rpath,$(CUDA_HOME)/lib64 -Xcompiler -static-libstdc++,-static-libgcc
 
 demo: deps
 	@$(MAKE) --no-print-directory ozip
 	@tools/demo.sh
 
 # ---------------------------------------------------------------- tests
-TEST_BIN = build/tests/test_core build/tests/test_model build/tests/test_train build/tests/test_lib build/tests/test_fast
+TEST_BIN = build/tests/test_core build/tests/test_model build/tests/test_train build/tests/test_lib \
+           build/tests/test_fast build/tests/test_cuda
 
 build/tests/%: tests/%.c libozip.a tests/harness.h tests/rand_model.h
 	@mkdir -p build/tests
 	$(CC) $(CFLAGS_HOST) -fopenmp -I/usr/include/$(MULTIARCH) -o $@ $< libozip.a $(LDLIBS)
+
+# The CUDA trainer's source built against the CPU emulation of CUDA and cuBLAS
+# (tests/cuda_emu/), so its kernels and host code are tested on every machine;
+# an empty libcuda.so.1 stands in for the driver the host looks for.
+EMU_DIR = build/tests/emu
+$(EMU_DIR)/libozip_cuda.so: gpu_train/train_cuda.cu tests/cuda_emu/emu.h tests/cuda_emu/emu.cpp \
+                            build/pic/gpu_train/train_common.o $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 -O2 -g -fPIC -shared -DOZ_CUDA_EMU -DOZ_CUDA_ARCHS='"none (CPU emulation)"' \
+	    -Wall -Wno-unknown-pragmas -Wno-unused-parameter -include tests/cuda_emu/emu.h \
+	    -x c++ gpu_train/train_cuda.cu -x none tests/cuda_emu/emu.cpp build/pic/gpu_train/train_common.o -o $@
+$(EMU_DIR)/libcuda.so.1:
+	@mkdir -p $(dir $@)
+	$(CC) -shared -fPIC -x c /dev/null -o $@
 
 # the core tests again with UBSan + ASan: any overflow or out-of-bounds access fails
 SAN = -fsanitize=undefined,address -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -137,7 +177,8 @@ build/tests/mkxclbin: tests/mkxclbin.c
 	$(CC) -std=c11 $(OPT) $(WARN) -I/usr/include/xrt -o $@ $<
 
 test: deps
-	@$(MAKE) --no-print-directory all $(TEST_BIN) build/tests/test_model_san build/tests/test_core_san $(FPGA_TEST_BIN)
+	@$(MAKE) --no-print-directory all $(TEST_BIN) build/tests/test_model_san build/tests/test_core_san $(FPGA_TEST_BIN) \
+	    $(EMU_DIR)/libozip_cuda.so $(EMU_DIR)/libcuda.so.1
 	@tests/run.sh
 
 # ---------------------------------------------------------------- benchmarks
@@ -194,8 +235,9 @@ tables:
 	build/gen_tables > core/oz_tables.h
 
 # The FPGA kernel goes along: the emulated card in lib/ozip/, the kernel source
-# (for --device opencl) in share/ozip/ (host/backend_emu.c, backend_opencl.c look there).
-install: ozip libozip.a build/libozip_kernel_emu.so
+# (for --device opencl) in share/ozip/ (host/backend_emu.c, backend_opencl.c look there);
+# and the CUDA trainer plugin in lib/ozip/ when it was built.
+install: ozip libozip.a build/libozip_kernel_emu.so $(CUDA_PLUGIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
 	    $(DESTDIR)$(PREFIX)/lib/ozip $(DESTDIR)$(PREFIX)/share/ozip/hls $(DESTDIR)$(PREFIX)/share/ozip/core
 	install -m 755 ozip $(DESTDIR)$(PREFIX)/bin/ozip
@@ -204,6 +246,7 @@ install: ozip libozip.a build/libozip_kernel_emu.so
 	install -m 755 build/libozip_kernel_emu.so $(DESTDIR)$(PREFIX)/lib/ozip/libozip_kernel_emu.so
 	install -m 644 hls/lmdec.c hls/lmdec.h $(DESTDIR)$(PREFIX)/share/ozip/hls/
 	install -m 644 core/*.h $(DESTDIR)$(PREFIX)/share/ozip/core/
+	$(if $(CUDA_PLUGIN),install -m 755 $(CUDA_PLUGIN) $(DESTDIR)$(PREFIX)/lib/ozip/libozip_cuda.so)
 
 clean:
 	rm -rf build ozip libozip.a

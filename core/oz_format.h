@@ -30,7 +30,7 @@
 #define OZ_F_KNOWN (OZ_F_MODEL | OZ_F_MODEL_EXTERNAL)
 
 /* stream methods */
-enum { OZ_M_RAW = 0, OZ_M_MODEL = 1, OZ_M_LZMA2 = 2, OZ_M_ZSTD = 3, OZ_M_COUNT = 4 };
+enum { OZ_M_RAW = 0, OZ_M_MODEL = 1, OZ_M_LZMA2 = 2, OZ_M_ZSTD = 3, OZ_M_BZIP2 = 4, OZ_M_BROTLI = 5, OZ_M_COUNT = 6 };
 /* model payload codings */
 enum { OZ_MC_RAW = 0, OZ_MC_OZW = 1, OZ_MC_COUNT = 2 };
 

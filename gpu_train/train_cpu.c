@@ -37,75 +37,6 @@ extern void openblas_set_num_threads(int);
 #define FMAX(a, b) ((a) > (b) ? (a) : (b))
 #define FABS(a) ((a) < 0 ? -(a) : (a))
 
-/* ------------------------------------------------------------ shared bits */
-
-void tr_opts_default(tr_opts *o)
-{
-    memset(o, 0, sizeof *o);
-    o->arch.n_layer = 2;
-    o->arch.d_model = 64;
-    o->arch.n_head = 4;
-    o->arch.d_ff = 128;
-    o->arch.ctx = 64;
-    o->arch.wbits = 8;
-    o->arch.flags = OZ_CFG_TIED;
-    o->seq = 64;
-    o->batch = 32;
-    o->lr = 3e-3;
-    o->min_lr_frac = 0.05;
-    o->warmup_frac = 0.03;
-    o->wd = 0.01;
-    o->beta1 = 0.9;
-    o->beta2 = 0.98;
-    o->clip = 1.0;
-    o->steps = 100;
-    o->seed = 1;
-    o->qat = 1;
-}
-
-void tr_layout_of(const oz_config *a, tr_layout *lay)
-{
-    size_t D = a->d_model, F = a->d_ff, off = 0, l;
-    lay->emb = off;
-    off += 256 * D;
-    if (a->flags & OZ_CFG_TIED) {
-        lay->head = lay->emb;
-    } else {
-        lay->head = off;
-        off += 256 * D;
-    }
-    for (l = 0; l < a->n_layer; l++) {
-        lay->wqkv[l] = off;
-        off += 3 * D * D;
-        lay->wo[l] = off;
-        off += D * D;
-        lay->w1[l] = off;
-        off += F * D;
-        lay->w2[l] = off;
-        off += D * F;
-    }
-    lay->total = off;
-}
-
-size_t tr_param_count(const oz_config *a)
-{
-    tr_layout lay;
-    tr_layout_of(a, &lay);
-    return lay.total;
-}
-
-/* Geometric ALiBi slopes 2^(-8(h+1)/H) nats per position, converted to the
- * integer unit (1/256 bit) and rounded; at least 1. */
-int32_t tr_alibi_slope(uint32_t h, uint32_t H)
-{
-    double nats = pow(2.0, -8.0 * (h + 1) / H);
-    double v = nats * 256.0 / log(2.0);
-    int32_t s = (int32_t)floor(v + 0.5);
-    return s < 1 ? 1 : s;
-}
-
-float tr_alibi_nats(int32_t slope) { return (float)(slope * log(2.0) / 256.0); }
-
 /* ----------------------------------------------------------------- trainer */
 
 struct cpu_trainer {
@@ -130,21 +61,6 @@ struct cpu_trainer {
     uint8_t *tok;
     int act_q; /* activation fake-quant active */
 };
-
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static float rng_normal(uint64_t *s)
-{
-    double u1 = ((rng_next(s) >> 11) + 1.0) / 9007199254740993.0;
-    double u2 = (rng_next(s) >> 11) / 9007199254740992.0;
-    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
-}
 
 static float *falloc(size_t n)
 {
@@ -179,7 +95,7 @@ cpu_trainer *cpu_trainer_new(const tr_opts *o)
     t->B = o->batch;
     t->T = o->seq;
     t->N = N = (size_t)t->B * t->T;
-    t->rng = o->seed * 0x2545F4914F6CDD1Dull + 7;
+    t->rng = tr_rng_seed(o->seed);
     t->p = falloc(t->np);
     t->g = falloc(t->np);
     t->m = falloc(t->np);
@@ -207,16 +123,7 @@ cpu_trainer *cpu_trainer_new(const tr_opts *o)
     }
     for (i = 0; i < t->H; i++)
         t->slope[i] = tr_alibi_nats(tr_alibi_slope((uint32_t)i, t->H));
-    /* GPT-2 style initialisation: N(0, 0.02), output projections scaled */
-    for (i = 0; i < t->np; i++)
-        t->p[i] = 0.02f * rng_normal(&t->rng);
-    for (l = 0; l < t->L; l++) {
-        float s = 1.0f / sqrtf(2.0f * t->L);
-        for (i = 0; i < D * D; i++)
-            t->p[t->lay.wo[l] + i] *= s;
-        for (i = 0; i < D * F; i++)
-            t->p[t->lay.w2[l] + i] *= s;
-    }
+    tr_init_params(&t->a, &t->rng, t->p);
 #ifdef _OPENMP
     if (o->threads > 0)
         omp_set_num_threads(o->threads);
@@ -803,15 +710,6 @@ double cpu_trainer_loss(cpu_trainer *t, const uint8_t *tok, uint32_t B)
     return forward(t, B, 0, NULL);
 }
 
-static double lr_at(const tr_opts *o, uint64_t step)
-{
-    double w = o->warmup_frac * (double)o->steps, f;
-    if (step < w)
-        return o->lr * (step + 1) / w;
-    f = (step - w) / fmax(1.0, (double)o->steps - w);
-    return o->lr * (o->min_lr_frac + (1 - o->min_lr_frac) * 0.5 * (1 + cos(3.141592653589793 * f)));
-}
-
 TR_HOT static void adamw(cpu_trainer *t, double lr)
 {
     const tr_opts *o = &t->o;
@@ -850,14 +748,10 @@ double cpu_trainer_fit(cpu_trainer *t, const uint8_t *data, size_t n, tr_progres
         return -1;
     }
     for (s = 0; s < t->o.steps; s++) {
-        uint32_t b;
         double loss;
-        for (b = 0; b < B; b++) {
-            size_t off = (size_t)(rng_next(&t->rng) % (uint64_t)(n - T));
-            memcpy(tok + (size_t)b * (T + 1), data + off, T + 1);
-        }
+        tr_sample_windows(&t->rng, data, n, T, B, tok);
         loss = cpu_trainer_loss_grad(t, tok, B, 1);
-        adamw(t, lr_at(&t->o, s));
+        adamw(t, tr_lr_at(&t->o, s));
         if (s + tail >= t->o.steps) {
             tail_sum += loss;
             ntail++;
@@ -871,26 +765,9 @@ double cpu_trainer_fit(cpu_trainer *t, const uint8_t *data, size_t n, tr_progres
 
 void cpu_trainer_set_steps(cpu_trainer *t, uint64_t steps) { t->o.steps = steps ? steps : 1; }
 
+static double eval_loss(void *t, const uint8_t *tok, uint32_t b) { return cpu_trainer_loss((cpu_trainer *)t, tok, b); }
+
 double cpu_trainer_eval(cpu_trainer *t, const uint8_t *data, size_t n)
 {
-    const uint32_t T = t->T, B = t->B;
-    uint8_t *tok = malloc((size_t)B * (T + 1));
-    size_t off = 0;
-    double sum = 0, cnt = 0;
-    if (!tok || n < (size_t)T + 1) {
-        free(tok);
-        return -1;
-    }
-    while (off + T + 1 <= n) {
-        uint32_t b = 0;
-        while (b < B && off + T + 1 <= n) {
-            memcpy(tok + (size_t)b * (T + 1), data + off, T + 1);
-            off += T;
-            b++;
-        }
-        sum += cpu_trainer_loss(t, tok, b) * b * T;
-        cnt += (double)b * T;
-    }
-    free(tok);
-    return cnt > 0 ? sum / cnt / log(2.0) : -1;
+    return tr_eval_windows(data, n, t->T, t->B, eval_loss, t);
 }

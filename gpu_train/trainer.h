@@ -1,7 +1,8 @@
 /* trainer.h - float32 training of the ozip Transformer with quantisation-aware
  * training, shared by the CPU trainer (train_cpu.c, OpenBLAS) and the CUDA
- * trainer (train_cuda.cu, cuBLAS). Float exists only here: export.c turns the
- * trained parameters into the integer model image that core/ defines.
+ * trainer (train_cuda.cu, cuBLAS; a plugin, see cuda_api.h). Float exists
+ * only here: export.c turns the trained parameters into the integer model
+ * image that core/ defines.
  *
  * Parameter layout (one contiguous float array, row-major, in this order):
  *   emb   (256, D)
@@ -17,6 +18,10 @@
 #include <stdint.h>
 
 #include "../core/oz_model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct tr_opts {
     oz_config arch;      /* model shape; arch.wbits = weight precision */
@@ -58,6 +63,21 @@ typedef struct tr_scales {
  * slope in nats per position as the float model uses it. */
 int32_t tr_alibi_slope(uint32_t h, uint32_t n_head);
 float tr_alibi_nats(int32_t slope);
+
+/* Shared by both trainers (train_common.c), so that a seed gives the same
+ * initial parameters, the same windows and the same schedule on either. */
+uint64_t tr_rng_seed(uint64_t seed);
+uint64_t tr_rng_next(uint64_t *state);
+/* Initial parameters (layout of tr_layout_of) from the generator. */
+void tr_init_params(const oz_config *a, uint64_t *rng, float *p);
+/* B random windows of T+1 bytes of data[n] (n > T) into tok (B, T+1). */
+void tr_sample_windows(uint64_t *rng, const uint8_t *data, size_t n, uint32_t T, uint32_t B, uint8_t *tok);
+/* Learning rate of optimiser step `step` (0-based): linear warm-up, cosine. */
+double tr_lr_at(const tr_opts *o, uint64_t step);
+/* Mean bits/byte of loss() over consecutive windows of T+1 bytes covering
+ * data[n], B at a time (the trainers' eval); -1 if a loss call fails. */
+double tr_eval_windows(const uint8_t *data, size_t n, uint32_t T, uint32_t B,
+                       double (*loss)(void *trainer, const uint8_t *tok, uint32_t b), void *trainer);
 
 /* Fixed constants of the integer model that training mirrors. */
 #define TR_NORM_STEP (1.0f / 32.0f) /* OZ_NORM_FRAC = 5 */
@@ -103,5 +123,9 @@ static inline float tr_fq(float x, float step, float qmax)
     q = q > qmax ? qmax : (q < -qmax ? -qmax : q);
     return (float)(int)(q + (q >= 0 ? 0.5f : -0.5f)) * step;
 }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* OZ_TRAINER_H */

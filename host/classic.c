@@ -1,6 +1,9 @@
 /* classic.c - LZMA2 and zstd stream methods (see docs/format.md, "Stream methods"). */
 #include "classic.h"
 
+#include <brotli/decode.h>
+#include <brotli/encode.h>
+#include <bzlib.h>
 #include <lzma.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,9 +105,82 @@ int classic_zstd_decode(const uint8_t *src, size_t sn, uint8_t *dst, size_t n)
     return ZSTD_isError(r) || r != n || ZSTD_findFrameCompressedSize(src, sn) != sn;
 }
 
+uint8_t *classic_bzip2_encode(const uint8_t *src, size_t n, size_t *out_n)
+{
+    unsigned int cap = (unsigned int)(n + n / 100 + 600);
+    uint8_t *out;
+    if (n > 0x7FFFFFFF)
+        return NULL;
+    out = malloc(cap);
+    if (!out)
+        return NULL;
+    if (BZ2_bzBuffToBuffCompress((char *)out, &cap, (char *)(uintptr_t)src, (unsigned int)n, 9, 0, 0) != BZ_OK) {
+        free(out);
+        return NULL;
+    }
+    *out_n = cap;
+    return out;
+}
+
+int classic_bzip2_decode(const uint8_t *src, size_t sn, uint8_t *dst, size_t n)
+{
+    bz_stream z;
+    int r;
+    if (sn > 0xFFFFFFFFu || n > 0xFFFFFFFFu)
+        return 1;
+    memset(&z, 0, sizeof z);
+    if (BZ2_bzDecompressInit(&z, 0, 0) != BZ_OK)
+        return 1;
+    z.next_in = (char *)(uintptr_t)src;
+    z.avail_in = (unsigned int)sn;
+    z.next_out = (char *)dst;
+    z.avail_out = (unsigned int)n;
+    r = BZ2_bzDecompress(&z);
+    /* one complete stream, exactly n bytes, no input left over */
+    r = !(r == BZ_STREAM_END && z.avail_out == 0 && z.avail_in == 0);
+    BZ2_bzDecompressEnd(&z);
+    return r;
+}
+
+uint8_t *classic_brotli_encode(const uint8_t *src, size_t n, int quality, size_t *out_n)
+{
+    size_t cap = BrotliEncoderMaxCompressedSize(n);
+    uint8_t *out;
+    if (cap == 0)
+        cap = n + 1024;
+    out = malloc(cap);
+    if (!out)
+        return NULL;
+    if (!BrotliEncoderCompress(quality, 24, BROTLI_MODE_GENERIC, n, src, &cap, out)) {
+        free(out);
+        return NULL;
+    }
+    *out_n = cap;
+    return out;
+}
+
+int classic_brotli_decode(const uint8_t *src, size_t sn, uint8_t *dst, size_t n)
+{
+    BrotliDecoderState *d = BrotliDecoderCreateInstance(NULL, NULL, NULL);
+    size_t avail_in = sn, avail_out = n;
+    const uint8_t *in = src;
+    uint8_t *out = dst;
+    BrotliDecoderResult r;
+    int bad;
+    if (!d)
+        return 1;
+    r = BrotliDecoderDecompressStream(d, &avail_in, &in, &avail_out, &out, NULL);
+    /* finished, exactly n bytes, no input left over, nothing more pending */
+    bad = !(r == BROTLI_DECODER_RESULT_SUCCESS && avail_out == 0 && avail_in == 0 && !BrotliDecoderHasMoreOutput(d));
+    BrotliDecoderDestroyInstance(d);
+    return bad;
+}
+
 const char *classic_versions(void)
 {
-    static char buf[96];
-    snprintf(buf, sizeof buf, "liblzma %s, libzstd %s", lzma_version_string(), ZSTD_versionString());
+    static char buf[160];
+    uint32_t bv = BrotliEncoderVersion();
+    snprintf(buf, sizeof buf, "liblzma %s, libzstd %s, libbz2 %s, libbrotli %u.%u.%u", lzma_version_string(),
+             ZSTD_versionString(), BZ2_bzlibVersion(), bv >> 24, (bv >> 12) & 0xFFF, bv & 0xFFF);
     return buf;
 }

@@ -11,10 +11,12 @@
 
 #include "../include/ozip.h"
 #include "fileio.h"
+#include "fast/ozf.h"
 
 extern char *openblas_get_config(void);
 extern char *openblas_get_corename(void);
 const char *classic_versions(void);
+void oz_cuda_describe(char *buf, size_t n);
 
 enum { OP_COMPRESS, OP_DECOMPRESS, OP_TEST, OP_LIST };
 
@@ -112,7 +114,7 @@ static int progress_cb(void *user, const ozip_progress *pr)
     }
     switch (pr->phase) {
     case OZIP_PHASE_CLASSIC:
-        fprintf(stderr, "\r\033[K[xz/zstd] compressing with the classic methods");
+        fprintf(stderr, "\r\033[K[classic] compressing with xz, zstd, bzip2, brotli");
         break;
     case OZIP_PHASE_TRAIN:
         fprintf(stderr, "\r\033[K[train] step %llu/%llu  epoch %.2f  %.3f bits/byte  %s",
@@ -230,9 +232,11 @@ static int do_list(cli *c, const char *name, const oz_input *in, int *header_don
            info.original_size ? 8.0 * info.compressed_size / info.original_size : 0.0,
            (unsigned long long)info.content_xxh64, name);
     if (c->verbose) {
-        printf("  format %u.%u, %llu bytes, stream size %u, streams: %u model, %u xz, %u zstd, %u stored\n",
+        printf("  format %u.%u, %llu bytes, stream size %u, streams: %u model, %u xz, %u zstd, %u bzip2, %u brotli, "
+               "%u stored\n",
                info.format_major, info.format_minor, (unsigned long long)info.compressed_size, info.stream_block,
-               info.method_count[1], info.method_count[2], info.method_count[3], info.method_count[0]);
+               info.method_count[1], info.method_count[2], info.method_count[3], info.method_count[4],
+               info.method_count[5], info.method_count[0]);
         if (info.has_model && !info.model_external)
             printf("  model: L=%u D=%u H=%u F=%u W=%u wbits=%u tied=%u, %llu params, %llu bytes stored "
                    "(%llu decoded), XXH64 %016llx\n",
@@ -398,8 +402,16 @@ static void print_version(int verbose)
     printf("backends: %s\n", ozip_backends());
     if (verbose) {
         const char *ct = getenv("OPENBLAS_CORETYPE");
+        char cuda[1024];
         printf("trainer: cpu (OpenBLAS %s; kernel %s%s%s)\n", openblas_get_config(), openblas_get_corename(),
                ct ? ", OPENBLAS_CORETYPE=" : "", ct ? ct : "");
+        oz_cuda_describe(cuda, sizeof cuda);
+        printf("cuda: %s\n", cuda);
+        {
+            const char *why = NULL;
+            int isa = ozf_select_isa(&why);
+            printf("inference: %s%s%s\n", isa >= 0 ? ozf_isa_name(isa) : "none", why ? " - " : "", why ? why : "");
+        }
         printf("classic: %s\n", classic_versions());
         printf("threads: %ld online CPUs\n", sysconf(_SC_NPROCESSORS_ONLN));
     }
@@ -630,7 +642,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: --save-model works when compressing\n", prog);
         return 2;
     }
-    c.p.verbose = c.quiet ? 0 : (c.verbose > 1 ? c.verbose : 0);
+    c.p.verbose = c.quiet ? 0 : c.verbose; /* library notes: level 1 at -v (device choice), 2 at -vv */
     c.progress_tty = !c.quiet && isatty(2);
     if (c.progress_tty) {
         c.p.progress = progress_cb;

@@ -81,6 +81,15 @@ ozip_status oz_train(const uint8_t *data, size_t n, const oz_config *arch, int l
 ozip_status oz_engine_pick(const ozip_params *p, int *engine);
 const char *oz_engine_name(int engine);
 
+/* ---- the CUDA trainer plugin (host/cuda_plugin.c, gpu_train/cuda_api.h) ---- */
+struct oz_cuda_api;
+/* The loaded plugin, or NULL (not built, or it does not load). */
+const struct oz_cuda_api *oz_cuda_api_get(void);
+/* The plugin when GPU 0 can train, else NULL with the reason in why. */
+const struct oz_cuda_api *oz_cuda_usable(char *why, size_t n);
+/* One line for `ozip -V -v`: the plugin, its build, the GPU or why none. */
+void oz_cuda_describe(char *buf, size_t n);
+
 /* ---- model-stream decoding backends (host/backend_*.c) ---- */
 typedef ozf_job oz_stream_job; /* input payload, output buffer, OZ_CORE_* result */
 

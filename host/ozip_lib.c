@@ -76,8 +76,12 @@ static void classic_task(void *ctx, uint32_t i)
     classic_job *j = (classic_job *)ctx + i;
     if (j->method == OZ_M_LZMA2)
         j->out = classic_lzma2_encode(j->src, j->n, j->preset, j->extreme, &j->out_n);
-    else
+    else if (j->method == OZ_M_ZSTD)
         j->out = classic_zstd_encode(j->src, j->n, j->preset, &j->out_n);
+    else if (j->method == OZ_M_BZIP2)
+        j->out = classic_bzip2_encode(j->src, j->n, &j->out_n);
+    else
+        j->out = classic_brotli_encode(j->src, j->n, j->preset, &j->out_n);
 }
 
 /* One stream's chosen coding. */
@@ -269,7 +273,7 @@ static uint64_t model_mode(const ozip_params *p, const oz_loaded_model *lm, cons
     uint8_t **pay = calloc(ns, sizeof *pay);
     uint64_t *size = calloc(ns, sizeof *size), total;
     stream_choice *sc = calloc(ns, sizeof *sc);
-    classic_job *jobs = calloc(2 * (size_t)ns, sizeof *jobs);
+    classic_job *jobs = calloc(3 * (size_t)ns, sizeof *jobs);
     double t0 = oz_now();
     oz_frame f;
     *st = OZIP_OK;
@@ -291,13 +295,14 @@ static uint64_t model_mode(const ozip_params *p, const oz_loaded_model *lm, cons
         sc[i].size = size[i];
         pay[i] = NULL;
         if (!p->force_model && (double)size[i] > 0.85 * expect && len >= 64) {
-            jobs[nj].src = jobs[nj + 1].src = src + off;
-            jobs[nj].n = jobs[nj + 1].n = len;
+            jobs[nj].src = jobs[nj + 1].src = jobs[nj + 2].src = src + off;
+            jobs[nj].n = jobs[nj + 1].n = jobs[nj + 2].n = len;
             jobs[nj].method = OZ_M_LZMA2;
             jobs[nj].preset = 9;
+            jobs[nj + 2].method = OZ_M_BZIP2;
             jobs[nj + 1].method = OZ_M_ZSTD;
             jobs[nj + 1].preset = 19;
-            nj += 2;
+            nj += 3;
         }
     }
     if (nj)
@@ -350,7 +355,7 @@ ozip_status ozip_compress(const void *srcv, size_t n, void **dst, size_t *dst_n,
     ozip_report rep;
     oz_frame f;
     ozip_status s = OZIP_OK;
-    classic_job cj[3];
+    classic_job cj[5];
     int ncj = 0, i, level;
     uint32_t block, ns = 0, k;
     uint64_t classic_total = 0, best_model_total = 0;
@@ -388,8 +393,13 @@ ozip_status ozip_compress(const void *srcv, size_t n, void **dst, size_t *dst_n,
 
     /* 1. classic methods on the whole input (the guarantee's reference) */
     if (n <= OZ_CLASSIC_WHOLE_MAX) {
+        /* xz -9, zstd -19 and bzip2 -9 at every level (the size guarantee);
+         * brotli -q 11 and xz -9e from level 3 and 6 (they are slower) */
         cj[ncj].method = OZ_M_LZMA2, cj[ncj].preset = 9, ncj++;
         cj[ncj].method = OZ_M_ZSTD, cj[ncj].preset = 19, ncj++;
+        cj[ncj].method = OZ_M_BZIP2, ncj++;
+        if (level >= 3)
+            cj[ncj].method = OZ_M_BROTLI, cj[ncj].preset = 11, ncj++;
         if (level >= 6)
             cj[ncj].method = OZ_M_LZMA2, cj[ncj].preset = 9, cj[ncj].extreme = 1, ncj++;
         for (i = 0; i < ncj; i++) {
@@ -455,7 +465,7 @@ ozip_status ozip_compress(const void *srcv, size_t n, void **dst, size_t *dst_n,
             double es = 0;
             if (!p->force_model && classic_total != UINT64_MAX &&
                 model_bytes_estimate(&cand[c]) >= classic_total * 9 / 10) {
-                oz_log(p, 2, "skipping model %u/%u: its weights alone would cost more than xz/zstd",
+                oz_log(p, 2, "skipping model %u/%u: its weights alone would cost more than the classic methods",
                        cand[c].d_model, cand[c].n_layer);
                 continue;
             }
@@ -553,7 +563,7 @@ ozip_status ozip_compress(const void *srcv, size_t n, void **dst, size_t *dst_n,
         f.stream_count = 1;
         if (have_model)
             snprintf(rep.model_desc + strlen(rep.model_desc), sizeof rep.model_desc - strlen(rep.model_desc),
-                     " - not used: xz/zstd smaller");
+                     " - not used: a classic method is smaller");
     }
     xxh = calloc(ns, sizeof *xxh);
     if (!xxh) {
@@ -719,6 +729,10 @@ static void classic_dec_task(void *arg, uint32_t k)
         c->rc[k] = classic_lzma2_decode(in, e->stored_size, c->out[k], len);
     } else if (e->method == OZ_M_ZSTD) {
         c->rc[k] = classic_zstd_decode(in, e->stored_size, c->out[k], len);
+    } else if (e->method == OZ_M_BZIP2) {
+        c->rc[k] = classic_bzip2_decode(in, e->stored_size, c->out[k], len);
+    } else if (e->method == OZ_M_BROTLI) {
+        c->rc[k] = classic_brotli_decode(in, e->stored_size, c->out[k], len);
     }
 }
 
@@ -779,7 +793,7 @@ static ozip_status decode_streams(const uint8_t *b, const parsed *pf, const uint
     oz_parallel(oz_threads(p), ncw, classic_dec_task, &c);
     for (k = 0; k < ncw; k++)
         if (crc[k]) {
-            static const char *names[] = {"raw", "model", "xz", "zstd"};
+            static const char *names[] = {"stored", "model", "xz", "zstd", "bzip2", "brotli"};
             s = oz_fail(p, OZIP_ERR_CORRUPT, "stream %u (%s) is corrupt", cw[k], names[pf->idx[cw[k]].method]);
             goto done;
         }
@@ -978,7 +992,7 @@ ozip_status ozip_extract_model(const void *srcv, size_t n, void **dst, size_t *d
         return s;
     if (!(pf.f.flags & OZ_F_MODEL)) {
         parsed_free(&pf);
-        return oz_fail(p, OZIP_ERR_PARAM, "this file has no model (it was stored with xz/zstd/raw)");
+        return oz_fail(p, OZIP_ERR_PARAM, "this file has no model (it was stored with a classic method)");
     }
     s = load_model((const uint8_t *)srcv, &pf, &lm, p);
     parsed_free(&pf);
@@ -989,9 +1003,21 @@ ozip_status ozip_extract_model(const void *srcv, size_t n, void **dst, size_t *d
     return s;
 }
 
+/* "cuda" is listed when the CUDA trainer plugin is found and loads (its
+ * CUDA libraries resolve); whether a GPU can train is `ozip -V -v`'s line. */
+static char backends_buf[128];
+static void backends_init(void)
+{
+    /* oz_backend_names() starts with "cpu" */
+    snprintf(backends_buf, sizeof backends_buf, "cpu%s%s", oz_cuda_api_get() ? " cuda" : "", oz_backend_names() + 3);
+}
+
 const char *ozip_backends(void)
 {
-    return oz_backend_names();
+    /* "cpu", "cuda" when the trainer plugin loads, then the decode devices */
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, backends_init);
+    return backends_buf;
 }
 
 /* =================================================================== files */

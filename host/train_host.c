@@ -1,10 +1,12 @@
 /* train_host.c - choosing a model shape for an input and level, and driving
- * a trainer (gpu_train/) to produce the integer model image. */
+ * a trainer (gpu_train/: the CPU reference, or the CUDA plugin) to produce
+ * the integer model image. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../gpu_train/cuda_api.h"
 #include "../gpu_train/trainer.h"
 #include "internal.h"
 
@@ -124,9 +126,74 @@ int oz_arch_candidates(uint64_t n, int level, oz_config *out, int max)
 static const double LEVEL_EPOCHS[10] = {0, 0.5, 1, 1.5, 2, 3, 4, 6, 8, 12};
 static const double LEVEL_MAX_TOKENS[10] = {0, 4e6, 8e6, 12e6, 20e6, 30e6, 40e6, 80e6, 160e6, 320e6};
 
+/* The trainer being driven: the CPU reference (cuda == NULL) or the CUDA
+ * plugin. Both take the same options and give the same kind of result. */
+typedef struct trainer_ref {
+    const oz_cuda_api *cuda;
+    void *t;
+    char device[32];
+} trainer_ref;
+
+static void tref_set_steps(trainer_ref *r, uint64_t steps)
+{
+    if (r->cuda)
+        r->cuda->set_steps((cuda_trainer *)r->t, steps);
+    else
+        cpu_trainer_set_steps((cpu_trainer *)r->t, steps);
+}
+
+static void tref_free(trainer_ref *r)
+{
+    if (r->cuda)
+        r->cuda->destroy((cuda_trainer *)r->t);
+    else
+        cpu_trainer_free((cpu_trainer *)r->t);
+    r->t = NULL;
+}
+
+/* The integer image of the trained parameters; NULL on failure. */
+static uint8_t *tref_export(trainer_ref *r, const oz_config *arch, uint32_t *size)
+{
+    if (r->cuda) {
+        cuda_trainer *t = (cuda_trainer *)r->t;
+        float *prm = r->cuda->params(t);
+        tr_scales *sc = prm ? r->cuda->scales(t) : NULL;
+        float res = sc ? r->cuda->res_max(t) : -1;
+        return res >= 0 ? tr_export(arch, prm, sc, res, size) : NULL;
+    }
+    return tr_export(arch, cpu_trainer_params((cpu_trainer *)r->t), cpu_trainer_scales((cpu_trainer *)r->t),
+                     cpu_trainer_res_max((cpu_trainer *)r->t), size);
+}
+
+/* The CUDA trainer when the device asks for it and a GPU can train. With
+ * --device cuda anything missing is an error; with auto it is a note (-v)
+ * and the CPU trains. */
+static ozip_status pick_cuda(const tr_opts *o, const ozip_params *p, const char *dev, trainer_ref *r)
+{
+    char why[512];
+    const oz_cuda_api *api;
+    int must = !strcmp(dev, "cuda");
+    if (!must && strcmp(dev, "auto"))
+        return OZIP_OK;
+    api = (const oz_cuda_api *)oz_cuda_usable(why, sizeof why);
+    if (api) {
+        r->t = api->create(o, NULL, why, sizeof why);
+        if (r->t) {
+            r->cuda = api;
+            snprintf(r->device, sizeof r->device, "cuda:%s", api->device((cuda_trainer *)r->t));
+            return OZIP_OK;
+        }
+    }
+    if (must)
+        return oz_fail(p, OZIP_ERR_DEVICE, "--device cuda: %s%s", api ? "cannot set up the CUDA trainer: " : "",
+                       why);
+    oz_log(p, 1, "training on the CPU: no GPU for training: %s", why);
+    return OZIP_OK;
+}
+
 typedef struct train_cb_ctx {
     const ozip_params *p;
-    cpu_trainer *t;
+    trainer_ref *r;
     double t0, limit;
     uint64_t n;
     uint64_t tokens_per_step;
@@ -143,7 +210,7 @@ static int train_cb(void *arg, uint64_t step, uint64_t steps, double bpb)
         uint64_t allowed = (uint64_t)(c->limit / per);
         c->calibrated = 1;
         if (allowed < steps) {
-            cpu_trainer_set_steps(c->t, allowed > 16 ? allowed : 16);
+            tref_set_steps(c->r, allowed > 16 ? allowed : 16);
             steps = allowed > 16 ? allowed : 16;
         }
     }
@@ -165,7 +232,7 @@ ozip_status oz_train(const uint8_t *data, size_t n, const oz_config *arch, int l
                      oz_train_result *res)
 {
     tr_opts o;
-    cpu_trainer *t;
+    trainer_ref r;
     train_cb_ctx cb;
     double epochs, tokens, t0;
     uint64_t steps;
@@ -173,9 +240,9 @@ ozip_status oz_train(const uint8_t *data, size_t n, const oz_config *arch, int l
     const uint8_t *train = data;
     uint8_t *sample = NULL;
     size_t tn = n;
+    ozip_status s;
     memset(res, 0, sizeof *res);
-    if (!strcmp(dev, "cuda"))
-        return oz_fail(p, OZIP_ERR_DEVICE, "--device cuda: this ozip was built without the CUDA trainer");
+    memset(&r, 0, sizeof r);
     if (n < 2)
         return oz_fail(p, OZIP_ERR_PARAM, "input too small to train a model");
     /* Training on a sample: evenly spaced 1 MiB pieces. The model then sees
@@ -217,32 +284,58 @@ ozip_status oz_train(const uint8_t *data, size_t n, const oz_config *arch, int l
         tokens = LEVEL_MAX_TOKENS[level];
     steps = (uint64_t)ceil(tokens / ((double)o.batch * o.seq));
     o.steps = steps < 20 ? 20 : steps;
-    t = cpu_trainer_new(&o);
-    if (!t) {
+    s = pick_cuda(&o, p, dev, &r);
+    if (s != OZIP_OK) {
         free(sample);
-        return oz_fail(p, OZIP_ERR_NOMEM, "cannot create the trainer (out of memory?)");
+        return s;
     }
     memset(&cb, 0, sizeof cb);
     cb.p = p;
-    cb.t = t;
+    cb.r = &r;
     cb.n = tn;
     cb.limit = p->train_seconds;
     cb.tokens_per_step = (uint64_t)o.batch * o.seq;
     oz_arch_string(arch, cb.what, sizeof cb.what);
-    oz_log(p, 2, "training %s on cpu: %llu steps of %u x %u bytes (%.2f epochs)", cb.what,
-           (unsigned long long)o.steps, o.batch, o.seq, (double)o.steps * o.batch * o.seq / (double)tn);
-    t0 = cb.t0 = oz_now();
-    res->bpb = cpu_trainer_fit(t, train, tn, train_cb, &cb);
-    res->seconds = oz_now() - t0;
+    for (;;) {
+        if (!r.cuda) {
+            r.t = cpu_trainer_new(&o);
+            snprintf(r.device, sizeof r.device, "cpu");
+        }
+        if (!r.t) {
+            free(sample);
+            return oz_fail(p, OZIP_ERR_NOMEM, "cannot create the trainer (out of memory?)");
+        }
+        oz_log(p, r.cuda ? 1 : 2, "training %s on %s: %llu steps of %u x %u bytes (%.2f epochs)", cb.what, r.device,
+               (unsigned long long)o.steps, o.batch, o.seq, (double)o.steps * o.batch * o.seq / (double)tn);
+        t0 = cb.t0 = oz_now();
+        res->bpb = r.cuda ? r.cuda->fit((cuda_trainer *)r.t, train, tn, train_cb, &cb)
+                          : cpu_trainer_fit((cpu_trainer *)r.t, train, tn, train_cb, &cb);
+        res->seconds = oz_now() - t0;
+        if (cb.stopped || !r.cuda || res->bpb >= 0)
+            break;
+        /* the GPU failed part-way: an error for --device cuda, else the CPU trains */
+        {
+            char why[512];
+            snprintf(why, sizeof why, "%s", r.cuda->error((cuda_trainer *)r.t));
+            tref_free(&r);
+            r.cuda = NULL;
+            if (!strcmp(dev, "cuda")) {
+                free(sample);
+                return oz_fail(p, OZIP_ERR_DEVICE, "--device cuda: training failed on the GPU: %s", why);
+            }
+            oz_log(p, 1, "training on the CPU: training failed on the GPU: %s", why);
+            cb.calibrated = 0;
+        }
+    }
     free(sample);
     if (cb.stopped) {
-        cpu_trainer_free(t);
+        tref_free(&r);
         return oz_fail(p, OZIP_ERR_INTERRUPTED, "interrupted during training");
     }
-    res->image = tr_export(arch, cpu_trainer_params(t), cpu_trainer_scales(t), cpu_trainer_res_max(t), &res->size);
-    cpu_trainer_free(t);
+    res->image = tref_export(&r, arch, &res->size);
+    tref_free(&r);
     if (!res->image)
         return oz_fail(p, OZIP_ERR_NOMEM, "out of memory exporting the model");
-    snprintf(res->device, sizeof res->device, "cpu");
+    snprintf(res->device, sizeof res->device, "%s", r.device);
     return OZIP_OK;
 }

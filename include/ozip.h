@@ -71,7 +71,7 @@ typedef struct ozip_report {
     uint64_t model_bytes;       /* model payload stored in the file */
     uint64_t stream_bytes;      /* all stream payloads */
     uint32_t streams, model_streams;
-    uint64_t xz_size;           /* liblzma preset 9 (xz -9) on the whole input, 0 if not run */
+    uint64_t xz_size;           /* raw LZMA2 preset 9 (xz -9 without its container) on the whole input, 0 if not run */
     uint64_t zstd_size;         /* libzstd level 19 on the whole input, 0 if not run */
     double train_bpb;           /* last training loss (float model), 0 if no training */
     double train_seconds, encode_seconds;
@@ -131,7 +131,7 @@ typedef struct ozip_info {
     uint64_t original_size, compressed_size;
     uint32_t format_major, format_minor;
     uint32_t streams, model_streams, stream_block;
-    uint32_t method_count[4];  /* streams per method: raw, model, xz, zstd */
+    uint32_t method_count[6];  /* streams per method: stored, model, xz (LZMA2), zstd, bzip2, brotli */
     uint64_t model_bytes;      /* model payload in the file (0 if external or none) */
     uint64_t model_image_bytes;/* decoded model size (0 if none) */
     uint64_t stream_bytes;
@@ -149,7 +149,8 @@ ozip_status ozip_get_info(const void *src, size_t n, ozip_info *info, const ozip
 ozip_status ozip_extract_model(const void *src, size_t n, void **dst, size_t *dst_n, const ozip_params *p);
 
 /* Backends and features compiled into this library, space separated,
- * e.g. "cpu cuda emu opencl xrt". */
+ * e.g. "cpu cuda emu opencl xrt". "cuda" (the CUDA trainer) is a plugin,
+ * listed when libozip_cuda.so is found and loads; it needs a GPU to train. */
 const char *ozip_backends(void);
 
 #ifdef __cplusplus

@@ -127,9 +127,45 @@ head -c 30000 text > half
 grep -q -- "--model" err.out && ok "external model missing: message says to pass --model" || nok "external model missing: message says to pass --model" "$(cat err.out)"
 "$OZIP" -d -c --model=m.ozm ext.oz | cmp -s - half && ok "external model given: identical output" \
     || nok "external model given: identical output"
+
+# --- --device cuda: the CUDA trainer plugin (build/libozip_cuda.so) and a GPU
+cuda_line=$(sed -n 's/^cuda: //p' vv.out)
+if ! echo "$cuda_line" | grep -q "^not available"; then
+    grep -q "^backends: .*cuda" v.out && ok "ozip -V lists cuda (the CUDA trainer plugin is built and loads)" \
+        || nok "ozip -V lists cuda (the CUDA trainer plugin is built and loads)" "$(cat v.out)"
+else
+    grep -q "^backends: .*cuda" v.out && nok "ozip -V lists cuda only when the plugin loads" "$cuda_line" \
+        || ok "ozip -V does not list cuda: $cuda_line"
+fi
 "$OZIP" --device=cuda -q $FAST --force-model -o cu.oz text 2> err.out; rc=$?
-if "$OZIP" -V | grep -q cuda; then echo "skip - --device cuda without a GPU: cuda is built (tested in gpu tests)"
-else check "--device cuda without the CUDA trainer exits 1" 1 $rc; fi
+if echo "$cuda_line" | grep -q "GPU 0:"; then
+    check "--device cuda trains on the GPU" 0 $rc
+    "$OZIP" -d -c --device=cpu cu.oz | cmp -s - text.orig &&
+        ok "a file trained with --device cuda decodes with --device cpu to identical bytes" ||
+        nok "a file trained with --device cuda decodes with --device cpu to identical bytes"
+    "$OZIP" -v -c $FAST --force-model text 2>&1 > /dev/null | grep -q "trained on cuda" &&
+        ok "--device auto trains on the GPU and says so at -v" || nok "--device auto trains on the GPU and says so at -v"
+else
+    check "--device cuda without a usable GPU exits 1" 1 $rc
+    grep -q -- "--device cuda: ." err.out && ok "--device cuda without a usable GPU says why: $(sed 's/.*--device cuda: //' err.out)" \
+        || nok "--device cuda without a usable GPU says why" "$(cat err.out)"
+    [ ! -f cu.oz ] && ok "--device cuda failing leaves no output" || nok "--device cuda failing leaves no output"
+    "$OZIP" -v -c $FAST --force-model text 2> auto.err > auto.oz && grep -q "training on the CPU: " auto.err &&
+        grep -q "trained on cpu" auto.err && "$OZIP" -d -c auto.oz | cmp -s - text.orig &&
+        ok "--device auto without a GPU trains on the CPU, with a note at -v" ||
+        nok "--device auto without a GPU trains on the CPU, with a note at -v" "$(cat auto.err)"
+    echo "skip - --device cuda round trip (train on the GPU, decode with --device cpu): no usable GPU"
+fi
+# the same host path through the CPU emulation of the CUDA trainer (tests/cuda_emu)
+EMU="$ROOT/build/tests/emu"
+if [ -f "$EMU/libozip_cuda.so" ]; then
+    LD_LIBRARY_PATH="$EMU" OZIP_CUDA_PLUGIN="$EMU/libozip_cuda.so" "$OZIP" -v --device=cuda $FAST --force-model \
+        -o emu.oz text 2> err.out && grep -q "trained on cuda" err.out && "$OZIP" -d -c --device=cpu emu.oz | cmp -s - text.orig &&
+        ok "[CPU emulation] --device cuda trains through the plugin; --device cpu decodes the file to identical bytes" ||
+        nok "[CPU emulation] --device cuda trains through the plugin; --device cpu decodes the file to identical bytes" "$(cat err.out)"
+else
+    echo "skip - [CPU emulation] --device cuda through the plugin: build/tests/emu/libozip_cuda.so is not built (make test builds it)"
+fi
 "$OZIP" -q $FAST --no-model -o nm.oz text && "$OZIP" -l -v nm.oz | grep -q "model: none" && ok "--no-model stores no model" \
     || nok "--no-model stores no model"
 head -c 5000 /dev/urandom > rnd

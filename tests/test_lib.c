@@ -2,6 +2,8 @@
  * real files through the model and the classic paths, the size guarantee,
  * range decoding, external models, and corruption / truncation of every
  * section giving an error (never a wrong result). */
+#include <brotli/encode.h>
+#include <bzlib.h>
 #include <lzma.h>
 #include <stdint.h>
 #include <zstd.h>
@@ -108,25 +110,31 @@ static void test_edge_cases(void)
     }
 }
 
-/* The size guarantee: never more than 64 bytes above stored, LZMA2 preset 9
- * (liblzma, as xz -9 without its container) and zstd -19. */
+/* The size guarantee: never more than 64 bytes above stored, xz -9 (liblzma,
+ * the .xz container without a check), zstd -19, bzip2 -9 and (level >= 3)
+ * brotli -q 11. */
 static void test_guarantee(const uint8_t *d, size_t n, const char *what)
 {
     ozip_params p;
     ozip_report rep;
-    size_t cn, xz, zs;
-    uint8_t *tmp = malloc(n + n / 2 + 65536);
+    size_t cn, xz = 0, zs, br = n + n / 2 + 65536, cap = n + n / 2 + 65536;
+    unsigned int bz = (unsigned int)cap;
+    uint8_t *tmp = malloc(cap);
     char name[200];
-    int ok;
-    xz = 0;
-    ok = lzma_easy_buffer_encode(9, LZMA_CHECK_NONE, NULL, d, n, tmp, &xz, n + n / 2 + 65536) == LZMA_OK;
-    zs = ZSTD_compress(tmp, n + n / 2 + 65536, d, n, 19);
-    params(&p, 0);
-    p.level = 2;
-    ok = ok && roundtrip(d, n, &p, &cn, &rep);
-    snprintf(name, sizeof name, "%s: .oz <= min(stored, xz -9, zstd -19) + 64 bytes", what);
-    t_result(ok && cn <= n + 64 && cn <= xz + 64 && cn <= zs + 64, name, "oz %zu, xz %zu, zstd %zu, raw %zu", cn,
-             xz, zs, n);
+    int ok, lvl;
+    ok = lzma_easy_buffer_encode(9, LZMA_CHECK_NONE, NULL, d, n, tmp, &xz, cap) == LZMA_OK;
+    zs = ZSTD_compress(tmp, cap, d, n, 19);
+    ok = ok && BZ2_bzBuffToBuffCompress((char *)tmp, &bz, (char *)(uintptr_t)d, (unsigned int)n, 9, 0, 0) == BZ_OK;
+    ok = ok && BrotliEncoderCompress(11, 22, BROTLI_MODE_GENERIC, n, d, &br, tmp);
+    for (lvl = 1; lvl <= 3; lvl += 2) {
+        params(&p, 0);
+        p.level = lvl;
+        ok = ok && roundtrip(d, n, &p, &cn, &rep);
+        snprintf(name, sizeof name, "%s, level %d: .oz <= min(stored, xz -9, zstd -19, bzip2 -9%s) + 64 bytes", what,
+                 lvl, lvl >= 3 ? ", brotli -q 11" : "");
+        t_result(ok && cn <= n + 64 && cn <= xz + 64 && cn <= zs + 64 && cn <= bz + 64 && (lvl < 3 || cn <= br + 64),
+                 name, "oz %zu, xz %zu, zstd %zu, bzip2 %u, brotli %zu, raw %zu", cn, xz, zs, bz, br, n);
+    }
     free(tmp);
 }
 
@@ -343,6 +351,15 @@ int main(void)
     if (n > 60000)
         n = 60000;
     test_guarantee(d, n, "real text");
+    {
+        /* a table, where bzip2 usually wins among the classic methods */
+        size_t tn = 0;
+        uint8_t *tab = t_read_file("data/taxi-yellow_tripdata_2015-01.csv", &tn);
+        if (tab) {
+            test_guarantee(tab, tn < 100000 ? tn : 100000, "taxi CSV");
+            free(tab);
+        }
+    }
     test_range(d, 20000);
     test_progress(d, 20000);
     test_external_model(d, 30000);

@@ -2,6 +2,7 @@
 # deps.sh - check (and, with --install or --bench as root, install) the Debian 12
 # packages ozip needs. Usage: tools/deps.sh --check | --install | --bench
 #   required to build: gcc make libopenblas-dev libxxhash-dev liblzma-dev libzstd-dev
+#   libbz2-dev libbrotli-dev
 #   used by the demo and the tests: xz-utils zstd tar
 #   optional decode backends and their tests (docs/fpga.md), installed with
 #   --install when they can be, skipped with a message when not:
@@ -10,7 +11,7 @@
 #   used by `make bench` only (--bench): gnuplot-nox and time are required; the
 #   classic compressors are measured where installed, so missing ones only warn
 mode=${1:---check}
-REQUIRED="gcc make libopenblas-dev libxxhash-dev liblzma-dev libzstd-dev"
+REQUIRED="gcc make libopenblas-dev libxxhash-dev liblzma-dev libzstd-dev libbz2-dev libbrotli-dev"
 TOOLS="xz-utils zstd tar"
 OPTIONAL="ocl-icd-opencl-dev opencl-headers pocl-opencl-icd libxrt-dev clang"
 BENCH_NEED="gnuplot-nox time xz-utils"
@@ -42,7 +43,7 @@ elif command -v dpkg-query >/dev/null 2>&1; then
     for p in $WANT; do installed "$p" || missing="$missing $p"; done
 else
     # not Debian: check for the headers and tools themselves
-    for h in cblas.h xxhash.h lzma.h zstd.h; do
+    for h in cblas.h xxhash.h lzma.h zstd.h bzlib.h brotli/encode.h; do
         printf '#include <%s>\n' "$h" | ${CC:-cc} -E -x c - -I/usr/include/$(${CC:-cc} -print-multiarch 2>/dev/null) >/dev/null 2>&1 \
             || missing="$missing $h"
     done

@@ -91,7 +91,7 @@ END {
     print "### Every measurement\n"
     print "Times are medians in seconds, speeds in MB/s (10^6 bytes of input per second), peak RSS in MiB;"
     print "*runs* counts the timed compress / decompress runs; *vs xz* is bytes / xz -9e bytes;"
-    print "*coded with* says how ozip coded its streams (model, or the xz/zstd/stored fallback)."
+    print "*coded with* says how ozip coded its streams (model, or the xz/zstd/bzip2/brotli/stored fallback)."
     for (j = 1; j <= nf; j++) {
         f = files[j]
         printf "\n#### %s (%d bytes)\n\n", f, orig[f]

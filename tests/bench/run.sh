@@ -194,7 +194,7 @@ measure() {
         "$OZIP" -l -v "$c" > "$W/list" || die "$label: ozip -l -v failed on its own output"
         model=$(awk 'NR == 2 { print $2 }' "$W/list")
         streams=$(sed -n 's/^  streams \([0-9]*\) bytes, header.*/\1/p' "$W/list")
-        coded=$(sed -n 's/.*streams: \([0-9]*\) model, \([0-9]*\) xz, \([0-9]*\) zstd, \([0-9]*\) stored.*/model:\1 xz:\2 zstd:\3 stored:\4/p' "$W/list")
+        coded=$(sed -n 's/.*streams: \([0-9]*\) model, \([0-9]*\) xz, \([0-9]*\) zstd, \([0-9]*\) bzip2, \([0-9]*\) brotli, \([0-9]*\) stored.*/model:\1 xz:\2 zstd:\3 bzip2:\4 brotli:\5 stored:\6/p' "$W/list")
         device=$(sed -n 's/.* trained on \([^ ]*\) in .*/\1/p' "$W/ozip-v")
         [ "$device" = - ] && device=none
         isnum "$model" && isnum "$streams" && [ -n "$device" ] && [ -n "$coded" ] ||

@@ -1,0 +1,41 @@
+#!/bin/sh
+# bundle.sh - run HERE (no GPU needed) before tests/gpu/run.sh is sent to a
+# lent GPU machine. The GPU machine has the CUDA toolkit but may lack the
+# Debian packages ozip links (OpenBLAS, libxxhash, ...) and cannot download
+# anything, and it receives only the repository's working tree. So this
+# builds everything here and puts the binaries, the shared libraries they
+# need beyond glibc and libstdc++, and the benchmark input (a copy of
+# ../shared/corpus/flights-200k.json, gzipped) into gpu-bundle/, which
+# .gitignore ignores and the device tool carries:
+#
+#   tests/gpu/bundle.sh
+#   device run: command "sh tests/gpu/run.sh", carry ["gpu-bundle"], timeout_s 600
+#
+# gpu-bundle/ stays well under the 64 MiB the device tool carries with the tree.
+set -eu
+cd "$(dirname "$0")/../.."
+B=gpu-bundle
+make all build/tests/test_cuda
+[ -f build/libozip_cuda.so ] || { echo "bundle.sh: build/libozip_cuda.so was not built (is nvcc installed?)" >&2; exit 1; }
+rm -rf "$B"
+mkdir -p "$B/lib"
+cp ozip build/libozip_cuda.so build/tests/test_cuda "$B/"
+# every library the binaries load that is not part of glibc or the compiler runtime
+for f in ozip test_cuda; do
+    ldd "$B/$f" | awk '/=> \// {print $3}'
+done | sort -u | while read -r lib; do
+    case "$(basename "$lib")" in
+    libc.so* | libm.so* | libmvec.so* | libpthread.so* | libdl.so* | librt.so* | ld-linux* | libgcc_s.so* | libstdc++.so*) ;;
+    *) cp -L "$lib" "$B/lib/" ;;
+    esac
+done
+gzip -9 "$B"/lib/*.so*
+CORPUS=../shared/corpus/flights-200k.json
+if [ -f "$CORPUS" ]; then
+    gzip -9 -c "$CORPUS" > "$B/flights-200k.json.gz"
+else
+    echo "bundle.sh: $CORPUS is missing: the end-to-end benchmark will be skipped" >&2
+fi
+git rev-parse HEAD > "$B/commit" 2> /dev/null || true
+du -sh "$B"
+ls -l "$B" "$B/lib"
