@@ -105,6 +105,8 @@ static const int LEVEL_MAX_RUNG[10] = {0, 1, 2, 3, 4, 4, 5, 6, 7, 8};
  * "Choosing the model". */
 static double param_budget(uint64_t n) { return 26000.0 * pow((double)n / 2e6, 0.75); }
 
+#define NEIGHBOUR_MAX ((uint64_t)1 << 20)
+
 int oz_arch_candidates(uint64_t n, int level, oz_config *out, int max)
 {
     int best = 0, r, k = 0;
@@ -113,18 +115,23 @@ int oz_arch_candidates(uint64_t n, int level, oz_config *out, int max)
         if ((double)oz_model_params(&LADDER[r]) <= budget)
             best = r;
     out[k++] = LADDER[best];
-    /* higher levels also try the neighbouring shapes and keep the smallest file */
-    if (level >= 8 && k < max && best > 0)
+    /* Levels 8 and 9 also try the neighbouring shapes and keep the smallest
+     * file, on inputs up to NEIGHBOUR_MAX bytes: there the budget rule is least
+     * certain and a model trains in seconds. On larger inputs each candidate
+     * would cost the whole training time again. */
+    if (level >= 8 && n <= NEIGHBOUR_MAX && k < max && best > 0)
         out[k++] = LADDER[best - 1];
-    if (level >= 9 && k < max && best + 1 < NLADDER)
+    if (level >= 9 && n <= NEIGHBOUR_MAX && k < max && best + 1 < NLADDER && best + 1 <= LEVEL_MAX_RUNG[level])
         out[k++] = LADDER[best + 1];
     return k;
 }
 
 /* Training budget per level, in passes over the input, and a cap in tokens
- * so that very large inputs stay within minutes. */
-static const double LEVEL_EPOCHS[10] = {0, 0.5, 1, 1.5, 2, 3, 4, 6, 8, 12};
-static const double LEVEL_MAX_TOKENS[10] = {0, 4e6, 8e6, 12e6, 20e6, 30e6, 40e6, 80e6, 160e6, 320e6};
+ * so that very large inputs stay within minutes: on 2 cores the CPU trainer
+ * does about 35k tokens/s on the default shapes, so the default level's cap
+ * (40M tokens) is about 20 minutes and -9's (64M) about half an hour. */
+static const double LEVEL_EPOCHS[10] = {0, 0.5, 1, 1.5, 2, 3, 4, 5, 6, 8};
+static const double LEVEL_MAX_TOKENS[10] = {0, 4e6, 8e6, 12e6, 20e6, 30e6, 40e6, 48e6, 56e6, 64e6};
 
 /* The trainer being driven: the CPU reference (cuda == NULL) or the CUDA
  * plugin. Both take the same options and give the same kind of result. */
