@@ -8,6 +8,8 @@
 #                   docs/benchmarks.md, docs/bench/ and docs/bench-*.png (hours;
 #                   settings such as FILES="a b" LEVELS=6: see tests/bench/run.sh)
 #   make bench-quick  a one-minute smoke run of the harness into bench-out/quick/
+#   make bench-engine the integer model's speed per engine (reference, scalar,
+#                   AVX2, AVX-512): the engine section of docs/benchmarks.md
 #   make tables     regenerate core/oz_tables.h (tools/gen_tables.c)
 #   make clean
 #
@@ -86,7 +88,7 @@ HOST_OBJ  = $(patsubst hls/%.c,build/hls/%.o,$(HOST_SRC:host/%.c=build/host/%.o)
 LIB_OBJ   = $(CORE_OBJ) $(TRAIN_OBJ) $(HOST_OBJ) $(ISA_OBJ)
 HEADERS   = $(wildcard core/*.h host/*.h host/fast/*.h gpu_train/*.h include/*.h hls/*.h)
 
-.PHONY: all deps demo test check-deps clean tables install bench bench-quick hls-tb hls-vectors
+.PHONY: all deps demo test check-deps clean tables install bench bench-quick bench-engine hls-tb hls-vectors
 
 all: check-deps ozip build/libozip_kernel_emu.so $(CUDA_PLUGIN)
 
@@ -185,6 +187,9 @@ test: deps
 bench: all
 	@tools/deps.sh --bench
 	@tests/bench/run.sh
+
+bench-engine: all build/engine_bench
+	@tests/bench/engine.sh
 
 bench-quick: all
 	@tests/bench/quick.sh bench-out/quick

@@ -3,11 +3,17 @@
  * in lock step), in bytes/s and int8 multiply-accumulates/s, beside the
  * reference (core/) and beside a measured peak per ISA.
  *
- *   build/engine_bench [--arch SPEC] [--data FILE] [--bytes N] [--streams S] [--threads T]
+ *   build/engine_bench [--arch SPEC | --level L] [--data FILE] [--bytes N] [--streams S] [--threads T]
+ *                      [--only ENGINE:MODE] [--csv]
  *
- * Times are thread CPU time for one thread (robust to other load on the
- * machine), and wall time when --threads > 1. MACs per byte are
- * oz_model_macs(): weights plus attention at a full window. */
+ * --level L benchmarks the shape ozip picks at level L for the whole of FILE
+ * (instead of --arch). With one thread the time is that thread's CPU time
+ * (robust to other load on the machine); with T > 1 threads, each with its
+ * own copy of the work, it is the wall time from the moment every thread has
+ * its input ready until the last one finishes, and the rate is T x bytes over
+ * that time. MACs per byte are oz_model_macs(): weights plus attention at a
+ * full window. --csv adds a line per measurement:
+ *   csv,ENGINE,MODE,THREADS,BYTES_PER_S,MACS_PER_S,VS_REFERENCE */
 #include <immintrin.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -78,11 +84,13 @@ __attribute__((target("avx2"))) static double peak_avx2(void)
 
 typedef struct job {
     const ozf_model *fm;
+    const ozf_model *prep; /* the fastest engine: encodes the streams a decode run decodes (untimed) */
     const oz_model *m;
     const uint8_t *data;
     uint64_t n;
     uint32_t streams;
     int encode;
+    pthread_barrier_t *ready; /* all threads and main: inputs prepared */
     double cpu;
 } job;
 
@@ -90,10 +98,12 @@ static void *run(void *arg)
 {
     job *j = (job *)arg;
     uint64_t per = j->n / j->streams, k;
-    double t0 = cpu_now();
+    double t0;
     if (j->encode) {
         uint8_t *out = malloc(oz_encode_bound(j->n));
         uint64_t olen;
+        pthread_barrier_wait(j->ready);
+        t0 = cpu_now();
         if (j->fm) {
             ozf_encode_stream(j->fm, j->data, j->n, out, &olen);
         } else {
@@ -106,6 +116,7 @@ static void *run(void *arg)
             free(mem);
             free(sc);
         }
+        j->cpu = cpu_now() - t0;
         free(out);
     } else {
         /* encode the streams first (not timed), then decode them */
@@ -113,18 +124,23 @@ static void *run(void *arg)
         uint8_t **enc = calloc(j->streams, sizeof *enc);
         const oz_config *c = &j->m->cfg;
         for (k = 0; k < j->streams; k++) {
-            oz_state st;
-            void *mem = oz_aligned_alloc(oz_state_bytes(c, OZ_ENC_CAP(c->ctx)));
-            void *sc = oz_aligned_alloc(oz_encode_scratch_bytes(c, per));
             enc[k] = malloc(oz_encode_bound(per));
-            oz_state_init(&st, c, mem, OZ_ENC_CAP(c->ctx));
-            oz_encode_stream(j->m, &st, sc, j->data + k * per, per, enc[k], &jobs[k].in_len);
+            if (j->prep) {
+                ozf_encode_stream(j->prep, j->data + k * per, per, enc[k], &jobs[k].in_len);
+            } else {
+                oz_state st;
+                void *mem = oz_aligned_alloc(oz_state_bytes(c, OZ_ENC_CAP(c->ctx)));
+                void *sc = oz_aligned_alloc(oz_encode_scratch_bytes(c, per));
+                oz_state_init(&st, c, mem, OZ_ENC_CAP(c->ctx));
+                oz_encode_stream(j->m, &st, sc, j->data + k * per, per, enc[k], &jobs[k].in_len);
+                free(mem);
+                free(sc);
+            }
             jobs[k].in = enc[k];
             jobs[k].out = malloc(per);
             jobs[k].out_len = per;
-            free(mem);
-            free(sc);
         }
+        pthread_barrier_wait(j->ready);
         t0 = cpu_now();
         if (j->fm) {
             ozf_decode_batch(j->fm, jobs, j->streams, NULL, NULL);
@@ -150,16 +166,16 @@ static void *run(void *arg)
         free(jobs);
         return NULL;
     }
-    j->cpu = cpu_now() - t0;
     return NULL;
 }
 
 int main(int argc, char **argv)
 {
-    const char *arch = "L=3,D=96,H=6,F=192,W=512,wbits=5", *path = "data/demo.json", *only = NULL;
-    uint64_t n = 200000;
+    const char *arch = NULL, *path = "data/demo.json", *only = NULL;
+    uint64_t n = 200000, fsize;
     uint32_t streams = 16, threads = 1;
-    int i, e;
+    int i, e, level = 0, csv = 0, have_prep = 0;
+    ozf_model prep;
     oz_config cfg;
     oz_train_result tr;
     oz_model m;
@@ -167,10 +183,13 @@ int main(int argc, char **argv)
     size_t dn = 0;
     uint8_t *data;
     FILE *f;
+    char shape[96];
     double peak[OZF_NISA] = {0, 0, 0};
     for (i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--arch") && i + 1 < argc)
             arch = argv[++i];
+        else if (!strcmp(argv[i], "--level") && i + 1 < argc)
+            level = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--data") && i + 1 < argc)
             path = argv[++i];
         else if (!strcmp(argv[i], "--bytes") && i + 1 < argc)
@@ -181,37 +200,67 @@ int main(int argc, char **argv)
             threads = (uint32_t)atoi(argv[++i]);
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) /* e.g. avx512:decode (profiling) */
             only = argv[++i];
+        else if (!strcmp(argv[i], "--csv"))
+            csv = 1;
         else {
-            fprintf(stderr, "usage: %s [--arch SPEC] [--data FILE] [--bytes N] [--streams S] [--threads T]\n", argv[0]);
+            fprintf(stderr,
+                    "usage: %s [--arch SPEC | --level L] [--data FILE] [--bytes N] [--streams S] [--threads T] "
+                    "[--only ENGINE:MODE] [--csv]\n",
+                    argv[0]);
             return 2;
         }
+    }
+    if (threads < 1 || threads > 64 || streams < 1 || n < 1 || (level && (level < 1 || level > 9)) || (arch && level)) {
+        fprintf(stderr, "engine_bench: --threads 1..64, --streams >= 1, --bytes >= 1, --level 1..9, not both "
+                        "--arch and --level\n");
+        return 2;
     }
     f = fopen(path, "rb");
     if (!f) {
         perror(path);
         return 1;
     }
+    fseek(f, 0, SEEK_END);
+    fsize = (uint64_t)ftell(f);
+    rewind(f);
     data = malloc(n);
     dn = fread(data, 1, n, f);
     fclose(f);
     n = dn;
+    if (n < 2 * streams) {
+        fprintf(stderr, "engine_bench: %s: too little data for %u streams\n", path, streams);
+        return 1;
+    }
     ozip_params_init(&p);
     p.epochs = 0.3;
     p.threads = 2;
-    if (oz_parse_arch(arch, &cfg, &p) != OZIP_OK || oz_train(data, n, &cfg, 1, &p, &tr) != OZIP_OK ||
-        oz_model_bind(&m, tr.image, tr.size) != OZ_CORE_OK) {
+    if (level) {
+        oz_arch_candidates(fsize, level, &cfg, 1);
+        oz_arch_string(&cfg, shape, sizeof shape);
+    } else {
+        snprintf(shape, sizeof shape, "%s", arch ? arch : "L=3,D=96,H=6,F=192,W=512,wbits=5");
+        if (oz_parse_arch(shape, &cfg, &p) != OZIP_OK)
+            return 1;
+    }
+    if (oz_train(data, n, &cfg, 1, &p, &tr) != OZIP_OK || oz_model_bind(&m, tr.image, tr.size) != OZ_CORE_OK) {
         fprintf(stderr, "engine_bench: cannot make the model\n");
         return 1;
     }
+    /* the streams that decode runs decode are encoded by the fastest engine
+     * (bit-exact with the reference, so the bytes are the same) */
+    for (i = OZF_NISA - 1; i >= 0 && !have_prep; i--)
+        have_prep = ozf_cpu_has(i) && !ozf_model_init(&prep, &m, i);
     if (ozf_cpu_has(OZF_AVX2) && !only)
         peak[OZF_AVX2] = peak_avx2();
     if (ozf_cpu_has(OZF_AVX512) && !only)
         peak[OZF_AVX512] = peak_avx512();
     printf("model %s: %llu params, %llu MACs per byte at full window; %llu bytes of %s; %u streams; %u thread(s)\n",
-           arch, (unsigned long long)oz_model_params(&cfg), (unsigned long long)oz_model_macs(&cfg),
+           shape, (unsigned long long)oz_model_params(&cfg), (unsigned long long)oz_model_macs(&cfg),
            (unsigned long long)n, path, streams, threads);
     printf("measured peak per core: avx2 %.1f GMAC/s (vpmaddubsw+vpmaddwd), avx512 %.1f GMAC/s (vpdpbusd)\n",
            peak[OZF_AVX2] / 1e9, peak[OZF_AVX512] / 1e9);
+    if (csv)
+        printf("csv,peak,avx2,1,0,%.0f,0\ncsv,peak,avx512,1,0,%.0f,0\n", peak[OZF_AVX2], peak[OZF_AVX512]);
     printf("%-10s %-7s %12s %12s %10s\n", "engine", "mode", "KB/s", "GMAC/s", "vs ref");
     for (e = 0; e < 2; e++) {
         double ref_rate = 0;
@@ -220,44 +269,54 @@ int main(int argc, char **argv)
             ozf_model fm;
             job jobs[64];
             pthread_t th[64];
+            pthread_barrier_t ready;
             uint32_t t;
             double w0, wall, rate;
+            const char *name = isa < 0 ? "reference" : ozf_isa_name(isa);
             if (isa >= 0 && (!ozf_cpu_has(isa) || ozf_model_init(&fm, &m, isa)))
                 continue;
             if (only) {
                 char want[64];
-                snprintf(want, sizeof want, "%s:%s", isa < 0 ? "reference" : ozf_isa_name(isa), e ? "decode" : "encode");
+                snprintf(want, sizeof want, "%s:%s", name, e ? "decode" : "encode");
                 if (strcmp(only, want)) {
                     if (isa >= 0)
                         ozf_model_free(&fm);
                     continue;
                 }
             }
-            w0 = wall_now();
+            pthread_barrier_init(&ready, NULL, threads + 1);
             for (t = 0; t < threads; t++) {
                 jobs[t].fm = isa >= 0 ? &fm : NULL;
                 jobs[t].m = &m;
+                jobs[t].prep = have_prep ? &prep : NULL;
                 jobs[t].data = data;
                 jobs[t].n = n;
                 jobs[t].streams = streams;
                 jobs[t].encode = e == 0;
+                jobs[t].ready = &ready;
                 pthread_create(&th[t], NULL, run, &jobs[t]);
             }
+            pthread_barrier_wait(&ready);
+            w0 = wall_now();
             for (t = 0; t < threads; t++)
                 pthread_join(th[t], NULL);
             wall = wall_now() - w0;
-            /* one thread: its CPU time; several: the wall time of all of them
-             * (decode wall time includes the untimed encoding, so use CPU time) */
-            rate = threads == 1 || e == 1 ? (double)n * threads / jobs[0].cpu : (double)n * threads / wall;
-            if (isa < 0)
+            pthread_barrier_destroy(&ready);
+            rate = threads == 1 ? (double)n / jobs[0].cpu : (double)n * threads / wall;
+            if (isa < 0 || ref_rate == 0)
                 ref_rate = rate;
-            if (ref_rate == 0)
-                ref_rate = rate;
-            printf("%-10s %-7s %12.1f %12.2f %9.1fx\n", isa < 0 ? "reference" : ozf_isa_name(isa), e ? "decode" : "encode",
-                   rate / 1000.0, rate * (double)oz_model_macs(&cfg) / 1e9, rate / ref_rate);
+            printf("%-10s %-7s %12.1f %12.2f %9.1fx\n", name, e ? "decode" : "encode", rate / 1000.0,
+                   rate * (double)oz_model_macs(&cfg) / 1e9, rate / ref_rate);
+            if (csv)
+                printf("csv,%s,%s,%u,%.0f,%.0f,%.2f\n", name, e ? "decode" : "encode", threads, rate,
+                       rate * (double)oz_model_macs(&cfg), rate / ref_rate);
             if (isa >= 0)
                 ozf_model_free(&fm);
         }
     }
+    if (have_prep)
+        ozf_model_free(&prep);
+    free(tr.image);
+    free(data);
     return 0;
 }

@@ -20,38 +20,54 @@ static void gemm(const void *wp, uint32_t rows, uint32_t k, const int8_t *a, uin
             c[(size_t)b * ldc + r] = oz_dot_i8(w + (size_t)r * k, a + (size_t)b * lda, (int)k);
 }
 
-/* slot of window entry j */
-static uint32_t win_slot(const ozf_window *w, uint32_t j)
+/* The keys of a head are stored in groups of 4 dimensions: group g holds
+ * dimensions 4g..4g+3 of every slot, slot after slot (4 bytes per slot). The
+ * scores loop over the groups outside and the window's slots inside, so each
+ * pass reads one run of memory. The engine takes only head widths that are
+ * multiples of 4 (ozf_model_init). */
+static void scores_run(const int8_t *q, const int8_t *kp, uint32_t cap, uint32_t dh, uint32_t a, uint32_t b,
+                       int32_t *restrict s)
 {
-    return j < w->b0 - w->a0 ? w->a0 + j : w->a1 + (j - (w->b0 - w->a0));
+    uint32_t g, j, n = b - a;
+    for (j = 0; j < n; j++)
+        s[j] = 0;
+    for (g = 0; g * 4 < dh; g++) {
+        const int8_t *restrict k = kp + (size_t)g * cap * 4 + (size_t)a * 4;
+        int32_t q0 = q[4 * g], q1 = q[4 * g + 1], q2 = q[4 * g + 2], q3 = q[4 * g + 3];
+        for (j = 0; j < n; j++)
+            s[j] += q0 * k[4 * j] + q1 * k[4 * j + 1] + q2 * k[4 * j + 2] + q3 * k[4 * j + 3];
+    }
 }
 
 static void scores(const int8_t *q, const int8_t *kp, const int32_t *ksum, uint32_t cap, uint32_t dh,
                    const ozf_window *w, int32_t *s)
 {
-    uint32_t n = (w->b0 - w->a0) + (w->b1 - w->a1), j, d;
     (void)ksum;
-    for (j = 0; j < n; j++) {
-        uint32_t slot = win_slot(w, j);
-        int32_t acc = 0;
+    scores_run(q, kp, cap, dh, w->a0, w->b0, s);
+    scores_run(q, kp, cap, dh, w->a1, w->b1, s + (w->b0 - w->a0));
+}
+
+/* The values are stored in groups of 4 slots: group g holds slots 4g..4g+3,
+ * dimension after dimension (acc[d] += e_j v_j,d reads v at 4d + slot % 4). */
+static void vsum_run(const uint16_t *e, const int8_t *vp, uint32_t dh, uint32_t a, uint32_t b, int32_t *restrict acc)
+{
+    uint32_t slot, d;
+    for (slot = a; slot < b; slot++, e++) {
+        const int8_t *restrict v = vp + (size_t)(slot / 4) * dh * 4 + slot % 4;
+        int32_t ej = *e;
         for (d = 0; d < dh; d++)
-            acc += (int32_t)q[d] * kp[(size_t)(d / 4) * cap * 4 + (size_t)slot * 4 + d % 4];
-        s[j] = acc;
+            acc[d] += ej * v[4 * d];
     }
 }
 
 static void vsum(const uint16_t *e, const int8_t *vp, uint32_t cap, uint32_t dh, const ozf_window *w, int32_t *acc)
 {
-    uint32_t n = (w->b0 - w->a0) + (w->b1 - w->a1), j, d;
+    uint32_t d;
     (void)cap;
     for (d = 0; d < dh; d++)
         acc[d] = 0;
-    for (j = 0; j < n; j++) {
-        uint32_t slot = win_slot(w, j);
-        const int8_t *v = vp + (size_t)(slot / 4) * dh * 4 + slot % 4;
-        for (d = 0; d < dh; d++)
-            acc[d] += (int32_t)e[j] * v[d * 4];
-    }
+    vsum_run(e, vp, dh, w->a0, w->b0, acc);
+    vsum_run(e + (w->b0 - w->a0), vp, dh, w->a1, w->b1, acc);
 }
 
 static void rq_uniform(const int32_t *acc, uint32_t n, int32_t m, int32_t s, int32_t lo, int32_t hi, int32_t *out)

@@ -59,8 +59,8 @@ marks = 'for [i=1:n] dat."/speed.dat" using (strcol(1) eq word(ids, i) ? column(
             'with points pt 13 ps 2.5 lc rgb col(word(ids, i)) title word(ids, i)'
 C = 3
 set xlabel "compress speed, MB/s (log scale)"
-plot @marks, dat."/total.dat" using 3:2:1 with labels offset char 1,1 left font ",9" notitle
-# (labels only here: decompress speeds of the classic tools crowd together)
+# (no text labels: the key names every colour, and labels of nearby diamonds overprint)
+plot @marks
 C = 4
 set xlabel "decompress speed, MB/s (log scale)"
 set key off
@@ -84,7 +84,7 @@ set boxwidth 0.36
 set yrange [0:*]
 set offsets 0.5, 0.5, 0, 0
 set xtics scale 0
-# pays.dat: slice bytes model_bpb rest_bpb xz_bpb fallback id
+# pays.dat: slice bytes model_bpb rest_bpb xz_bpb fallback id methods
 # (the model part is drawn over the whole ozip bar, from 0; labels: each bar's
 # total on top, and inside an ozip bar that holds no model, what coded it)
 plot dat."/pays.dat" using ($0 - 0.19):($3 + $4) with boxes lc rgb "#fcbba1" title "ozip: streams + header", \
@@ -92,5 +92,5 @@ plot dat."/pays.dat" using ($0 - 0.19):($3 + $4) with boxes lc rgb "#fcbba1" tit
      '' using ($0 + 0.19):5 with boxes lc rgb col("xz-9e") title "xz -9e", \
      '' using 0:(NaN):xtic(sprintf("%s\n%d bytes", strcol(1), $2)) notitle, \
      '' using ($0 - 0.19):($3 + $4):(sprintf("%.3f", $3 + $4)) with labels offset 0,0.7 font ",9" notitle, \
-     '' using ($0 - 0.19):($6 > 0 ? ($3 + $4) / 2 : NaN):("no model:\nxz/zstd\nfallback") with labels font ",9" notitle, \
+     '' using ($0 - 0.19):($6 > 0 ? ($3 + $4) / 2 : NaN):("no model:\nclassic\nfallback") with labels font ",9" notitle, \
      '' using ($0 + 0.19):5:(sprintf("%.3f", $5)) with labels offset 0,0.7 font ",9" notitle

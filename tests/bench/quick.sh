@@ -91,6 +91,25 @@ if [ "$(cd "$OUT" && pwd -P)" != "$(cd docs && pwd -P)" ]; then
     check "docs/ is left as it was" [ "$docs_before" = "$(cat docs/benchmarks.md docs/bench-*.png docs/bench/* 2>/dev/null | cksum)" ]
 fi
 
+# --- the engine section (tests/bench/engine.sh) on one small file, into OUT
+isas=1 # reference, then the fast engine's kernels this CPU has
+for f in "" avx2 avx512_vnni; do
+    if [ -z "$f" ] || grep -q "^flags.* $f" /proc/cpuinfo; then isas=$((isas + 1)); fi
+done
+start=$(date +%s)
+ENGINE_BYTES=20000 ENGINE_BIG=L=2,D=32,H=2,F=64,W=128 THREADS=2 BENCH_OUT="$OUT" tests/bench/engine.sh "$S/in/demo-256K.json" > "$S/elog" 2>&1
+rc=$?
+if [ $rc = 0 ]; then ok "bench-engine run exits 0 ($(($(date +%s) - start)) s)"; else nok "bench-engine run exits 0" "exit $rc: $(tail -n 5 "$S/elog")"; fi
+# rows: 3 runs (the target model on 1 and 2 threads, the default shape on 2),
+# each engine encoding and decoding; the reference is 1.00x of itself and
+# every rate is positive
+check "engine.csv has every engine in both modes for the 3 runs ($isas engines)" awk -F, -v want=$((3 * 2 * isas)) '
+    NR > 1 { n++; bad += !($9 > 0) || !($10 > 0) || ($6 == "reference" && $11 != "1.00") || $4 < 1000 }
+    END { exit n != want || bad }' "$OUT/bench/engine.csv"
+check "benchmarks.md: generated section 'engine' holds both tables" awk '
+    $0 == "<!-- BEGIN GENERATED: engine -->" { inside = 1; next } /^<!-- END GENERATED -->$/ { inside = 0 }
+    inside && /^\| reference \| 1 \|/ { a = 1 } inside && /^\| demo-256K.json \| L=/ { b = 1 } END { exit !(a && b) }' "$OUT/benchmarks.md"
+
 # --- failures: a wrong round trip and a tool that was asked for but is missing
 real_gzip=$(command -v gzip)
 mkdir "$S/fake"

@@ -7,7 +7,8 @@
 #
 # benchmarks.md keeps its prose; only the lines between
 #   <!-- BEGIN GENERATED: NAME -->  and  <!-- END GENERATED -->
-# are rewritten, for NAME = machine, table, pays.
+# are rewritten, for NAME = machine, table, pays (the engine section is
+# tests/bench/engine.sh's).
 set -eu
 cd "$(dirname "$0")/../.."
 D=${1:-docs}
@@ -112,15 +113,19 @@ END {
 # ---------------------------------------------------------------- pays
 if [ "$(wc -l < "$B/pays.csv")" -gt 1 ]; then
     pays_file=$(awk -F, 'NR == 2 { sub(/@.*/, "", $1); print $1 }' "$B/pays.csv")
-    # one line per slice: slice bytes model_bpb rest_bpb xz_bpb fallback ozip_id
+    # one line per slice: slice bytes model_bpb rest_bpb xz_bpb fallback ozip_id methods
     awk -F, 'NR > 1 {
         s = $1; sub(/.*@/, "", s)
         if (!(s in orig)) { order[++n] = s; orig[s] = $2 }
-        if ($3 ~ /^ozip-/) { model[s] = 8 * $5 / $2; rest[s] = 8 * ($4 - $5) / $2; fb[s] = ($5 == 0); id = $3 }
-        else xz[s] = $7
+        if ($3 ~ /^ozip-/) {
+            model[s] = 8 * $5 / $2; rest[s] = 8 * ($4 - $5) / $2; fb[s] = ($5 == 0); id = $3
+            # the methods that coded the streams ("model:0 xz:0 bzip2:3 ..." -> bzip2)
+            k = split($15, part, " "); how[s] = ""
+            for (j = 1; j <= k; j++) { split(part[j], kv, ":"); if (kv[2] > 0) how[s] = how[s] (how[s] == "" ? "" : "+") kv[1] }
+        } else xz[s] = $7
     }
     END { for (i = 1; i <= n; i++) { s = order[i]
-        printf "%s %d %.4f %.4f %.4f %d %s\n", s, orig[s], model[s], rest[s], xz[s], fb[s], id } }' \
+        printf "%s %d %.4f %.4f %.4f %d %s %s\n", s, orig[s], model[s], rest[s], xz[s], fb[s], id, how[s] == "" ? "-" : how[s] } }' \
         "$B/pays.csv" > "$T/pays.dat"
     pays_id=$(awk 'NR == 1 { print $7 }' "$T/pays.dat")
     awk -v file="$pays_file" -v id="$pays_id" -v opts="$(meta pays_opts)" '
@@ -132,7 +137,7 @@ if [ "$(wc -l < "$B/pays.csv")" -gt 1 ]; then
         print "|---|---:|---:|---:|---:|---:|---:|---|"
     }
     { printf "| %s | %d | %.3f | %.3f | %.3f | %.3f | %.3f | %s |\n", $1, $2, $3 + $4, $3, $4, $5,
-          ($3 + $4) / $5, $6 ? "xz/zstd (no model paid)" : "model" }' "$T/pays.dat" > "$T/pays.md"
+          ($3 + $4) / $5, $6 ? $8 " (no model paid)" : $8 }' "$T/pays.dat" > "$T/pays.md"
 else
     echo "Not measured in this run (PAYS_SLICES was empty)." > "$T/pays.md"
 fi
@@ -141,6 +146,8 @@ fi
 awk -v dir="$T" '
 /^<!-- BEGIN GENERATED: [a-z]+ -->$/ {
     print; name = $4; file = dir "/" name ".md"
+    # sections of other scripts (engine: tests/bench/engine.sh) pass through
+    if (name != "machine" && name != "table" && name != "pays") next
     if ((getline line < file) <= 0) { print "unknown generated section: " name > "/dev/stderr"; exit 1 }
     print ""; print line
     while ((getline line < file) > 0) print line
