@@ -56,6 +56,8 @@ else
     set -- data/demo.json
 fi
 
+# the code measured: read before this script writes anything
+commit=$(git describe --always --dirty 2>/dev/null || echo unknown)
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 echo "context,file,shape,params,macs_per_byte,engine,mode,threads,bytes_per_s,macs_per_s,vs_reference" > "$T/engine.csv"
@@ -101,7 +103,6 @@ flags=$(grep -m1 '^flags' /proc/cpuinfo)
 isa="x86-64"
 case $flags in *" avx2"*) isa="$isa, AVX2" ;; esac
 case $flags in *" avx512_vnni"*) isa="$isa, AVX-512 VNNI" ;; *" avx512f"*) isa="$isa, AVX-512 (no VNNI)" ;; esac
-commit=$(git describe --always --dirty 2>/dev/null || echo unknown)
 p2=$(awk -F, '$1 == "avx2" { printf "%.1f", $2 / 1e9 }' "$T/peak")
 p5=$(awk -F, '$1 == "avx512" { printf "%.1f", $2 / 1e9 }' "$T/peak")
 {
