@@ -181,6 +181,11 @@ int oz_model_bind(oz_model *m, const uint8_t *image, uint32_t size)
         for (h = 0; h < H; h++)
             if (L->slope[h] < 0 || L->slope[h] > OZ_MAX_SLOPE)
                 return OZ_CORE_ECORRUPT;
+        /* activations are in [-127, 127] (docs/integer-model.md, "Limits"):
+         * the SIMD kernels' exactness proofs rely on it */
+        for (h = 0; h < 256; h++)
+            if (L->act[h] < -OZ_ACT_MAX)
+                return OZ_CORE_ECORRUPT;
     }
 #undef I8
 #undef I32

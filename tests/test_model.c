@@ -219,7 +219,20 @@ static void test_bind_checks(void)
     ok &= oz_model_bind(&m, img, size) == OZ_CORE_OK;
     oz_wr32(img + reg[7].offset, OZ_MAX_SLOPE + 1); /* layer 0 slope of head 0 */
     ok &= oz_model_bind(&m, img, size) == OZ_CORE_ECORRUPT;
-    t_result(ok, "oz_model_bind refuses wrong sizes, limits, reserved bits, shifts, multipliers, slopes", NULL);
+    oz_wr32(img + reg[7].offset, 0);
+    ok &= oz_model_bind(&m, img, size) == OZ_CORE_OK;
+    {
+        /* an activation table entry of -128 (the SIMD proofs need >= -127) */
+        uint32_t act = (uint32_t)((const uint8_t *)m.layer[0].act - img), k;
+        for (k = 0; k < 256; k++)
+            ok &= (int8_t)img[act + k] >= -127;
+        img[act + 5] = 0x80;
+        ok &= oz_model_bind(&m, img, size) == OZ_CORE_ECORRUPT;
+        img[act + 5] = 0x81;
+        ok &= oz_model_bind(&m, img, size) == OZ_CORE_OK;
+    }
+    t_result(ok, "oz_model_bind refuses wrong sizes, limits, reserved bits, shifts, multipliers, slopes, -128 activations",
+             NULL);
     free(img);
 }
 
