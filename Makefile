@@ -4,8 +4,8 @@
 #   make demo       install missing packages (as root) or name them, build, run the demo
 #   make test       install missing packages (as root) or name them, build, run the test suite
 #                   (ends with "N passed, N failed")
-#   make bench      the benchmark beside gzip, bzip2, xz, zstd, brotli: rewrites
-#                   docs/benchmarks.md, docs/bench/ and docs/bench-*.png (hours;
+#   make bench      the benchmark beside gzip, bzip2, xz, zstd, brotli, then
+#                   bench-engine: rewrites docs/benchmarks.md, docs/bench/ and docs/bench-*.png (an hour;
 #                   settings such as FILES="a b" LEVELS=6: see tests/bench/run.sh)
 #   make bench-quick  a one-minute smoke run of the harness into bench-out/quick/
 #   make bench-engine the integer model's speed per engine (reference, scalar,
@@ -184,9 +184,10 @@ test: deps
 	@tests/run.sh
 
 # ---------------------------------------------------------------- benchmarks
-bench: all
+bench: all build/engine_bench
 	@tools/deps.sh --bench
 	@tests/bench/run.sh
+	@tests/bench/engine.sh
 
 bench-engine: all build/engine_bench
 	@tests/bench/engine.sh
