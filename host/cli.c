@@ -71,7 +71,7 @@ static void usage(FILE *f)
             "                        when decompressing: the model a file refers to\n"
             "      --external-model  with --model: store only the model's checksum in the file\n"
             "      --save-model=FILE write the model that was used to FILE (.ozm)\n"
-            "      --no-model        use the classic methods only (xz, zstd, stored)\n"
+            "      --no-model        use the classic methods only (xz, zstd, bzip2, brotli, stored)\n"
             "      --force-model     code every stream with the model, even where it does not pay\n"
             "      --arch=SPEC       model shape, e.g. L=2,D=64,H=4,F=128,W=64,wbits=8,tied=1\n"
             "      --seed=N          training seed (default 1)\n"
