@@ -197,31 +197,26 @@ static void split_e(const uint16_t *e, uint32_t a, uint32_t b, uint8_t *lo, uint
     memset(hi + off + n, 0, 4);
 }
 
-static void vsum(const uint16_t *e, const int8_t *vp, uint32_t cap, uint32_t dh, const ozf_window *w, int32_t *acc)
+/* acc[d] = sum over the slots of runs r < nr ([ra[r], rb[r])) of e v_d, from
+ * e split as split_e lays it out (lo[r], hi[r]): vpdpbusd of the broadcast
+ * byte words against the values, acc = 256 sum(hi v) + sum(lo v). */
+static inline __attribute__((always_inline)) void vsum_bytes(const uint8_t *const lo[2], const uint8_t *const hi[2],
+                                                             const int8_t *vp, uint32_t dh, const uint32_t ra[2],
+                                                             const uint32_t rb[2], uint32_t nr, int32_t *acc)
 {
-    uint8_t lo[2][OZ_MAX_CTX + 16], hi[2][OZ_MAX_CTX + 16];
-    uint32_t g0[2], ng[2], r, g, db, nr = 1;
-    uint32_t ra[2] = {w->a0, w->a1}, rb[2] = {w->b0, w->b1}, jo[2] = {0, w->b0 - w->a0};
-    (void)cap;
-    if (w->b1 > w->a1)
-        nr = 2;
-    for (r = 0; r < nr; r++) {
-        g0[r] = ra[r] / 4;
-        ng[r] = (rb[r] + 3) / 4 - g0[r];
-        split_e(e + jo[r], ra[r], rb[r], lo[r], hi[r]);
-    }
+    uint32_t r, g, db;
     for (db = 0; db < dh; db += 16) {
         uint32_t lanes = dh - db < 16 ? dh - db : 16;
         __mmask16 m = (__mmask16)(((uint32_t)1 << lanes) - 1);
         __m512i l0 = _mm512_setzero_si512(), h0 = l0, l1 = l0, h1 = l0;
         for (r = 0; r < nr; r++) {
-            const int8_t *src = vp + (size_t)g0[r] * dh * 4 + db * 4;
+            uint32_t g0 = ra[r] / 4, ng = (rb[r] + 3) / 4 - g0;
+            const int8_t *src = vp + (size_t)g0 * dh * 4 + db * 4;
             const uint8_t *pl = lo[r], *ph = hi[r];
-            int32_t wl, wh;
+            int32_t wl, wh, wl1, wh1;
             /* two chains of accumulators to hide the dpbusd latency */
-            for (g = 0; g + 2 <= ng[r]; g += 2, src += 8 * dh, pl += 8, ph += 8) {
+            for (g = 0; g + 2 <= ng; g += 2, src += 8 * dh, pl += 8, ph += 8) {
                 __m512i v0 = _mm512_maskz_loadu_epi32(m, src), v1 = _mm512_maskz_loadu_epi32(m, src + 4 * dh);
-                int32_t wl1, wh1;
                 memcpy(&wl, pl, 4);
                 memcpy(&wh, ph, 4);
                 memcpy(&wl1, pl + 4, 4);
@@ -231,7 +226,7 @@ static void vsum(const uint16_t *e, const int8_t *vp, uint32_t cap, uint32_t dh,
                 l1 = _mm512_dpbusd_epi32(l1, _mm512_set1_epi32(wl1), v1);
                 h1 = _mm512_dpbusd_epi32(h1, _mm512_set1_epi32(wh1), v1);
             }
-            if (g < ng[r]) {
+            if (g < ng) {
                 __m512i v0 = _mm512_maskz_loadu_epi32(m, src);
                 memcpy(&wl, pl, 4);
                 memcpy(&wh, ph, 4);
@@ -239,10 +234,21 @@ static void vsum(const uint16_t *e, const int8_t *vp, uint32_t cap, uint32_t dh,
                 h0 = _mm512_dpbusd_epi32(h0, _mm512_set1_epi32(wh), v0);
             }
         }
-        l0 = _mm512_add_epi32(l0, l1);
-        h0 = _mm512_add_epi32(h0, h1);
-        _mm512_mask_storeu_epi32(acc + db, m, _mm512_add_epi32(_mm512_slli_epi32(h0, 8), l0));
+        _mm512_mask_storeu_epi32(acc + db, m,
+                                 _mm512_add_epi32(_mm512_slli_epi32(_mm512_add_epi32(h0, h1), 8), _mm512_add_epi32(l0, l1)));
     }
+}
+
+static void vsum(const uint16_t *e, const int8_t *vp, uint32_t cap, uint32_t dh, const ozf_window *w, int32_t *acc)
+{
+    uint8_t lo[2][OZ_MAX_CTX + 16], hi[2][OZ_MAX_CTX + 16];
+    const uint8_t *const pl[2] = {lo[0], lo[1]}, *const ph[2] = {hi[0], hi[1]};
+    uint32_t r, nr = w->b1 > w->a1 ? 2 : 1;
+    uint32_t ra[2] = {w->a0, w->a1}, rb[2] = {w->b0, w->b1}, jo[2] = {0, w->b0 - w->a0};
+    (void)cap;
+    for (r = 0; r < nr; r++)
+        split_e(e + jo[r], ra[r], rb[r], lo[r], hi[r]);
+    vsum_bytes(pl, ph, vp, dh, ra, rb, nr, acc);
 }
 
 static void rq_uniform(const int32_t *acc, uint32_t n, int32_t m, int32_t s, int32_t lo, int32_t hi, int32_t *out)
@@ -340,8 +346,9 @@ static void attend_fused(const int8_t *q, const int8_t *kp, const int32_t *ksum,
     const __m512i vslope = _mm512_set1_epi32(slope);
     __m512i vmax = _mm512_set1_epi32(INT32_MIN), vE = _mm512_setzero_si512();
     uint8_t lo[2][OZ_MAX_CTX + 80], hi[2][OZ_MAX_CTX + 80];
+    const uint8_t *const pl3[2] = {lo[0], lo[1]}, *const ph3[2] = {hi[0], hi[1]};
     uint32_t ra[2] = {w->a0, w->a1}, rb[2] = {w->b0, w->b1}, jo[2] = {0, w->b0 - w->a0};
-    uint32_t dg, ndg = dh / 4, r, nr = w->b1 > w->a1 ? 2 : 1, blk, j, E, g, db;
+    uint32_t dg, ndg = dh / 4, r, nr = w->b1 > w->a1 ? 2 : 1, blk, j, E;
     int32_t zmax, acc[OZ_MAX_DHEAD];
     int64_t R;
     for (dg = 0; dg < ndg; dg++)
@@ -399,37 +406,7 @@ static void attend_fused(const int8_t *q, const int8_t *kp, const int32_t *ksum,
     }
     E = (uint32_t)_mm512_reduce_add_epi32(vE);
     /* pass 3: the value sums, as vsum() */
-    for (db = 0; db < dh; db += 16) {
-        uint32_t lanes = dh - db < 16 ? dh - db : 16;
-        __mmask16 m = (__mmask16)(((uint32_t)1 << lanes) - 1);
-        __m512i l0 = _mm512_setzero_si512(), h0 = l0, l1 = l0, h1 = l0;
-        for (r = 0; r < nr; r++) {
-            uint32_t g0 = ra[r] / 4, ng = (rb[r] + 3) / 4 - g0;
-            const int8_t *src = vp + (size_t)g0 * dh * 4 + db * 4;
-            const uint8_t *bl = lo[r], *bh = hi[r];
-            int32_t wl, wh, wl1, wh1;
-            for (g = 0; g + 2 <= ng; g += 2, src += 8 * dh, bl += 8, bh += 8) {
-                __m512i v0 = _mm512_maskz_loadu_epi32(m, src), v1 = _mm512_maskz_loadu_epi32(m, src + 4 * dh);
-                memcpy(&wl, bl, 4);
-                memcpy(&wh, bh, 4);
-                memcpy(&wl1, bl + 4, 4);
-                memcpy(&wh1, bh + 4, 4);
-                l0 = _mm512_dpbusd_epi32(l0, _mm512_set1_epi32(wl), v0);
-                h0 = _mm512_dpbusd_epi32(h0, _mm512_set1_epi32(wh), v0);
-                l1 = _mm512_dpbusd_epi32(l1, _mm512_set1_epi32(wl1), v1);
-                h1 = _mm512_dpbusd_epi32(h1, _mm512_set1_epi32(wh1), v1);
-            }
-            if (g < ng) {
-                __m512i v0 = _mm512_maskz_loadu_epi32(m, src);
-                memcpy(&wl, bl, 4);
-                memcpy(&wh, bh, 4);
-                l0 = _mm512_dpbusd_epi32(l0, _mm512_set1_epi32(wl), v0);
-                h0 = _mm512_dpbusd_epi32(h0, _mm512_set1_epi32(wh), v0);
-            }
-        }
-        _mm512_mask_storeu_epi32(acc + db, m,
-                                 _mm512_add_epi32(_mm512_slli_epi32(_mm512_add_epi32(h0, h1), 8), _mm512_add_epi32(l0, l1)));
-    }
+    vsum_bytes(pl3, ph3, vp, dh, ra, rb, nr, acc);
     /* the division, as in core */
     R = (int64_t)(((uint64_t)1 << 46) / E);
     for (j = 0; j < dh; j++)
