@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "../core/oz_codec.h"
+#include "../core/oz_ops.h"
 #include "../host/fast/ozf.h"
 #include "harness.h"
 #include "rand_model.h"
@@ -104,7 +105,7 @@ static void test_attention_kernels(int isa)
             int32_t sum = 0;
             for (d = 0; d < dh; d++)
                 sum += kp[(size_t)(d / 4) * cap * 4 + slot * 4 + d % 4];
-            ks[slot] = sum;
+            ks[slot] = 128 * sum; /* the ring keeps 128 x the key sums */
         }
         for (d = 0; d < dh; d++)
             q[d] = rnd8(ext, 0);
@@ -117,8 +118,10 @@ static void test_attention_kernels(int isa)
             w.a1 = 0;
             w.b1 = lo + n - cap;
         }
-        for (j = 0; j < n; j++) /* e up to 32768, often exactly 32768 (ties at the maximum) */
-            e[j] = ext ? 32768 : (uint16_t)(t_rand() % 3 == 0 ? 32768 : t_rand() % 32769);
+        for (j = 0; j < n; j++) /* e up to 32768, often exactly 32768 (ties at the maximum); some runs of 0 */
+            e[j] = ext ? 32768
+                       : trial % 4 == 1 && (j / 24) % 2 == 0 ? 0
+                                                            : (uint16_t)(t_rand() % 3 == 0 ? 32768 : t_rand() % 32769);
         K->scores(q, kp, ks, cap, dh, &w, s);
         K->vsum(e, vp, cap, dh, &w, acc);
         for (d = 0; d < dh; d++)
@@ -142,9 +145,110 @@ static void test_attention_kernels(int isa)
     snprintf(name, sizeof name, "%s attention scores equal q.k over wrapped windows (head dims 4..256, extremes)",
              ozf_isa_name(isa));
     t_result(!bad_s, name, "%d wrong", bad_s);
-    snprintf(name, sizeof name, "%s value sums equal sum e*v with e up to 32768 and v +-127 (no int16 overflow)",
+    snprintf(name, sizeof name, "%s value sums equal sum e*v with e up to 32768 and v +-127 (no int16 overflow; runs of e = 0)",
              ozf_isa_name(isa));
     t_result(!bad_v, name, "%d wrong", bad_v);
+}
+
+/* One head's whole attention (kernel attend) against core's definition
+ * (oz_att_logit, oz_att_weight, oz_att_mac, oz_att_recip, oz_att_out) over
+ * wrapped windows, with score multipliers of three kinds: as the exporter
+ * writes them (16 significant bits), random 31-bit ones with every shift, and
+ * the largest. The AVX-512 kernel picks one of three requantisations from the
+ * bound |q.k| <= dh 127^2; the trials are counted by the bound they meet
+ * (computed here from docs/integer-model.md) so that each kind is exercised. */
+static void test_attend(int isa)
+{
+    static const uint32_t dhs[] = {4, 8, 12, 16, 32, 64};
+    static const oz_config big = {1, 64, 1, 64, 512, 8, 0};
+    const ozf_kernels *K = KS[isa];
+    int bad = 0, trial, kinds[3] = {0, 0, 0};
+    ozf_scratch sc;
+    char name[200];
+    if (ozf_scratch_init(&sc, &big, 1)) {
+        t_result(0, "attention scratch", NULL);
+        return;
+    }
+    for (trial = 0; trial < 900; trial++) {
+        uint32_t dh = dhs[trial % 6], cap = 16 * (1 + (uint32_t)(t_rand() % 33)), n = 1 + (uint32_t)(t_rand() % cap);
+        uint32_t lo = (uint32_t)(t_rand() % cap), j, d, slot, E = 0;
+        int ext = trial % 5 == 0, kind = (trial / 6) % 3;
+        int8_t *kp = amalloc((size_t)dh * cap), *vp = amalloc((size_t)dh * cap), q[OZ_MAX_DHEAD], o[OZ_MAX_DHEAD];
+        int32_t *ks = amalloc(4 * (size_t)cap), zs[OZ_MAX_CTX], acc[OZ_MAX_DHEAD], zmax = OZ_ATT_ZMIN, am, as, slope;
+        uint64_t bound;
+        int64_t R;
+        ozf_window w;
+        if (n > 512)
+            n = 512;
+        for (j = 0; j < dh * cap; j++) {
+            kp[j] = rnd8(ext, 0);
+            vp[j] = rnd8(ext, 0);
+        }
+        for (slot = 0; slot < cap; slot++) {
+            int32_t sum = 0;
+            for (d = 0; d < dh; d++)
+                sum += kp[(size_t)(d / 4) * cap * 4 + slot * 4 + d % 4];
+            ks[slot] = 128 * sum;
+        }
+        for (d = 0; d < dh; d++)
+            q[d] = rnd8(ext, 0);
+        if (kind == 0) { /* the exporter's: 16 significant bits, z about +-2^12 .. 2^20 */
+            am = (int32_t)((32768 + t_rand() % 32768) << 15);
+            as = 31 + 4 + (int32_t)(t_rand() % 12);
+        } else if (kind == 1) {
+            am = (int32_t)(t_rand() & 0x7FFFFFFF);
+            as = 1 + (int32_t)(t_rand() % 62);
+        } else {
+            am = 0x7FFFFFFF;
+            as = 1 + (int32_t)(t_rand() % 30);
+        }
+        slope = t_rand() % 4 == 0 ? 0 : t_rand() % 4 == 0 ? OZ_MAX_SLOPE : (int32_t)(t_rand() % (OZ_MAX_SLOPE + 1));
+        bound = (uint64_t)dh * 127 * 127 * (uint64_t)am + ((uint64_t)1 << as);
+        kinds[as >= 40 || bound < ((uint64_t)1 << (as + 24)) ? 0 : as >= 33 || bound < ((uint64_t)1 << (as + 31)) ? 1 : 2]++;
+        w.a0 = lo;
+        if (lo + n <= cap) {
+            w.b0 = lo + n;
+            w.a1 = w.b1 = 0;
+        } else {
+            w.b0 = cap;
+            w.a1 = 0;
+            w.b1 = lo + n - cap;
+        }
+        K->attend(q, kp, ks, vp, cap, dh, &w, n, am, as, slope, &sc, o);
+        /* core's definition, slot by slot */
+        for (j = 0; j < n; j++) {
+            slot = (lo + j) % cap;
+            zs[j] = oz_att_logit(ref_score(q, kp, cap, dh, slot), am, as, slope, n - 1 - j);
+            zmax = zs[j] > zmax ? zs[j] : zmax;
+        }
+        for (d = 0; d < dh; d++)
+            acc[d] = 0;
+        for (j = 0; j < n; j++) {
+            uint32_t e = oz_att_weight(zmax, zs[j]);
+            slot = (lo + j) % cap;
+            E += e;
+            for (d = 0; d < dh; d++)
+                acc[d] = oz_att_mac(acc[d], e, vp[(size_t)(slot / 4) * dh * 4 + d * 4 + slot % 4]);
+        }
+        R = oz_att_recip(E);
+        for (d = 0; d < dh; d++)
+            if (o[d] != oz_att_out(acc[d], R)) {
+                if (!bad)
+                    printf("#   dh %u n %u am %d as %d slope %d: dim %u is %d, core %d\n", dh, n, am, as, slope, d, o[d],
+                           oz_att_out(acc[d], R));
+                bad++;
+                break;
+            }
+        free(kp);
+        free(vp);
+        free(ks);
+    }
+    ozf_scratch_free(&sc);
+    snprintf(name, sizeof name,
+             "%s whole-head attention equals core's (wrapped windows, extremes, %d/%d/%d trials with scores within "
+             "+-2^24 / within int32 / wider)",
+             ozf_isa_name(isa), kinds[0], kinds[1], kinds[2]);
+    t_result(!bad && kinds[0] && kinds[1] && kinds[2], name, "%d wrong", bad);
 }
 
 static void test_small_kernels(int isa)
@@ -334,6 +438,7 @@ int main(void)
         }
         test_gemm(isa);
         test_attention_kernels(isa);
+        test_attend(isa);
         test_small_kernels(isa);
         test_freq(isa);
         test_forward(isa);

@@ -19,7 +19,7 @@ static void ring_put(ozf_ring *r, const oz_config *c, uint32_t l, uint32_t slot,
             Vh[(size_t)(slot / 4) * Dh * 4 + d * 4 + slot % 4] = v[h * Dh + d];
             sum += k[h * Dh + d];
         }
-        ks[(size_t)h * cap + slot] = sum;
+        ks[(size_t)h * cap + slot] = 128 * sum; /* |sum| <= 127 Dh */
     }
 }
 
@@ -27,7 +27,7 @@ static void ring_put(ozf_ring *r, const oz_config *c, uint32_t l, uint32_t slot,
 /* One head's attention over the window w (n positions), from the file's
  * kernels; the glue loops are plain loops over restrict pointers so that the
  * compiler vectorises them. */
-static void attend_generic(const int8_t *q, const int8_t *kp, const int32_t *ksum, const int8_t *vp, uint32_t cap,
+static void attend(const int8_t *q, const int8_t *kp, const int32_t *ksum, const int8_t *vp, uint32_t cap,
                            uint32_t dh, const ozf_window *w, uint32_t n, int32_t am, int32_t as, int32_t slope,
                            ozf_scratch *s, int8_t *o)
 {
@@ -74,13 +74,8 @@ static void attend_row(const ozf_model *fm, ozf_scratch *s, const ozf_ring *r, u
         w.a1 = 0;
         w.b1 = w.a0 + n - cap;
     }
-#ifdef OZF_FUSED_ATTEND
-    attend_fused(q, r->k + head, r->ksum + ((size_t)l * H + h) * cap, r->v + head, cap, Dh, &w, n, L->att[0],
-                 L->att[1], L->slope[h], s->zs, o);
-#else
-    attend_generic(q, r->k + head, r->ksum + ((size_t)l * H + h) * cap, r->v + head, cap, Dh, &w, n, L->att[0],
-                   L->att[1], L->slope[h], s, o);
-#endif
+    attend(q, r->k + head, r->ksum + ((size_t)l * H + h) * cap, r->v + head, cap, Dh, &w, n, L->att[0], L->att[1],
+           L->slope[h], s, o);
 }
 
 /* out[i] = sat8(rq(acc[i])), in place in acc then narrowed */

@@ -140,48 +140,78 @@ static void scores(const int8_t *q, const int8_t *kp, const int32_t *ksum, uint3
         scores_run(qa, qs, ndg, kp, cap, w->a1, w->b1, s, w->b0 - w->a0);
 }
 
-/* the 7-bit digit `shift` of the four e of a group, packed in a 32-bit word */
-static uint32_t digit4(const uint16_t *e, uint32_t a, uint32_t b, uint32_t joff, uint32_t g, int shift)
+/* e of the run of slots [a, b) (window order from e[0]) split into 7-bit
+ * digits d[i] = (e >> 7i) & 127, as bytes in ring-slot order from slot
+ * 4 * floor(a / 4): d[i][k] belongs to slot 4 * floor(a / 4) + k, zero
+ * outside [a, b), so the four digits of a group of slots are one 32-bit word.
+ * Each array has room for n + 8 bytes. */
+static void split_digits(const uint16_t *e, uint32_t a, uint32_t b, uint8_t *const d[3])
 {
-    uint32_t r = 0, i;
-    for (i = 0; i < 4; i++) {
-        uint32_t slot = 4 * g + i;
-        if (slot >= a && slot < b)
-            r |= ((uint32_t)(e[joff + slot - a] >> shift) & 127u) << (8 * i);
+    const __m256i m127 = _mm256_set1_epi16(127);
+    uint32_t n = b - a, off = a & 3, i = 0, k;
+    for (k = 0; k < 3; k++)
+        memset(d[k], 0, 4);
+    for (; i + 16 <= n; i += 16) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(e + i));
+        __m256i x[3];
+        x[0] = _mm256_and_si256(v, m127);
+        x[1] = _mm256_and_si256(_mm256_srli_epi16(v, 7), m127);
+        x[2] = _mm256_srli_epi16(v, 14);
+        for (k = 0; k < 3; k++) /* 16 words <= 127 -> 16 bytes, in order */
+            _mm_storeu_si128((__m128i *)(void *)(d[k] + off + i),
+                             _mm_packus_epi16(_mm256_castsi256_si128(x[k]), _mm256_extracti128_si256(x[k], 1)));
     }
-    return r;
+    for (; i < n; i++)
+        for (k = 0; k < 3; k++)
+            d[k][off + i] = (uint8_t)((e[i] >> (7 * k)) & 127);
+    for (k = 0; k < 3; k++)
+        memset(d[k] + off + n, 0, 4);
 }
 
 static void vsum(const uint16_t *e, const int8_t *vp, uint32_t cap, uint32_t dh, const ozf_window *w, int32_t *acc)
 {
     const __m256i ones = _mm256_set1_epi16(1);
-    uint32_t dig[3][2][OZ_MAX_CTX / 4 + 8], g0[2], ng[2], r, g, db, nr = 1, i;
+    uint8_t dig[2][3][OZ_MAX_CTX + 16];
+    uint32_t g0[2], ng[2], r, g, db, nr = 1, k;
     uint32_t ra[2] = {w->a0, w->a1}, rb[2] = {w->b0, w->b1}, jo[2] = {0, w->b0 - w->a0};
     (void)cap;
     if (w->b1 > w->a1)
         nr = 2;
     for (r = 0; r < nr; r++) {
+        uint8_t *const d[3] = {dig[r][0], dig[r][1], dig[r][2]};
         g0[r] = ra[r] / 4;
         ng[r] = (rb[r] + 3) / 4 - g0[r];
-        for (g = 0; g < ng[r]; g++)
-            for (i = 0; i < 3; i++)
-                dig[i][r][g] = digit4(e, ra[r], rb[r], jo[r], g0[r] + g, 7 * (int)i);
+        split_digits(e + jo[r], ra[r], rb[r], d);
     }
     for (db = 0; db < dh; db += 8) {
         __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, tot;
         for (r = 0; r < nr; r++)
             for (g = 0; g < ng[r]; g++) {
                 const int8_t *src = vp + (size_t)(g0[r] + g) * dh * 4 + db * 4;
+                int32_t wd[3];
                 __m256i v;
+                if (g % 4 == 0 && g + 4 <= ng[r]) {
+                    /* 16 slots whose weights are all 0 add nothing */
+                    __m128i any = _mm_or_si128(
+                        _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)(dig[r][0] + 4 * g)),
+                                     _mm_loadu_si128((const __m128i *)(const void *)(dig[r][1] + 4 * g))),
+                        _mm_loadu_si128((const __m128i *)(const void *)(dig[r][2] + 4 * g)));
+                    if (_mm_testz_si128(any, any)) {
+                        g += 3;
+                        continue;
+                    }
+                }
+                for (k = 0; k < 3; k++)
+                    memcpy(&wd[k], dig[r][k] + 4 * g, 4);
                 if (dh - db >= 8) {
                     v = _mm256_loadu_si256((const __m256i *)(const void *)src);
                 } else { /* dh is a multiple of 4: the last block has 4 lanes */
                     v = _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)src));
                     v = _mm256_inserti128_si256(v, _mm_setzero_si128(), 1);
                 }
-                s0 = _mm256_add_epi32(s0, dot4(_mm256_set1_epi32((int)dig[0][r][g]), v, ones));
-                s1 = _mm256_add_epi32(s1, dot4(_mm256_set1_epi32((int)dig[1][r][g]), v, ones));
-                s2 = _mm256_add_epi32(s2, dot4(_mm256_set1_epi32((int)dig[2][r][g]), v, ones));
+                s0 = _mm256_add_epi32(s0, dot4(_mm256_set1_epi32(wd[0]), v, ones));
+                s1 = _mm256_add_epi32(s1, dot4(_mm256_set1_epi32(wd[1]), v, ones));
+                s2 = _mm256_add_epi32(s2, dot4(_mm256_set1_epi32(wd[2]), v, ones));
             }
         tot = _mm256_add_epi32(_mm256_add_epi32(_mm256_slli_epi32(s2, 14), _mm256_slli_epi32(s1, 7)), s0);
         if (dh - db >= 8) {
@@ -241,15 +271,14 @@ static void rq_rows(const int32_t *acc, uint32_t n, const int32_t *m, const int3
 static void exp2q15(const int32_t *t, uint32_t n, uint16_t *e)
 {
     const __m256i m255 = _mm256_set1_epi32(255);
-    uint32_t i = 0, k;
+    uint32_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256i tv = _mm256_loadu_si256((const __m256i *)(const void *)(t + i));
         __m256i v = _mm256_i32gather_epi32((const int *)(const void *)ozf_exp2_u32, _mm256_and_si256(tv, m255), 4);
-        uint32_t tmp[8];
         v = _mm256_srlv_epi32(v, _mm256_srli_epi32(tv, 8)); /* counts >= 32 give 0 */
-        _mm256_storeu_si256((__m256i *)(void *)tmp, v);
-        for (k = 0; k < 8; k++)
-            e[i + k] = (uint16_t)tmp[k];
+        /* 8 values <= 2^15 -> 8 uint16 (vpackusdw saturates nothing here) */
+        _mm_storeu_si128((__m128i *)(void *)(e + i),
+                         _mm_packus_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1)));
     }
     for (; i < n; i++)
         e[i] = (uint16_t)oz_exp2q15(t[i]);
@@ -257,4 +286,4 @@ static void exp2q15(const int32_t *t, uint32_t n, uint16_t *e)
 
 #include "forward_impl.h"
 
-const ozf_kernels ozf_kernels_avx2 = {"avx2", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, exp2q15, oz_freq_cum, forward};
+const ozf_kernels ozf_kernels_avx2 = {"avx2", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, oz_freq_cum, forward};

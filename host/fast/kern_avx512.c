@@ -155,7 +155,7 @@ static void scores_run(const __m512i *qb, uint32_t ndg, const int8_t *kp, const 
         __mmask16 m = (__mmask16)((((uint32_t)1 << (hi - blk)) - 1) & ~(((uint32_t)1 << (lo - blk)) - 1));
         for (dg = 0; dg < ndg; dg++)
             acc = _mm512_dpbusd_epi32(acc, qb[dg], _mm512_load_si512(kp + ((size_t)dg * cap + blk) * 4));
-        acc = _mm512_sub_epi32(acc, _mm512_slli_epi32(_mm512_load_si512(ksum + blk), 7));
+        acc = _mm512_sub_epi32(acc, _mm512_load_si512(ksum + blk));
         if (blk >= a)
             _mm512_mask_storeu_epi32(s + joff + (blk - a), m, acc);
         else
@@ -204,38 +204,47 @@ static inline __attribute__((always_inline)) void vsum_bytes(const uint8_t *cons
                                                              const int8_t *vp, uint32_t dh, const uint32_t ra[2],
                                                              const uint32_t rb[2], uint32_t nr, int32_t *acc)
 {
-    uint32_t r, g, db;
+    uint32_t r, g, db, u;
     for (db = 0; db < dh; db += 16) {
         uint32_t lanes = dh - db < 16 ? dh - db : 16;
         __mmask16 m = (__mmask16)(((uint32_t)1 << lanes) - 1);
-        __m512i l0 = _mm512_setzero_si512(), h0 = l0, l1 = l0, h1 = l0;
+        /* eight chains of accumulators (four for the low bytes, four for the
+         * high), enough to cover the vpdpbusd latency at two per cycle */
+        __m512i L[4], Hh[4];
+        for (u = 0; u < 4; u++)
+            L[u] = Hh[u] = _mm512_setzero_si512();
         for (r = 0; r < nr; r++) {
             uint32_t g0 = ra[r] / 4, ng = (rb[r] + 3) / 4 - g0;
             const int8_t *src = vp + (size_t)g0 * dh * 4 + db * 4;
             const uint8_t *pl = lo[r], *ph = hi[r];
-            int32_t wl, wh, wl1, wh1;
-            /* two chains of accumulators to hide the dpbusd latency */
-            for (g = 0; g + 2 <= ng; g += 2, src += 8 * dh, pl += 8, ph += 8) {
-                __m512i v0 = _mm512_maskz_loadu_epi32(m, src), v1 = _mm512_maskz_loadu_epi32(m, src + 4 * dh);
-                memcpy(&wl, pl, 4);
-                memcpy(&wh, ph, 4);
-                memcpy(&wl1, pl + 4, 4);
-                memcpy(&wh1, ph + 4, 4);
-                l0 = _mm512_dpbusd_epi32(l0, _mm512_set1_epi32(wl), v0);
-                h0 = _mm512_dpbusd_epi32(h0, _mm512_set1_epi32(wh), v0);
-                l1 = _mm512_dpbusd_epi32(l1, _mm512_set1_epi32(wl1), v1);
-                h1 = _mm512_dpbusd_epi32(h1, _mm512_set1_epi32(wh1), v1);
+            int32_t wl, wh;
+            for (g = 0; g + 4 <= ng; g += 4, src += 16 * dh, pl += 16, ph += 16) {
+                /* 16 slots whose weights are all 0 add nothing (attention is
+                 * often 0 far back: e = 0 from 16 bits below the maximum) */
+                __m128i any = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)pl),
+                                           _mm_loadu_si128((const __m128i *)(const void *)ph));
+                if (_mm_testz_si128(any, any))
+                    continue;
+                for (u = 0; u < 4; u++) {
+                    __m512i v = _mm512_maskz_loadu_epi32(m, src + 4 * u * dh);
+                    memcpy(&wl, pl + 4 * u, 4);
+                    memcpy(&wh, ph + 4 * u, 4);
+                    L[u] = _mm512_dpbusd_epi32(L[u], _mm512_set1_epi32(wl), v);
+                    Hh[u] = _mm512_dpbusd_epi32(Hh[u], _mm512_set1_epi32(wh), v);
+                }
             }
-            if (g < ng) {
-                __m512i v0 = _mm512_maskz_loadu_epi32(m, src);
+            for (u = 0; g < ng && u < 4; g++, u++, src += 4 * dh, pl += 4, ph += 4) {
+                __m512i v = _mm512_maskz_loadu_epi32(m, src);
                 memcpy(&wl, pl, 4);
                 memcpy(&wh, ph, 4);
-                l0 = _mm512_dpbusd_epi32(l0, _mm512_set1_epi32(wl), v0);
-                h0 = _mm512_dpbusd_epi32(h0, _mm512_set1_epi32(wh), v0);
+                L[u] = _mm512_dpbusd_epi32(L[u], _mm512_set1_epi32(wl), v);
+                Hh[u] = _mm512_dpbusd_epi32(Hh[u], _mm512_set1_epi32(wh), v);
             }
         }
-        _mm512_mask_storeu_epi32(acc + db, m,
-                                 _mm512_add_epi32(_mm512_slli_epi32(_mm512_add_epi32(h0, h1), 8), _mm512_add_epi32(l0, l1)));
+        _mm512_mask_storeu_epi32(
+            acc + db, m,
+            _mm512_add_epi32(_mm512_slli_epi32(_mm512_add_epi32(_mm512_add_epi32(Hh[0], Hh[1]), _mm512_add_epi32(Hh[2], Hh[3])), 8),
+                             _mm512_add_epi32(_mm512_add_epi32(L[0], L[1]), _mm512_add_epi32(L[2], L[3]))));
     }
 }
 
@@ -303,52 +312,168 @@ static void exp2q15(const int32_t *t, uint32_t n, uint16_t *e)
  * The same integers as attend() in core: raw scores, requantised and shifted
  * by the ALiBi slope, their maximum, e = exp2q15(zmax - z) by an in-register
  * table lookup (the 256 entries of core's table in 8 zmm registers, vpermt2w
- * picks 64 at a time), the sum E, the value sums and the final division. */
+ * picks 64 at a time), the sum E, the value sums and the final division.
+ * docs/integer-model.md ("The fast CPU engine computes the same integers")
+ * proves each step. */
 #define OZF_FUSED_ATTEND 1
 extern uint16_t ozf_exp2_u16[256];
 
 static inline __m512i iota16(void) { return _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15); }
 
-/* exp2q15 of 32 values t (>= 0, two halves of 16 int32) as 32 uint16 */
-static inline __m512i exp2_32(__m512i t0, __m512i t1, const __m512i *T)
+/* exp2q15 of 32 values t (uint16; t >= 4096 gives 0, as in core) */
+static inline __m512i exp2_t16(__m512i t, const __m512i *T)
 {
-    const __m512i m255 = _mm512_set1_epi32(255), c16 = _mm512_set1_epi32(16);
-    __m512i idx = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi32_epi16(_mm512_and_si512(t0, m255))),
-                                     _mm512_cvtepi32_epi16(_mm512_and_si512(t1, m255)), 1);
-    __m512i sh = _mm512_inserti64x4(
-        _mm512_castsi256_si512(_mm512_cvtepi32_epi16(_mm512_min_epi32(_mm512_srli_epi32(t0, 8), c16))),
-        _mm512_cvtepi32_epi16(_mm512_min_epi32(_mm512_srli_epi32(t1, 8), c16)), 1);
-    __mmask32 b6 = _mm512_test_epi16_mask(idx, _mm512_set1_epi16(64));
-    __mmask32 b7 = _mm512_test_epi16_mask(idx, _mm512_set1_epi16(128));
-    __m512i r0 = _mm512_permutex2var_epi16(T[0], idx, T[1]), r1 = _mm512_permutex2var_epi16(T[2], idx, T[3]);
-    __m512i r2 = _mm512_permutex2var_epi16(T[4], idx, T[5]), r3 = _mm512_permutex2var_epi16(T[6], idx, T[7]);
+    __m512i sh = _mm512_min_epu16(_mm512_srli_epi16(t, 8), _mm512_set1_epi16(16));
+    __mmask32 b6 = _mm512_test_epi16_mask(t, _mm512_set1_epi16(64));
+    __mmask32 b7 = _mm512_test_epi16_mask(t, _mm512_set1_epi16(128));
+    /* vpermt2w reads the low 6 bits of each index: t mod 64 within T[2i], T[2i+1] */
+    __m512i r0 = _mm512_permutex2var_epi16(T[0], t, T[1]), r1 = _mm512_permutex2var_epi16(T[2], t, T[3]);
+    __m512i r2 = _mm512_permutex2var_epi16(T[4], t, T[5]), r3 = _mm512_permutex2var_epi16(T[6], t, T[7]);
     __m512i v = _mm512_mask_blend_epi16(b7, _mm512_mask_blend_epi16(b6, r0, r1), _mm512_mask_blend_epi16(b6, r2, r3));
     return _mm512_srlv_epi16(v, sh); /* shift counts of 16 give 0, as oz_exp2q15 does from t = 4096 */
 }
 
-static inline __m512i rq16(__m512i acc, __m512i m64, __m512i rnd, __m512i sh, __m512i lo, __m512i hi)
+/* exp2q15 of 32 values t (>= 0, two halves of 16 int32) as 32 uint16 */
+static inline __m512i exp2_32(__m512i t0, __m512i t1, const __m512i *T)
 {
-    __m512i a = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(acc));
-    __m512i b = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(acc, 1));
-    a = _mm512_min_epi64(_mm512_max_epi64(_mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(a, m64), rnd), sh), lo), hi);
-    b = _mm512_min_epi64(_mm512_max_epi64(_mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(b, m64), rnd), sh), lo), hi);
+    /* unsigned saturation to 65535 keeps every t >= 4096 at or above 4096 */
+    return exp2_t16(_mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtusepi32_epi16(t0)), _mm512_cvtusepi32_epi16(t1), 1),
+                    T);
+}
+
+/* clamp(rq(s, m, as), +-2^24) of 16 lanes, with 64-bit lanes throughout */
+static inline __m512i rq16_wide(__m512i s, __m512i m64, __m512i rnd, __m128i sh, __m512i lo, __m512i hi)
+{
+    __m512i a = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(s));
+    __m512i b = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(s, 1));
+    a = _mm512_min_epi64(_mm512_max_epi64(_mm512_sra_epi64(_mm512_add_epi64(_mm512_mul_epi32(a, m64), rnd), sh), lo), hi);
+    b = _mm512_min_epi64(_mm512_max_epi64(_mm512_sra_epi64(_mm512_add_epi64(_mm512_mul_epi32(b, m64), rnd), sh), lo), hi);
     return _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(a)), _mm512_cvtepi64_epi32(b), 1);
 }
 
-static void attend_fused(const int8_t *q, const int8_t *kp, const int32_t *ksum, const int8_t *vp, uint32_t cap,
-                         uint32_t dh, const ozf_window *w, uint32_t n, int32_t am, int32_t as, int32_t slope,
-                         int32_t *zbuf, int8_t *o)
+/* The same when floor((s m + 2^(as-1)) / 2^as) is known to fit in int32 (the
+ * caller checks the bound): the 64-bit products of the even and of the odd
+ * lanes, shifted right by as, hold the results in their low halves, which
+ * one vpermt2d interleaves; the clamp is done in 32 bits. */
+static inline __m512i rq16_narrow(__m512i s, __m512i m64, __m512i rnd, __m128i sh, __m512i lo32, __m512i hi32)
+{
+    const __m512i idx = _mm512_setr_epi32(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
+    __m512i e = _mm512_sra_epi64(_mm512_add_epi64(_mm512_mul_epi32(s, m64), rnd), sh);
+    __m512i o = _mm512_sra_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_shuffle_epi32(s, _MM_PERM_DDBB), m64), rnd), sh);
+    return _mm512_min_epi32(_mm512_max_epi32(_mm512_permutex2var_epi32(e, idx, o), lo32), hi32);
+}
+
+/* The requantisations of scores: in 64-bit lanes; in 32-bit lanes when every
+ * result fits int32; in 32-bit lanes without the clamp when every result is
+ * within +-2^24 already (rq_mode picks the one that applies). */
+enum { RQ_WIDE = 0, RQ_NARROW = 1, RQ_NOCLAMP = 2 };
+
+/* the requantised scores (before ALiBi) of the 16 slots from blk; NDG groups
+ * of 4 head dimensions, NARROW one of RQ_* (constants in each instance) */
+static inline __attribute__((always_inline)) __m512i score_block(const __m512i *qb, const uint32_t NDG, const int NARROW,
+                                                                 const int8_t *kp, const int32_t *ksum, uint32_t cap,
+                                                                 uint32_t blk, __m512i m64, __m512i rnd, __m128i sh)
+{
+    __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+    uint32_t dg;
+    for (dg = 0; dg + 1 < NDG; dg += 2) {
+        s0 = _mm512_dpbusd_epi32(s0, qb[dg], _mm512_load_si512(kp + ((size_t)dg * cap + blk) * 4));
+        s1 = _mm512_dpbusd_epi32(s1, qb[dg + 1], _mm512_load_si512(kp + ((size_t)(dg + 1) * cap + blk) * 4));
+    }
+    if (dg < NDG)
+        s0 = _mm512_dpbusd_epi32(s0, qb[dg], _mm512_load_si512(kp + ((size_t)dg * cap + blk) * 4));
+    s0 = _mm512_sub_epi32(_mm512_add_epi32(s0, s1), _mm512_load_si512(ksum + blk));
+    if (NARROW == RQ_NOCLAMP) {
+        const __m512i idx = _mm512_setr_epi32(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
+        __m512i e = _mm512_sra_epi64(_mm512_add_epi64(_mm512_mul_epi32(s0, m64), rnd), sh);
+        __m512i o = _mm512_sra_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_shuffle_epi32(s0, _MM_PERM_DDBB), m64), rnd), sh);
+        return _mm512_permutex2var_epi32(e, idx, o);
+    }
+    if (NARROW == RQ_NARROW)
+        return rq16_narrow(s0, m64, rnd, sh, _mm512_set1_epi32(-OZ_Z_MAX), _mm512_set1_epi32(OZ_Z_MAX));
+    return rq16_wide(s0, m64, rnd, sh, _mm512_set1_epi64(-OZ_Z_MAX), _mm512_set1_epi64(OZ_Z_MAX));
+}
+
+/* pass 1 over one run of slots [a, b): z of each into zbuf + jo, running
+ * maximum in vmax. Slot blk + i is at window index jo + blk + i - a, distance
+ * n - 1 - that; the bias slope * distance (<= 2^16 * 526 < 2^25) drops by
+ * 16 slope from one block to the next. */
+static inline __attribute__((always_inline)) __m512i scores_z(const __m512i *qb, const uint32_t NDG, const int NARROW,
+                                                              const int8_t *kp, const int32_t *ksum, uint32_t cap,
+                                                              uint32_t a, uint32_t b, uint32_t jo, uint32_t n,
+                                                              int32_t am, int32_t as, int32_t slope, int32_t *zbuf,
+                                                              __m512i vmax)
+{
+    const __m512i m64 = _mm512_set1_epi64(am), rnd = _mm512_set1_epi64((int64_t)1 << (as - 1));
+    const __m128i sh = _mm_cvtsi32_si128(as);
+    const __m512i step = _mm512_set1_epi32(16 * slope);
+    uint32_t blk = a & ~15u;
+    __m512i bias = _mm512_mullo_epi32(_mm512_set1_epi32(slope),
+                                      _mm512_sub_epi32(_mm512_set1_epi32((int32_t)(n - 1 - jo - blk + a)), iota16()));
+    if (blk < a) { /* a first block that starts before a: its lanes from a on, packed to the front */
+        uint32_t l1 = blk + 16 < b ? blk + 16 : b;
+        __mmask16 m = (__mmask16)((((uint32_t)1 << (l1 - blk)) - 1) & ~(((uint32_t)1 << (a - blk)) - 1));
+        __m512i z = _mm512_sub_epi32(score_block(qb, NDG, NARROW, kp, ksum, cap, blk, m64, rnd, sh), bias);
+        vmax = _mm512_mask_max_epi32(vmax, m, vmax, z);
+        _mm512_mask_compressstoreu_epi32(zbuf + jo, m, z);
+        blk += 16;
+        bias = _mm512_sub_epi32(bias, step);
+    }
+    for (; blk + 16 <= b; blk += 16, bias = _mm512_sub_epi32(bias, step)) {
+        __m512i z = _mm512_sub_epi32(score_block(qb, NDG, NARROW, kp, ksum, cap, blk, m64, rnd, sh), bias);
+        vmax = _mm512_max_epi32(vmax, z);
+        _mm512_storeu_si512(zbuf + jo + (blk - a), z);
+    }
+    if (blk < b) { /* a last block that ends before blk + 16 */
+        __mmask16 m = (__mmask16)(((uint32_t)1 << (b - blk)) - 1);
+        __m512i z = _mm512_sub_epi32(score_block(qb, NDG, NARROW, kp, ksum, cap, blk, m64, rnd, sh), bias);
+        vmax = _mm512_mask_max_epi32(vmax, m, vmax, z);
+        _mm512_mask_storeu_epi32(zbuf + jo + (blk - a), m, z);
+    }
+    return vmax;
+}
+
+/* scores_z with the head width and requantisation made constants */
+static __m512i scores_any(const __m512i *qb, uint32_t ndg, int narrow, const int8_t *kp, const int32_t *ksum,
+                          uint32_t cap, uint32_t a, uint32_t b, uint32_t jo, uint32_t n, int32_t am, int32_t as,
+                          int32_t slope, int32_t *zbuf, __m512i vmax)
+{
+#define OZF_SZ(NDG, NARROW) scores_z(qb, NDG, NARROW, kp, ksum, cap, a, b, jo, n, am, as, slope, zbuf, vmax)
+    if (ndg == 4)
+        return narrow == RQ_NOCLAMP ? OZF_SZ(4, RQ_NOCLAMP) : narrow == RQ_NARROW ? OZF_SZ(4, RQ_NARROW) : OZF_SZ(4, RQ_WIDE);
+    if (ndg == 2)
+        return narrow == RQ_NOCLAMP ? OZF_SZ(2, RQ_NOCLAMP) : narrow == RQ_NARROW ? OZF_SZ(2, RQ_NARROW) : OZF_SZ(2, RQ_WIDE);
+    return narrow == RQ_NOCLAMP ? OZF_SZ(ndg, RQ_NOCLAMP) : narrow == RQ_NARROW ? OZF_SZ(ndg, RQ_NARROW) : OZF_SZ(ndg, RQ_WIDE);
+#undef OZF_SZ
+}
+
+/* Which requantisation of scores applies to a head of width dh (RQ_*):
+ * |s| = |q.k| <= dh 127^2 =: smax, and with big = smax m + 2^as,
+ *   big < 2^(as+24): every result is within +-2^24, the clamp does nothing;
+ *   big < 2^(as+31): every result fits int32.
+ * (big < 2^22 2^31 + 2^62 never overflows; as >= 40 makes both hold.) */
+static inline int rq_mode(uint32_t dh, int32_t am, int32_t as)
+{
+    uint64_t big = (uint64_t)dh * 127 * 127 * (uint64_t)am + ((uint64_t)1 << as);
+    if (as >= 40 || (big >> (as + 24)) == 0)
+        return RQ_NOCLAMP;
+    return as >= 33 || (big >> (as + 31)) == 0 ? RQ_NARROW : RQ_WIDE;
+}
+
+static void attend(const int8_t *q, const int8_t *kp, const int32_t *ksum, const int8_t *vp, uint32_t cap, uint32_t dh,
+                   const ozf_window *w, uint32_t n, int32_t am, int32_t as, int32_t slope, ozf_scratch *scr, int8_t *o)
 {
     __m512i qb[OZ_MAX_DHEAD / 4], T[8];
-    const __m512i m64 = _mm512_set1_epi64(am), rnd = _mm512_set1_epi64((int64_t)1 << (as - 1));
-    const __m512i sh = _mm512_set1_epi64(as), zlo = _mm512_set1_epi64(-OZ_Z_MAX), zhi = _mm512_set1_epi64(OZ_Z_MAX);
-    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    const __m512i vslope = _mm512_set1_epi32(slope);
     __m512i vmax = _mm512_set1_epi32(INT32_MIN), vE = _mm512_setzero_si512();
+    const __m512i perm_lohi = _mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7);
+    /* in each 128-bit lane: the low bytes of its 8 words, then the high bytes */
+    const __m512i shuf_lohi = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15));
+    int32_t *zbuf = scr->zs;
     uint8_t lo[2][OZ_MAX_CTX + 80], hi[2][OZ_MAX_CTX + 80];
     const uint8_t *const pl3[2] = {lo[0], lo[1]}, *const ph3[2] = {hi[0], hi[1]};
     uint32_t ra[2] = {w->a0, w->a1}, rb[2] = {w->b0, w->b1}, jo[2] = {0, w->b0 - w->a0};
-    uint32_t dg, ndg = dh / 4, r, nr = w->b1 > w->a1 ? 2 : 1, blk, j, E;
+    uint32_t dg, ndg = dh / 4, r, nr = w->b1 > w->a1 ? 2 : 1, j, E, d, lanes = 0;
+    int narrow = rq_mode(dh, am, as);
     int32_t zmax, acc[OZ_MAX_DHEAD];
     int64_t R;
     for (dg = 0; dg < ndg; dg++)
@@ -356,30 +481,8 @@ static void attend_fused(const int8_t *q, const int8_t *kp, const int32_t *ksum,
     for (j = 0; j < 8; j++)
         T[j] = _mm512_loadu_si512(ozf_exp2_u16 + 32 * j);
     /* pass 1: z for every window position, and their maximum */
-    for (r = 0; r < nr; r++) {
-        uint32_t a = ra[r], b = rb[r];
-        for (blk = a & ~15u; blk < b; blk += 16) {
-            uint32_t l0 = blk < a ? a : blk, l1 = blk + 16 < b ? blk + 16 : b;
-            __mmask16 m = (__mmask16)((((uint32_t)1 << (l1 - blk)) - 1) & ~(((uint32_t)1 << (l0 - blk)) - 1));
-            __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512(), z;
-            for (dg = 0; dg + 1 < ndg; dg += 2) {
-                s0 = _mm512_dpbusd_epi32(s0, qb[dg], _mm512_load_si512(kp + ((size_t)dg * cap + blk) * 4));
-                s1 = _mm512_dpbusd_epi32(s1, qb[dg + 1], _mm512_load_si512(kp + ((size_t)(dg + 1) * cap + blk) * 4));
-            }
-            if (dg < ndg)
-                s0 = _mm512_dpbusd_epi32(s0, qb[dg], _mm512_load_si512(kp + ((size_t)dg * cap + blk) * 4));
-            s0 = _mm512_sub_epi32(_mm512_add_epi32(s0, s1), _mm512_slli_epi32(_mm512_load_si512(ksum + blk), 7));
-            z = rq16(s0, m64, rnd, sh, zlo, zhi);
-            /* distance of slot blk+i: n - 1 - (jo + blk + i - a) */
-            z = _mm512_sub_epi32(z, _mm512_mullo_epi32(vslope,
-                                                       _mm512_sub_epi32(_mm512_set1_epi32((int32_t)(n - 1 - jo[r] - blk + a)), iota)));
-            vmax = _mm512_mask_max_epi32(vmax, m, vmax, z);
-            if (blk >= a)
-                _mm512_mask_storeu_epi32(zbuf + jo[r] + (blk - a), m, z);
-            else
-                _mm512_mask_compressstoreu_epi32(zbuf + jo[r], m, z);
-        }
-    }
+    for (r = 0; r < nr; r++)
+        vmax = scores_any(qb, ndg, narrow, kp, ksum, cap, ra[r], rb[r], jo[r], n, am, as, slope, zbuf, vmax);
     zmax = _mm512_reduce_max_epi32(vmax);
     /* pass 2: e, their sum, and e split into bytes in ring-slot order */
     for (r = 0; r < nr; r++) {
@@ -393,24 +496,42 @@ static void attend_fused(const int8_t *q, const int8_t *kp, const int32_t *ksum,
             uint32_t cnt = len - j < 32 ? len - j : 32;
             __mmask32 m32 = cnt == 32 ? 0xFFFFFFFFu : (((uint32_t)1 << cnt) - 1);
             __mmask16 ma = (__mmask16)m32, mb = (__mmask16)(m32 >> 16);
+            /* t = zmax - z >= 0 in the window's lanes; the others are zeroed below */
             __m512i t0 = _mm512_sub_epi32(vz, _mm512_maskz_loadu_epi32(ma, zr + j));
-            __m512i t1 = _mm512_sub_epi32(vz, _mm512_maskz_loadu_epi32(mb, zr + j + 16));
-            __m512i e = _mm512_maskz_mov_epi16(m32, exp2_32(t0, t1, T));
-            vE = _mm512_add_epi32(vE, _mm512_add_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(e)),
-                                                       _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(e, 1))));
-            _mm256_mask_storeu_epi8(pl + j, m32, _mm512_cvtepi16_epi8(_mm512_and_si512(e, _mm512_set1_epi16(255))));
-            _mm256_mask_storeu_epi8(ph + j, m32, _mm512_cvtepi16_epi8(_mm512_srli_epi16(e, 8)));
+            __m512i t1 = _mm512_sub_epi32(vz, _mm512_maskz_loadu_epi32(mb, zr + j + 16)), e, x;
+            if (!(_mm512_mask_cmplt_epu32_mask(ma, t0, _mm512_set1_epi32(4096)) |
+                  _mm512_mask_cmplt_epu32_mask(mb, t1, _mm512_set1_epi32(4096)))) {
+                /* t >= 4096 in all 32: every e is 0 (oz_exp2q15) */
+                _mm256_storeu_si256((__m256i *)(void *)(pl + j), _mm256_setzero_si256());
+                _mm256_storeu_si256((__m256i *)(void *)(ph + j), _mm256_setzero_si256());
+                continue;
+            }
+            e = _mm512_maskz_mov_epi16(m32, exp2_32(t0, t1, T));
+            /* E: e xor 2^15 read as int16 is e - 2^15 (0 <= e <= 2^15), summed in
+             * pairs by vpdpwssd (no saturation); 2^15 per lane is added back
+             * below, and the lanes past the window (e = 0) add 0 in all */
+            vE = _mm512_dpwssd_epi32(vE, _mm512_xor_si512(e, _mm512_set1_epi16((short)0x8000)), _mm512_set1_epi16(1));
+            lanes += 32;
+            x = _mm512_permutexvar_epi64(perm_lohi, _mm512_shuffle_epi8(e, shuf_lohi));
+            /* lanes past the window are 0; the buffers have room for them */
+            _mm256_storeu_si256((__m256i *)(void *)(pl + j), _mm512_castsi512_si256(x));
+            _mm256_storeu_si256((__m256i *)(void *)(ph + j), _mm512_extracti64x4_epi64(x, 1));
         }
         memset(pl + len, 0, 4);
         memset(ph + len, 0, 4);
     }
-    E = (uint32_t)_mm512_reduce_add_epi32(vE);
+    E = (uint32_t)(_mm512_reduce_add_epi32(vE) + (int32_t)(lanes << 15)); /* lanes <= 576: no overflow */
     /* pass 3: the value sums, as vsum() */
     vsum_bytes(pl3, ph3, vp, dh, ra, rb, nr, acc);
-    /* the division, as in core */
+    /* the division, as in core: |acc| <= 127 E, so |acc R| <= 127 2^46 */
     R = (int64_t)(((uint64_t)1 << 46) / E);
-    for (j = 0; j < dh; j++)
-        o[j] = oz_sat8(oz_sra64((int64_t)acc[j] * R + ((int64_t)1 << 45), 46));
+    for (d = 0; d < dh; d += 8) {
+        __mmask8 m = (__mmask8)(dh - d >= 8 ? 0xFF : ((1u << (dh - d)) - 1));
+        __m512i a = _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(m, acc + d));
+        a = _mm512_srai_epi64(_mm512_add_epi64(_mm512_mullo_epi64(a, _mm512_set1_epi64(R)), _mm512_set1_epi64((int64_t)1 << 45)), 46);
+        a = _mm512_min_epi64(_mm512_max_epi64(a, _mm512_set1_epi64(-OZ_ACT_MAX)), _mm512_set1_epi64(OZ_ACT_MAX));
+        _mm_mask_storeu_epi8(o + d, m, _mm512_cvtepi64_epi8(a));
+    }
 }
 
 /* oz_freq_cum with 16 lanes (docs/integer-model.md, "Frequencies"):
@@ -482,4 +603,4 @@ static void freq_cum(const int32_t *z, uint32_t *cum)
 
 #include "forward_impl.h"
 
-const ozf_kernels ozf_kernels_avx512 = {"avx512", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, exp2q15, freq_cum, forward};
+const ozf_kernels ozf_kernels_avx512 = {"avx512", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, freq_cum, forward};

@@ -19,7 +19,8 @@
  * Ring layout (per stream, per layer; cap is a multiple of 16):
  *   K: (H, Dh/4, cap, 4) int8   - for a head and a group of 4 dimensions, the
  *                                 4 bytes of every slot are contiguous
- *   ksum: (H, cap) int32        - sum over the head's dimensions of k
+ *   ksum: (H, cap) int32        - 128 x the sum over the head's dimensions of k
+ *                                 (the surplus of vpdpbusd's a + 128, see kern_avx512.c)
  *   V: (H, cap/4, Dh, 4) int8   - for a head and a group of 4 slots, the 4
  *                                 slots' values of every dimension
  */
@@ -63,6 +64,12 @@ typedef struct ozf_kernels {
     /* out[i] = clamp(rq(acc[i], m[i], s[i]), lo, hi): one multiplier per channel */
     void (*rq_rows)(const int32_t *acc, uint32_t n, const int32_t *m, const int32_t *s, int32_t lo, int32_t hi,
                     int32_t *out);
+    /* One head's whole attention, core's attend(): o[d] for a query q over the
+     * window w of n positions (n <= the scratch's window), the score
+     * requantisation (am, as) and the ALiBi slope; s gives the work space. */
+    void (*attend)(const int8_t *q, const int8_t *kp, const int32_t *ksum, const int8_t *vp, uint32_t cap,
+                   uint32_t dh, const ozf_window *w, uint32_t n, int32_t am, int32_t as, int32_t slope,
+                   struct ozf_scratch *s, int8_t *o);
     /* e[i] = oz_exp2q15(t[i]) */
     void (*exp2q15)(const int32_t *t, uint32_t n, uint16_t *e);
     /* oz_freq_cum(z, cum): logits -> cumulative frequencies, same integers */
