@@ -11,6 +11,8 @@
 # Environment [default]:
 #   THREADS       threads for the all-cores rows [every CPU online]
 #   ENGINE_BYTES  bytes of each file that are coded [120000]
+#   ENGINE_REPEAT runs of each fast engine, the fastest kept [3]; the
+#                 reference runs once
 #   ENGINE_BIG    the shape of the first table [L=3,D=96,H=6,F=192,W=512,wbits=5,
 #                 about 200k parameters at a 512-byte window: issue 6's targets]
 #   BENCH_OUT     where benchmarks.md is; the CSV goes to BENCH_OUT/bench [docs]
@@ -21,8 +23,9 @@
 # lock step, and the decoded bytes are compared with the input. With one
 # thread the time is that thread's CPU time; with several, each thread codes
 # its own copy and the time is wall time from the moment all inputs are ready.
-# The peak is a loop of 12 independent vpdpbusd (AVX-512 VNNI) or
-# vpmaddubsw+vpmaddwd (AVX2) chains on one core.
+# The peak is a loop of 12 independent vpdpbusd (AVX-512 VNNI) or 6
+# vpmaddubsw+vpmaddwd+vpaddd (AVX2) chains on one core, in inline assembly,
+# the fastest of 10 short runs.
 set -eu
 cd "$(dirname "$0")/../.."
 CORPUS=../shared/corpus
@@ -31,6 +34,7 @@ B=$D/bench
 EB=build/engine_bench
 THREADS=${THREADS:-$(nproc)}
 BYTES=${ENGINE_BYTES:-120000}
+REPEAT=${ENGINE_REPEAT:-3}
 # the model is trained first (OpenMP): its idle threads must not spin beside the timed ones
 export OMP_WAIT_POLICY=passive
 TARGETS=L=3,D=96,H=6,F=192,W=512,wbits=5
@@ -40,6 +44,7 @@ die() { echo "bench-engine: ERROR: $*" >&2; exit 1; }
 say() { echo "bench-engine: $*"; }
 case $THREADS in '' | *[!0-9]* | 0) die "THREADS must be a whole number >= 1, got '$THREADS'" ;; esac
 case $BYTES in '' | *[!0-9]* | 0) die "ENGINE_BYTES must be a whole number >= 1, got '$BYTES'" ;; esac
+case $REPEAT in '' | *[!0-9]* | 0) die "ENGINE_REPEAT must be a whole number >= 1, got '$REPEAT'" ;; esac
 [ -f "$D/benchmarks.md" ] || die "$D/benchmarks.md is missing"
 grep -q '^<!-- BEGIN GENERATED: engine -->$' "$D/benchmarks.md" || die "$D/benchmarks.md has no engine section"
 make -s "$EB" || die "cannot build $EB"
@@ -67,7 +72,7 @@ run() {
     ctx=$1 file=$2
     shift 2
     say "$ctx: $(basename "$file") $*"
-    "$EB" --data "$file" --bytes "$BYTES" --csv "$@" > "$T/out" 2> "$T/err" || {
+    "$EB" --data "$file" --bytes "$BYTES" --repeat "$REPEAT" --csv "$@" > "$T/out" 2> "$T/err" || {
         cat "$T/err" >&2
         die "$EB failed on $file"
     }
@@ -99,15 +104,21 @@ cp "$T/engine.csv" "$B/engine.csv"
 
 # ---------------------------------------------------------------- markdown
 cpu=$(sed -n 's/^model name[^:]*: *//p' /proc/cpuinfo | head -1)
+# the name can be generic ("Intel(R) Xeon(R) Processor" in a VM): family and model identify the part
+fam=$(sed -n 's/^cpu family[^:]*: *//p' /proc/cpuinfo | head -1)
+mdl=$(sed -n 's/^model[^:a-z]*: *//p' /proc/cpuinfo | head -1)
+[ -n "$fam" ] && cpu="$cpu (family $fam, model $mdl)"
 flags=$(grep -m1 '^flags' /proc/cpuinfo)
 isa="x86-64"
 case $flags in *" avx2"*) isa="$isa, AVX2" ;; esac
 case $flags in *" avx512_vnni"*) isa="$isa, AVX-512 VNNI" ;; *" avx512f"*) isa="$isa, AVX-512 (no VNNI)" ;; esac
+case $flags in *" amx_int8"*) isa="$isa, AMX-INT8 (not used by ozip)" ;; esac
 p2=$(awk -F, '$1 == "avx2" { printf "%.1f", $2 / 1e9 }' "$T/peak")
 p5=$(awk -F, '$1 == "avx512" { printf "%.1f", $2 / 1e9 }' "$T/peak")
 {
     echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') from commit \`$commit\` by \`tests/bench/engine.sh\` on $cpu,"
-    echo "$(nproc) CPUs online ($isa); $BYTES bytes of each file; all-cores rows use $THREADS threads."
+    echo "$(nproc) CPUs online ($isa); $BYTES bytes of each file; all-cores rows use $THREADS threads;"
+    echo "each fast engine's figure is the fastest of $REPEAT runs, the reference's a single run."
     echo "Measured peak per core: AVX2 ${p2:-n/a} G MAC/s, AVX-512 VNNI ${p5:-n/a} G MAC/s."
     echo
     if [ "$BIG" = "$TARGETS" ]; then what="The model of issue 6's targets"; else what="The model"; fi
