@@ -126,20 +126,22 @@ static void gemm(const void *wp, uint32_t rows, uint32_t k, const int8_t *a_sign
     for (rb = 0; rb < nrb; rb += 2) {
         int two = rb + 1 < nrb;
         for (b = 0; b < nb; b += 8) {
-            uint32_t left = nb - b, j;
-            if (left >= 8) {
-                if (two)
-                    micro(w, k, rb, 2, a, k, b, 8, rs, c, ldc);
-                else
-                    micro(w, k, rb, 1, a, k, b, 8, rs, c, ldc);
-            } else {
-                for (j = 0; j < left; j++) {
-                    if (two)
-                        micro(w, k, rb, 2, a, k, b + j, 1, rs, c, ldc);
-                    else
-                        micro(w, k, rb, 1, a, k, b + j, 1, rs, c, ldc);
-                }
+            uint32_t left = nb - b;
+            /* the row count a constant in each call, so that micro() is
+             * unrolled for it: a decode batch of 3 reads each weight once,
+             * not 3 times */
+#define OZF_MICRO(NB) (two ? micro(w, k, rb, 2, a, k, b, NB, rs, c, ldc) : micro(w, k, rb, 1, a, k, b, NB, rs, c, ldc))
+            switch (left >= 8 ? 8 : left) {
+            case 8: OZF_MICRO(8); break;
+            case 7: OZF_MICRO(7); break;
+            case 6: OZF_MICRO(6); break;
+            case 5: OZF_MICRO(5); break;
+            case 4: OZF_MICRO(4); break;
+            case 3: OZF_MICRO(3); break;
+            case 2: OZF_MICRO(2); break;
+            default: OZF_MICRO(1); break;
             }
+#undef OZF_MICRO
         }
     }
 }
