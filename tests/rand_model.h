@@ -28,6 +28,9 @@ static void set_rq(uint8_t *p, double mu)
     oz_wr32(p + 4, (uint32_t)s);
 }
 
+/* ALiBi slopes are drawn from [0, rand_slope_max) (1/256 bit per position). */
+static int32_t rand_slope_max = 200;
+
 /* A random but well-scaled model (activations neither all zero nor all
  * saturated); gain multiplies every multiplier (1 = sensible, 1e6 = saturate). */
 static uint8_t *random_image(const oz_config *c, double gain, uint32_t *size)
@@ -64,7 +67,7 @@ static uint8_t *random_image(const oz_config *c, double gain, uint32_t *size)
         RQ(r, 0, 256.0 * 3 / (50.0 * 50 * sqrt((double)D / c->n_head)));
         r++;
         for (i = 0; i < c->n_head; i++)
-            oz_wr32(img + reg[r].offset + 4 * i, (uint32_t)(t_rand() % 200));
+            oz_wr32(img + reg[r].offset + 4 * i, (uint32_t)(t_rand() % (uint32_t)rand_slope_max));
         r++;
         r++; /* wo */
         for (i = 0; i < D; i++)

@@ -336,7 +336,9 @@ static void test_forward(int isa)
     static const oz_config shapes[] = {{2, 32, 2, 64, 64, 5, OZ_CFG_TIED},
                                        {2, 64, 4, 128, 24, 8, OZ_CFG_TIED},
                                        {3, 48, 4, 96, 7, 6, 0},
-                                       {1, 32, 8, 32, 33, 8, OZ_CFG_TIED}};
+                                       {1, 32, 8, 32, 33, 8, OZ_CFG_TIED},
+                                       /* steep ALiBi slopes: windows trimmed (attend_keep) */
+                                       {2, 32, 2, 64, 200, 5, OZ_CFG_TIED}};
     size_t n;
     uint8_t *data = real_data(6000, &n);
     unsigned si;
@@ -344,7 +346,11 @@ static void test_forward(int isa)
     for (si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         const oz_config *c = &shapes[si];
         uint32_t size = 0, S = 5, steps = 2 * c->ctx + 40, t, r, k, where = 0;
-        uint8_t *img = random_image(c, 1.0, &size);
+        int steep = si == 4;
+        uint8_t *img;
+        uint64_t trim_dec, trim_enc;
+        rand_slope_max = steep ? 6000 : 200;
+        img = random_image(c, 1.0, &size);
         oz_model m;
         ozf_model fm;
         ozf_scratch sc;
@@ -368,6 +374,7 @@ static void test_forward(int isa)
             oz_state_init(&st[r], c, stmem[r], c->ctx);
         }
         /* decode-style: 5 streams over different parts of the text */
+        sc.trimmed = 0;
         for (t = 0; t < steps && ok; t++) {
             for (r = 0; r < S; r++) {
                 pos[r] = t;
@@ -382,13 +389,17 @@ static void test_forward(int isa)
                 }
             }
         }
-        snprintf(name, sizeof name, "%s engine = core, batch of 5 streams, L%u D%u H%u F%u W%u, %u positions",
-                 ozf_isa_name(isa), c->n_layer, c->d_model, c->n_head, c->d_ff, c->ctx, steps);
-        t_result(ok, name, "first difference at position %u", where);
+        trim_dec = sc.trimmed;
+        snprintf(name, sizeof name,
+                 "%s engine = core, batch of 5 streams, L%u D%u H%u F%u W%u, %u positions%s (%llu positions trimmed)",
+                 ozf_isa_name(isa), c->n_layer, c->d_model, c->n_head, c->d_ff, c->ctx, steps,
+                 steep ? ", steep slopes" : "", (unsigned long long)trim_dec);
+        t_result(ok && (!steep || trim_dec > 0), name, "first difference at position %u", where);
         /* encode-style: blocks of 64 positions of one stream, against the step */
         ok = 1;
         ozf_ring_init(&enc_ring, c, ozf_ring_cap(c->ctx, 64));
         oz_state_reset(&st[0]);
+        sc.trimmed = 0;
         for (t = 0; t < steps && ok; t += 64) {
             uint32_t cnt = steps - t < 64 ? steps - t : 64;
             for (k = 0; k < cnt; k++) {
@@ -405,9 +416,11 @@ static void test_forward(int isa)
                 }
             }
         }
-        snprintf(name, sizeof name, "%s engine = core, blocks of 64 positions, L%u D%u H%u F%u W%u", ozf_isa_name(isa),
-                 c->n_layer, c->d_model, c->n_head, c->d_ff, c->ctx);
-        t_result(ok, name, "first difference at position %u", where);
+        trim_enc = sc.trimmed;
+        snprintf(name, sizeof name, "%s engine = core, blocks of 64 positions, L%u D%u H%u F%u W%u%s (%llu positions trimmed)",
+                 ozf_isa_name(isa), c->n_layer, c->d_model, c->n_head, c->d_ff, c->ctx, steep ? ", steep slopes" : "",
+                 (unsigned long long)trim_enc);
+        t_result(ok && (!steep || trim_enc > 0), name, "first difference at position %u", where);
         ozf_ring_free(&enc_ring);
         for (r = 0; r < S; r++) {
             ozf_ring_free(&rings[r]);

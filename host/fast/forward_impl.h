@@ -5,6 +5,8 @@
  * called directly. The arithmetic is core's; see docs/integer-model.md. */
 
 
+#include "../../core/oz_ops.h"
+
 /* Stores the k and v of one position into slot `slot` of a layer's ring. */
 static void ring_put(ozf_ring *r, const oz_config *c, uint32_t l, uint32_t slot, const int8_t *k, const int8_t *v)
 {
@@ -54,17 +56,47 @@ static void attend(const int8_t *q, const int8_t *kp, const int32_t *ksum, const
 }
 #endif
 
+/* How many of the newest n window positions can have a weight other than 0
+ * (docs/integer-model.md, "Trimming the window"). q.k_j <= 127 |q|_1 and
+ * rq is non-decreasing (m >= 0), so every key's logit is at most
+ * zub - slope * dist; the current position's own logit zself is at most the
+ * maximum. A key with zub - slope * dist <= zself - 4096 therefore has
+ * t = zmax - z >= 4096 and weight oz_exp2q15(t) = 0: it adds nothing to E or
+ * to the value sums and is not the maximum. Those are the keys at distance
+ * >= keep = ceil((zub - zself + 4096) / slope); keep >= 1. */
+static uint32_t attend_keep(const int8_t *q, const int8_t *k, uint32_t dh, int32_t am, int32_t as, int32_t slope,
+                            uint32_t n)
+{
+    int32_t dot = 0, l1 = 0, zself, zub;
+    int64_t keep;
+    uint32_t d;
+    if (slope <= 0)
+        return n;
+    for (d = 0; d < dh; d++) {
+        dot += q[d] * k[d];
+        l1 += q[d] < 0 ? -q[d] : q[d];
+    }
+    zself = oz_att_logit(dot, am, as, slope, 0);
+    zub = oz_att_logit(127 * l1, am, as, slope, 0); /* 127 |q|_1 <= 127 * 127 * 256 < 2^22 */
+    keep = ((int64_t)zub - zself + 4096 + slope - 1) / slope;
+    return keep < (int64_t)n ? (uint32_t)keep : n;
+}
+
 /* One head's attention for a row at position p: the window of positions
- * max(0, p-W+1)..p as runs of ring slots, then the file's attention. */
+ * max(0, p-W+1)..p, less the oldest ones whose weights are 0 (attend_keep),
+ * as runs of ring slots, then the file's attention. q is the row's query;
+ * the row's own key follows it at q + D. */
 static void attend_row(const ozf_model *fm, ozf_scratch *s, const ozf_ring *r, uint32_t l, uint32_t h, uint32_t p,
                        const int8_t *q, int8_t *o)
 {
     const oz_config *c = &fm->m->cfg;
     const oz_layer *L = &fm->m->layer[l];
     uint32_t D = c->d_model, H = c->n_head, Dh = D / H, W = c->ctx, cap = r->cap;
-    uint32_t lo = p + 1 >= W ? p + 1 - W : 0, n = p - lo + 1;
+    uint32_t full = p + 1 >= W ? W : p + 1, n = attend_keep(q, q + D, Dh, L->att[0], L->att[1], L->slope[h], full);
+    uint32_t lo = p + 1 - n;
     size_t head = (size_t)l * D * cap + (size_t)h * Dh * cap;
     ozf_window w;
+    s->trimmed += full - n;
     w.a0 = lo % cap;
     if (w.a0 + n <= cap) {
         w.b0 = w.a0 + n;

@@ -128,6 +128,7 @@ typedef struct ozf_scratch {
     int32_t *zs;        /* (W) window logits */
     uint16_t *e;        /* (W) */
     int32_t *tmp;       /* (W) */
+    uint64_t trimmed;   /* window positions left out because their weight is 0 (attend_keep), a count for tests */
 } ozf_scratch;
 
 int ozf_scratch_init(ozf_scratch *s, const oz_config *c, uint32_t nrows);
