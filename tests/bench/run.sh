@@ -270,6 +270,10 @@ for t in $USE; do
 done
 cpu=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1)
 [ -n "$cpu" ] || cpu=$(sed -n 's/^model name[^:]*: *//p' /proc/cpuinfo | head -n 1)
+# the name can be generic ("Intel(R) Xeon(R) Processor" in a VM): family and model identify the part
+fam=$(sed -n 's/^cpu family[^:]*: *//p' /proc/cpuinfo | head -n 1)
+mdl=$(sed -n 's/^model[^:a-z]*: *//p' /proc/cpuinfo | head -n 1)
+[ -z "$fam" ] || cpu="$cpu (family $fam, model $mdl)"
 gpu=$(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null | paste -sd ';' -) || gpu=
 commit=$(git describe --always --dirty 2>/dev/null || echo unknown)
 [ -z "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] || commit="$commit (with uncommitted changes)"
