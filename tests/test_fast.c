@@ -435,6 +435,32 @@ static void test_forward(int isa)
     free(data);
 }
 
+/* ozf_isqrt64 (the engine's RMS norm) against core's bit-by-bit oz_isqrt64:
+ * every v below 2^20, every perfect square s^2 and its neighbours s^2 - 1 and
+ * s^2 + 1 for s spread over [1, 2^32), random 64-bit values of every length,
+ * and the largest values. */
+static void test_isqrt(void)
+{
+    uint64_t v, bad = 0, tried = 0, s;
+    int k;
+    for (v = 0; v < ((uint64_t)1 << 20); v++, tried++)
+        bad += ozf_isqrt64(v) != oz_isqrt64(v);
+    for (s = 1; s < ((uint64_t)1 << 32); s += 1 + s / 64 + (t_rand() & 7))
+        for (k = -1; k <= 1; k++, tried++) {
+            v = s * s + (uint64_t)(int64_t)k;
+            bad += ozf_isqrt64(v) != oz_isqrt64(v);
+        }
+    for (k = 0; k < 200000; k++, tried++) {
+        v = ((uint64_t)t_rand() << 32 | t_rand()) >> (t_rand() % 64);
+        bad += ozf_isqrt64(v) != oz_isqrt64(v);
+    }
+    for (v = UINT64_MAX; v > UINT64_MAX - 1000; v--, tried++)
+        bad += ozf_isqrt64(v) != oz_isqrt64(v);
+    t_result(!bad && ozf_isqrt64(UINT64_MAX) == 0xFFFFFFFFu && ozf_isqrt64((uint64_t)1 << 62) == 1u << 31,
+             "ozf_isqrt64 (Newton) equals oz_isqrt64 (all v < 2^20, squares and neighbours, random, the largest)",
+             "%llu of %llu differ", (unsigned long long)bad, (unsigned long long)tried);
+}
+
 int main(void)
 {
     int isa;
@@ -442,6 +468,7 @@ int main(void)
     /* the table the gather kernels use; the engine fills it in ozf_model_init */
     for (isa = 0; isa < 256; isa++)
         ozf_exp2_u32[isa] = ozf_exp2_u16[isa] = OZ_EXP2_Q15[isa];
+    test_isqrt();
     for (isa = 0; isa < OZF_NISA; isa++) {
         if (!ozf_cpu_has(isa)) {
             char name[64];

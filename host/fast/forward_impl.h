@@ -110,6 +110,21 @@ static void attend_row(const ozf_model *fm, ozf_scratch *s, const ozf_ring *r, u
            L->slope[h], s, o);
 }
 
+/* oz_rmsnorm with the square root of ozf_isqrt64 (the same integers: core's
+ * oz_sq, oz_rms_inv's expression, oz_norm) */
+static void rmsnorm(const int32_t *restrict x, int8_t *restrict y, uint32_t n)
+{
+    uint64_t ss = 0;
+    uint32_t i, rms;
+    int64_t inv;
+    for (i = 0; i < n; i++)
+        ss += oz_sq(x[i]);
+    rms = ozf_isqrt64(ss / n);
+    inv = rms == 0 ? 0 : (int64_t)(((uint64_t)1 << 37) / rms);
+    for (i = 0; i < n; i++)
+        y[i] = oz_norm(x[i], inv);
+}
+
 /* out[i] = sat8(rq(acc[i])), in place in acc then narrowed */
 static void rq_i8(int32_t *restrict acc, uint32_t n, const int32_t *m, const int32_t *sh, int8_t *restrict out)
 {
@@ -147,7 +162,7 @@ static void forward(const ozf_model *fm, ozf_scratch *s, uint32_t nrows, const u
     for (l = 0; l < c->n_layer; l++) {
         const oz_layer *L = &m->layer[l];
         for (r = 0; r < nrows; r++)
-            oz_rmsnorm(x + (size_t)r * D, s->y + (size_t)r * D, (int)D);
+            rmsnorm(x + (size_t)r * D, s->y + (size_t)r * D, D);
         gemm(fm->wqkv[l], 3 * D, D, s->y, D, nrows, acc, 3 * D);
         for (r = 0; r < nrows; r++)
             rq_i8(acc + (size_t)r * 3 * D, 3 * D, fm->mqkv[l], fm->sqkv[l], s->qkv + (size_t)r * 3 * D);
@@ -163,7 +178,7 @@ static void forward(const ozf_model *fm, ozf_scratch *s, uint32_t nrows, const u
         for (r = 0; r < nrows; r++)
             rq_res(acc + (size_t)r * D, D, fm->mo[l], fm->so[l], x + (size_t)r * D);
         for (r = 0; r < nrows; r++)
-            oz_rmsnorm(x + (size_t)r * D, s->y + (size_t)r * D, (int)D);
+            rmsnorm(x + (size_t)r * D, s->y + (size_t)r * D, D);
         gemm(fm->w1[l], F, D, s->y, D, nrows, acc, F);
         for (r = 0; r < nrows; r++) {
             int8_t *g = s->g + (size_t)r * F;
@@ -176,7 +191,7 @@ static void forward(const ozf_model *fm, ozf_scratch *s, uint32_t nrows, const u
             rq_res(acc + (size_t)r * D, D, fm->m2[l], fm->s2[l], x + (size_t)r * D);
     }
     for (r = 0; r < nrows; r++)
-        oz_rmsnorm(x + (size_t)r * D, s->y + (size_t)r * D, (int)D);
+        rmsnorm(x + (size_t)r * D, s->y + (size_t)r * D, D);
     gemm(fm->head, 256, D, s->y, D, nrows, acc, 256);
     for (r = 0; r < nrows; r++)
         rq_rows(acc + (size_t)r * 256, 256, fm->mhead, fm->shead, -OZ_Z_MAX, OZ_Z_MAX, z + (size_t)r * 256);

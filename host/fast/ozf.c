@@ -138,6 +138,26 @@ void ozf_model_free(ozf_model *fm)
     memset(fm, 0, sizeof *fm);
 }
 
+/* ------------------------------------------------------------ square root */
+
+/* docs/integer-model.md, "The fast CPU engine", RMS norm: from x0 >= isqrt(v),
+ * x' = floor((x + floor(v / x)) / 2) decreases strictly while x > isqrt(v)
+ * and never goes below it; at x = isqrt(v), x' >= x. */
+uint32_t ozf_isqrt64(uint64_t v)
+{
+    uint64_t x, y;
+    if (v < 2)
+        return (uint32_t)v;
+    /* v < 2^b with b = 64 - clz(v): sqrt(v) < 2^ceil(b/2) <= 2^32 */
+    x = (uint64_t)1 << ((65 - __builtin_clzll(v)) / 2);
+    y = (x + v / x) >> 1; /* x + v / x < 2^33 */
+    while (y < x) {
+        x = y;
+        y = (x + v / x) >> 1;
+    }
+    return (uint32_t)x;
+}
+
 /* ------------------------------------------------------------------ rings */
 
 uint32_t ozf_ring_cap(uint32_t ctx, uint32_t block) { return (ctx + block - 1 + 15) & ~15u; }

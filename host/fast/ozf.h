@@ -83,6 +83,10 @@ extern const ozf_kernels ozf_kernels_scalar;
 extern const ozf_kernels ozf_kernels_avx2;
 extern const ozf_kernels ozf_kernels_avx512;
 
+/* floor(sqrt(v)) for any 64-bit v: oz_isqrt64's value, by Newton's iteration
+ * on integers from above (a handful of divisions instead of 31 steps). */
+uint32_t ozf_isqrt64(uint64_t v);
+
 /* Best ISA this CPU runs; OZIP_FORCE_ISA=scalar|avx2|avx512 overrides. Returns
  * -1 (and sets *why) if the forced ISA is unknown or not supported here. */
 int ozf_select_isa(const char **why);
