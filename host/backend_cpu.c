@@ -99,17 +99,9 @@ static ozip_status cpu_decode(const oz_loaded_model *lm, oz_stream_job *jobs, ui
         c.total += jobs[i].out_len;
     pthread_mutex_init(&c.mu, NULL);
     if (engine != OZ_ENGINE_REF && ozf_model_init(&fm, &lm->m, engine) == 0) {
-        /* Lock-step batches: as many streams per batch as keep their key/value
-         * rings within about 1 MiB (they are all read at every step; measured:
-         * 30% slower once a batch's rings outgrow L2), at most 32, and at
-         * least one batch per thread when there are enough streams. */
-        const oz_config *cfg = &lm->m.cfg;
-        uint64_t ring = (uint64_t)cfg->n_layer * ozf_ring_cap(cfg->ctx, 1) * (2 * cfg->d_model + 4 * cfg->n_head);
-        uint32_t cap_b = (uint32_t)((1u << 20) / (ring ? ring : 1));
-        if (cap_b < 1)
-            cap_b = 1;
-        if (cap_b > 32)
-            cap_b = 32;
+        /* Lock-step batches of at most ozf_batch_max streams, and at least one
+         * batch per thread when there are enough streams. */
+        uint32_t cap_b = ozf_batch_max(&lm->m.cfg);
         groups = (njobs + cap_b - 1) / cap_b;
         if (groups < (uint32_t)threads)
             groups = (uint32_t)threads;

@@ -158,6 +158,15 @@ uint32_t ozf_isqrt64(uint64_t v)
     return (uint32_t)x;
 }
 
+/* ---------------------------------------------------------------- batches */
+
+uint32_t ozf_batch_max(const oz_config *c)
+{
+    uint64_t ring = (uint64_t)c->n_layer * ozf_ring_cap(c->ctx, 1) * (2 * c->d_model + 4 * c->n_head);
+    uint64_t b = ((uint64_t)1 << 20) / (ring ? ring : 1);
+    return b < 1 ? 1 : b > 32 ? 32 : (uint32_t)b;
+}
+
 /* ------------------------------------------------------------------ rings */
 
 uint32_t ozf_ring_cap(uint32_t ctx, uint32_t block) { return (ctx + block - 1 + 15) & ~15u; }
