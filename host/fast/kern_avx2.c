@@ -222,8 +222,50 @@ static void vsum(const uint16_t *e, const int8_t *vp, uint32_t cap, uint32_t dh,
     }
 }
 
+/* The same values on 8 int32 lanes, where they can be had from 32-bit halves
+ * (docs/integer-model.md, "Requantisation of scores and rows"): P = acc m +
+ * 2^(s-1) is exact in 64-bit lanes (|P| < 2^63). For s >= 32 the high half of
+ * P is floor(P / 2^32) (it always fits int32), shifted right arithmetically
+ * by s - 32; for s < 32, when every result fits int32 (`fits`), it is the low
+ * half of P shifted right logically by s. Returns 0 if neither applies. */
+static int rq_uniform_narrow(const int32_t *acc, uint32_t n, int32_t m, int32_t s, int32_t lo, int32_t hi, int32_t *out,
+                             int fits)
+{
+    const __m256i mm = _mm256_set1_epi64x(m), rnd = _mm256_set1_epi64x((int64_t)1 << (s - 1));
+    const __m256i vlo = _mm256_set1_epi32(lo), vhi = _mm256_set1_epi32(hi);
+    uint32_t i = 0;
+    if (s >= 32) {
+        const __m128i sh = _mm_cvtsi32_si128(s - 32);
+        for (; i + 8 <= n; i += 8) {
+            __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(acc + i));
+            __m256i e = _mm256_add_epi64(_mm256_mul_epi32(a, mm), rnd);
+            __m256i o = _mm256_add_epi64(_mm256_mul_epi32(_mm256_shuffle_epi32(a, 0xF5), mm), rnd);
+            /* high halves: e's to the even lanes, o's stay in the odd ones */
+            __m256i r = _mm256_blend_epi32(_mm256_shuffle_epi32(e, 0xF5), o, 0xAA);
+            r = _mm256_sra_epi32(r, sh);
+            _mm256_storeu_si256((__m256i *)(void *)(out + i), _mm256_min_epi32(_mm256_max_epi32(r, vlo), vhi));
+        }
+    } else if (fits) {
+        const __m128i sh = _mm_cvtsi32_si128(s);
+        for (; i + 8 <= n; i += 8) {
+            __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(acc + i));
+            __m256i e = _mm256_srl_epi64(_mm256_add_epi64(_mm256_mul_epi32(a, mm), rnd), sh);
+            __m256i o = _mm256_srl_epi64(_mm256_add_epi64(_mm256_mul_epi32(_mm256_shuffle_epi32(a, 0xF5), mm), rnd), sh);
+            /* low halves: o's to the odd lanes */
+            __m256i r = _mm256_blend_epi32(e, _mm256_shuffle_epi32(o, 0xA0), 0xAA);
+            _mm256_storeu_si256((__m256i *)(void *)(out + i), _mm256_min_epi32(_mm256_max_epi32(r, vlo), vhi));
+        }
+    } else {
+        return 0;
+    }
+    for (; i < n; i++)
+        out[i] = (int32_t)oz_clamp64(oz_rq(acc[i], m, s), lo, hi);
+    return 1;
+}
+
 /* floor((acc * m + 2^(s-1)) / 2^s), 4 lanes of int64: AVX2 has no 64-bit
- * arithmetic shift, so shift x + 2^63 logically and subtract 2^(63-s). */
+ * arithmetic shift, so shift x + 2^63 logically and subtract 2^(63-s). Where
+ * the 32-bit form above applies it is used instead. */
 static void rq_uniform(const int32_t *acc, uint32_t n, int32_t m, int32_t s, int32_t lo, int32_t hi, int32_t *out)
 {
     const __m256i mm = _mm256_set1_epi64x(m), rnd = _mm256_set1_epi64x((int64_t)1 << (s - 1));
@@ -233,6 +275,22 @@ static void rq_uniform(const int32_t *acc, uint32_t n, int32_t m, int32_t s, int
     const __m256i vlo = _mm256_set1_epi64x(lo), vhi = _mm256_set1_epi64x(hi);
     const __m256i pick = _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0);
     uint32_t i = 0;
+    int fits = 0;
+    if (s < 32) { /* every result fits int32 if max |acc| m + 2^s <= 2^(s+31) */
+        __m256i vmax = _mm256_setzero_si256();
+        uint32_t amax = 0, k, lanes[8];
+        for (; i + 8 <= n; i += 8) /* |INT32_MIN| reads as 2^31 unsigned */
+            vmax = _mm256_max_epu32(vmax, _mm256_abs_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(acc + i))));
+        _mm256_storeu_si256((__m256i *)(void *)lanes, vmax);
+        for (k = 0; k < 8; k++)
+            amax = lanes[k] > amax ? lanes[k] : amax;
+        for (; i < n; i++)
+            amax = (uint32_t)(acc[i] < 0 ? -(int64_t)acc[i] : acc[i]) > amax ? (uint32_t)(acc[i] < 0 ? -(int64_t)acc[i] : acc[i]) : amax;
+        fits = (((uint64_t)amax * (uint64_t)m + ((uint64_t)1 << s)) >> (s + 31)) == 0;
+        i = 0;
+    }
+    if (rq_uniform_narrow(acc, n, m, s, lo, hi, out, fits))
+        return;
     for (; i + 4 <= n; i += 4) {
         __m256i a = _mm256_cvtepi32_epi64(_mm_loadu_si128((const __m128i *)(const void *)(acc + i)));
         __m256i p = _mm256_add_epi64(_mm256_mul_epi32(a, mm), rnd);
