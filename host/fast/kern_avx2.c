@@ -6,8 +6,8 @@
  *                    pair <= 2 * 128 * 127 = 32512 < 32767;
  *   scores:          u8 = |q| <= 127, s8 = sign(q) * k with |k| <= 127:
  *                    pair <= 2 * 127 * 127 = 32258;
- *   value sums:      e (<= 32768) is split into 7-bit digits e = d2 2^14 +
- *                    d1 2^7 + d0 (each <= 127): pair <= 2 * 127 * 128 = 32512.
+ *   value sums:      not vpmaddubsw: e - 2^15 and v as int16 through
+ *                    vpmaddwd (see vsum below).
  * (vpsignb(x, y) negates x where y < 0 and zeroes it where y == 0; both
  * preserve the product.) vpmaddwd then adds pairs of int16 into int32
  * exactly. Activations, queries and keys are sat8 outputs (never -128);
@@ -140,84 +140,96 @@ static void scores(const int8_t *q, const int8_t *kp, const int32_t *ksum, uint3
         scores_run(qa, qs, ndg, kp, cap, w->a1, w->b1, s, w->b0 - w->a0);
 }
 
-/* e of the run of slots [a, b) (window order from e[0]) split into 7-bit
- * digits d[i] = (e >> 7i) & 127, as bytes in ring-slot order from slot
- * 4 * floor(a / 4): d[i][k] belongs to slot 4 * floor(a / 4) + k, zero
- * outside [a, b), so the four digits of a group of slots are one 32-bit word.
- * Each array has room for n + 8 bytes. */
-static void split_digits(const uint16_t *e, uint32_t a, uint32_t b, uint8_t *const d[3])
+/* Value sums with vpmaddwd (docs/integer-model.md, "Value sums"): the
+ * weight e <= 2^15 does not fit int16, e' = e - 2^15 (e xor 0x8000) does, and
+ *   sum e v = sum e' v + 2^15 sum v.
+ * The values are sign-extended to int16 (vpmovsxbw), multiplied by e' in
+ * pairs of slots (vpmaddwd: |e' v| <= 2^15 127, a pair < 2^23) and summed
+ * in int32; sum v is kept in int16 lanes (one lane per dimension and slot of
+ * a group: at most 130 groups of 127). Slots outside the window carry e = 0,
+ * e' = -2^15, and add -2^15 v + 2^15 v = 0; so do skipped groups, which leave
+ * out both terms.
+ *
+ * ep: e' of the run of slots [a, b) (window order from e[0]) in ring-slot
+ * order from slot 4 * floor(a / 4), -2^15 outside [a, b), so that the e' of a
+ * group of four slots are one 64-bit word. Room for b - a + 8 entries. */
+static void prep_eprime(const uint16_t *e, uint32_t a, uint32_t b, int16_t *ep)
 {
-    const __m256i m127 = _mm256_set1_epi16(127);
+    const __m256i flip = _mm256_set1_epi16((short)0x8000);
     uint32_t n = b - a, off = a & 3, i = 0, k;
-    for (k = 0; k < 3; k++)
-        memset(d[k], 0, 4);
-    for (; i + 16 <= n; i += 16) {
-        __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(e + i));
-        __m256i x[3];
-        x[0] = _mm256_and_si256(v, m127);
-        x[1] = _mm256_and_si256(_mm256_srli_epi16(v, 7), m127);
-        x[2] = _mm256_srli_epi16(v, 14);
-        for (k = 0; k < 3; k++) /* 16 words <= 127 -> 16 bytes, in order */
-            _mm_storeu_si128((__m128i *)(void *)(d[k] + off + i),
-                             _mm_packus_epi16(_mm256_castsi256_si128(x[k]), _mm256_extracti128_si256(x[k], 1)));
-    }
+    for (k = 0; k < 4; k++)
+        ep[k] = INT16_MIN;
+    for (; i + 16 <= n; i += 16)
+        _mm256_storeu_si256((__m256i *)(void *)(ep + off + i),
+                            _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)(e + i)), flip));
     for (; i < n; i++)
-        for (k = 0; k < 3; k++)
-            d[k][off + i] = (uint8_t)((e[i] >> (7 * k)) & 127);
-    for (k = 0; k < 3; k++)
-        memset(d[k] + off + n, 0, 4);
+        ep[off + i] = (int16_t)(e[i] ^ 0x8000u);
+    for (k = 0; k < 4; k++)
+        ep[off + n + k] = INT16_MIN;
+}
+
+/* the sums of NSB (1..4) blocks of 4 dimensions from db, every group of the runs */
+static inline __attribute__((always_inline)) void vsum_dims(const int16_t *const ep[2], const int8_t *vp, uint32_t dh,
+                                                            uint32_t db, const uint32_t g0[2], const uint32_t ng[2],
+                                                            uint32_t nr, const int NSB, int32_t *acc)
+{
+    const __m256i none = _mm256_set1_epi16(INT16_MIN), ones = _mm256_set1_epi16(1);
+    __m256i sum[4], sv[4];
+    uint32_t r, g;
+    int k, i;
+    for (k = 0; k < NSB; k++)
+        sum[k] = sv[k] = _mm256_setzero_si256();
+    for (r = 0; r < nr; r++) {
+        const int16_t *e = ep[r];
+        const int8_t *src = vp + (size_t)g0[r] * dh * 4 + db * 4;
+        for (g = 0; g < ng[r]; g++, src += dh * 4, e += 4) {
+            int64_t w;
+            __m256i eb;
+            if ((g & 3) == 0 && g + 4 <= ng[r] &&
+                _mm256_movemask_epi8(_mm256_cmpeq_epi16(_mm256_loadu_si256((const __m256i *)(const void *)e), none)) == -1) {
+                /* 16 slots whose weights are all 0 add nothing */
+                g += 3, src += 3 * dh * 4, e += 12;
+                continue;
+            }
+            memcpy(&w, e, 8);
+            eb = _mm256_set1_epi64x(w);
+            for (k = 0; k < NSB; k++) {
+                __m256i x = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(src + 16 * k)));
+                sum[k] = _mm256_add_epi32(sum[k], _mm256_madd_epi16(x, eb));
+                sv[k] = _mm256_add_epi16(sv[k], x);
+            }
+        }
+    }
+    for (k = 0; k < NSB; k++) {
+        /* lanes 2i, 2i+1: dimension db + 4k + i (slots 0-1 and 2-3 of the groups) */
+        uint32_t t[8];
+        __m256i tot = _mm256_add_epi32(sum[k], _mm256_slli_epi32(_mm256_madd_epi16(sv[k], ones), 15));
+        _mm256_storeu_si256((__m256i *)(void *)t, tot);
+        for (i = 0; i < 4; i++)
+            acc[db + 4 * k + i] = (int32_t)(t[2 * i] + t[2 * i + 1]); /* wrapping; the true sum fits */
+    }
 }
 
 static void vsum(const uint16_t *e, const int8_t *vp, uint32_t cap, uint32_t dh, const ozf_window *w, int32_t *acc)
 {
-    const __m256i ones = _mm256_set1_epi16(1);
-    uint8_t dig[2][3][OZ_MAX_CTX + 16];
-    uint32_t g0[2], ng[2], r, g, db, nr = 1, k;
+    int16_t ep[2][OZ_MAX_CTX + 16];
+    const int16_t *const epp[2] = {ep[0], ep[1]};
+    uint32_t g0[2], ng[2], r, db, nr = 1;
     uint32_t ra[2] = {w->a0, w->a1}, rb[2] = {w->b0, w->b1}, jo[2] = {0, w->b0 - w->a0};
     (void)cap;
     if (w->b1 > w->a1)
         nr = 2;
     for (r = 0; r < nr; r++) {
-        uint8_t *const d[3] = {dig[r][0], dig[r][1], dig[r][2]};
         g0[r] = ra[r] / 4;
         ng[r] = (rb[r] + 3) / 4 - g0[r];
-        split_digits(e + jo[r], ra[r], rb[r], d);
+        prep_eprime(e + jo[r], ra[r], rb[r], ep[r]);
     }
-    for (db = 0; db < dh; db += 8) {
-        __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, tot;
-        for (r = 0; r < nr; r++)
-            for (g = 0; g < ng[r]; g++) {
-                const int8_t *src = vp + (size_t)(g0[r] + g) * dh * 4 + db * 4;
-                int32_t wd[3];
-                __m256i v;
-                if (g % 4 == 0 && g + 4 <= ng[r]) {
-                    /* 16 slots whose weights are all 0 add nothing */
-                    __m128i any = _mm_or_si128(
-                        _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)(dig[r][0] + 4 * g)),
-                                     _mm_loadu_si128((const __m128i *)(const void *)(dig[r][1] + 4 * g))),
-                        _mm_loadu_si128((const __m128i *)(const void *)(dig[r][2] + 4 * g)));
-                    if (_mm_testz_si128(any, any)) {
-                        g += 3;
-                        continue;
-                    }
-                }
-                for (k = 0; k < 3; k++)
-                    memcpy(&wd[k], dig[r][k] + 4 * g, 4);
-                if (dh - db >= 8) {
-                    v = _mm256_loadu_si256((const __m256i *)(const void *)src);
-                } else { /* dh is a multiple of 4: the last block has 4 lanes */
-                    v = _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)src));
-                    v = _mm256_inserti128_si256(v, _mm_setzero_si128(), 1);
-                }
-                s0 = _mm256_add_epi32(s0, dot4(_mm256_set1_epi32(wd[0]), v, ones));
-                s1 = _mm256_add_epi32(s1, dot4(_mm256_set1_epi32(wd[1]), v, ones));
-                s2 = _mm256_add_epi32(s2, dot4(_mm256_set1_epi32(wd[2]), v, ones));
-            }
-        tot = _mm256_add_epi32(_mm256_add_epi32(_mm256_slli_epi32(s2, 14), _mm256_slli_epi32(s1, 7)), s0);
-        if (dh - db >= 8) {
-            _mm256_storeu_si256((__m256i *)(void *)(acc + db), tot);
-        } else {
-            _mm_storeu_si128((__m128i *)(void *)(acc + db), _mm256_castsi256_si128(tot));
+    for (db = 0; db < dh; db += 16) {
+        switch (dh - db >= 16 ? 4 : (dh - db) / 4) { /* dh is a multiple of 4 */
+        case 4: vsum_dims(epp, vp, dh, db, g0, ng, nr, 4, acc); break;
+        case 3: vsum_dims(epp, vp, dh, db, g0, ng, nr, 3, acc); break;
+        case 2: vsum_dims(epp, vp, dh, db, g0, ng, nr, 2, acc); break;
+        default: vsum_dims(epp, vp, dh, db, g0, ng, nr, 1, acc); break;
         }
     }
 }
