@@ -115,10 +115,15 @@ OZ_INLINE uint64_t oz_sq(int32_t x)
     return (uint64_t)((int64_t)x * (int64_t)x);
 }
 
+/* inv from the root: floor(2^37 / rms), 0 for rms = 0 */
+OZ_INLINE int64_t oz_inv_rms(uint32_t rms)
+{
+    return rms == 0 ? 0 : (int64_t)(((uint64_t)1 << 37) / rms);
+}
+
 OZ_INLINE int64_t oz_rms_inv(uint64_t ss, uint32_t n)
 {
-    uint32_t rms = oz_isqrt64(ss / (uint64_t)n);
-    return rms == 0 ? 0 : (int64_t)(((uint64_t)1 << 37) / rms);
+    return oz_inv_rms(oz_isqrt64(ss / (uint64_t)n));
 }
 
 OZ_INLINE int8_t oz_norm(int32_t x, int64_t inv)

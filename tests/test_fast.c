@@ -81,6 +81,41 @@ static int32_t ref_score(const int8_t *q, const int8_t *kp, uint32_t cap, uint32
     return s;
 }
 
+/* One head in a ring of cap slots, in the engine's layout, filled at random
+ * (or with +-127 extremes): keys kp, values vp, the key sums ks (128 x, as
+ * the ring keeps them) and a query q; and the window of n slots from lo. */
+static void random_head(uint32_t dh, uint32_t cap, int ext, int8_t *kp, int8_t *vp, int32_t *ks, int8_t *q)
+{
+    uint32_t j, d, slot;
+    for (j = 0; j < dh * cap; j++) {
+        kp[j] = rnd8(ext, 0);
+        vp[j] = rnd8(ext, 0);
+    }
+    for (slot = 0; slot < cap; slot++) {
+        int32_t sum = 0;
+        for (d = 0; d < dh; d++)
+            sum += kp[(size_t)(d / 4) * cap * 4 + slot * 4 + d % 4];
+        ks[slot] = 128 * sum;
+    }
+    for (d = 0; d < dh; d++)
+        q[d] = rnd8(ext, 0);
+}
+
+static ozf_window window_at(uint32_t lo, uint32_t n, uint32_t cap)
+{
+    ozf_window w;
+    w.a0 = lo;
+    if (lo + n <= cap) {
+        w.b0 = lo + n;
+        w.a1 = w.b1 = 0;
+    } else {
+        w.b0 = cap;
+        w.a1 = 0;
+        w.b1 = lo + n - cap;
+    }
+    return w;
+}
+
 static void test_attention_kernels(int isa)
 {
     static const uint32_t dhs[] = {4, 8, 12, 16, 32, 64, 256};
@@ -97,27 +132,8 @@ static void test_attention_kernels(int isa)
         ozf_window w;
         if (n > 512)
             n = 512;
-        for (j = 0; j < dh * cap; j++) {
-            kp[j] = rnd8(ext, 0);
-            vp[j] = rnd8(ext, 0);
-        }
-        for (slot = 0; slot < cap; slot++) {
-            int32_t sum = 0;
-            for (d = 0; d < dh; d++)
-                sum += kp[(size_t)(d / 4) * cap * 4 + slot * 4 + d % 4];
-            ks[slot] = 128 * sum; /* the ring keeps 128 x the key sums */
-        }
-        for (d = 0; d < dh; d++)
-            q[d] = rnd8(ext, 0);
-        w.a0 = lo;
-        if (lo + n <= cap) {
-            w.b0 = lo + n;
-            w.a1 = w.b1 = 0;
-        } else {
-            w.b0 = cap;
-            w.a1 = 0;
-            w.b1 = lo + n - cap;
-        }
+        random_head(dh, cap, ext, kp, vp, ks, q);
+        w = window_at(lo, n, cap);
         for (j = 0; j < n; j++) /* e up to 32768, often exactly 32768 (ties at the maximum); some runs of 0 */
             e[j] = ext ? 32768
                        : trial % 4 == 1 && (j / 24) % 2 == 0 ? 0
@@ -180,18 +196,7 @@ static void test_attend(int isa)
         ozf_window w;
         if (n > 512)
             n = 512;
-        for (j = 0; j < dh * cap; j++) {
-            kp[j] = rnd8(ext, 0);
-            vp[j] = rnd8(ext, 0);
-        }
-        for (slot = 0; slot < cap; slot++) {
-            int32_t sum = 0;
-            for (d = 0; d < dh; d++)
-                sum += kp[(size_t)(d / 4) * cap * 4 + slot * 4 + d % 4];
-            ks[slot] = 128 * sum;
-        }
-        for (d = 0; d < dh; d++)
-            q[d] = rnd8(ext, 0);
+        random_head(dh, cap, ext, kp, vp, ks, q);
         if (kind == 0) { /* the exporter's: 16 significant bits, z about +-2^12 .. 2^20 */
             am = (int32_t)((32768 + t_rand() % 32768) << 15);
             as = 31 + 4 + (int32_t)(t_rand() % 12);
@@ -205,15 +210,7 @@ static void test_attend(int isa)
         slope = t_rand() % 4 == 0 ? 0 : t_rand() % 4 == 0 ? OZ_MAX_SLOPE : (int32_t)(t_rand() % (OZ_MAX_SLOPE + 1));
         bound = (uint64_t)dh * 127 * 127 * (uint64_t)am + ((uint64_t)1 << as);
         kinds[as >= 40 || bound < ((uint64_t)1 << (as + 24)) ? 0 : as >= 33 || bound < ((uint64_t)1 << (as + 31)) ? 1 : 2]++;
-        w.a0 = lo;
-        if (lo + n <= cap) {
-            w.b0 = lo + n;
-            w.a1 = w.b1 = 0;
-        } else {
-            w.b0 = cap;
-            w.a1 = 0;
-            w.b1 = lo + n - cap;
-        }
+        w = window_at(lo, n, cap);
         K->attend(q, kp, ks, vp, cap, dh, &w, n, am, as, slope, &sc, o);
         /* core's definition, slot by slot */
         for (j = 0; j < n; j++) {

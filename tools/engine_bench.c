@@ -40,61 +40,62 @@ static double wall_now(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* Peak int8 MAC rate of one core: 12 independent accumulator chains, in
- * inline assembly so that the compiler can neither hoist the loop-invariant
+/* Peak int8 MAC rate of one core: independent accumulator chains in inline
+ * assembly, so that the compiler can neither hoist the loop-invariant
  * products nor add moves (written with intrinsics, gcc 12 hoisted the AVX2
  * vpmaddubsw+vpmaddwd out of the loop and the figure was that of vpaddd). */
-static double peak_avx512(void)
+
+/* 12 chains of vpdpbusd: 12 x 64 MACs per iteration */
+static void loop_avx512(long n)
 {
-    long it, n = 4000000;
-    double best = 0, t0, r;
-    int rep;
-    for (rep = 0; rep < 10; rep++) { /* the fastest of 10 short runs */
-        t0 = cpu_now();
-        for (it = 0; it < n; it++)
-            __asm__ volatile("vpdpbusd %%zmm30, %%zmm31, %%zmm0\n\tvpdpbusd %%zmm30, %%zmm31, %%zmm1\n\t"
-                             "vpdpbusd %%zmm30, %%zmm31, %%zmm2\n\tvpdpbusd %%zmm30, %%zmm31, %%zmm3\n\t"
-                             "vpdpbusd %%zmm30, %%zmm31, %%zmm4\n\tvpdpbusd %%zmm30, %%zmm31, %%zmm5\n\t"
-                             "vpdpbusd %%zmm30, %%zmm31, %%zmm6\n\tvpdpbusd %%zmm30, %%zmm31, %%zmm7\n\t"
-                             "vpdpbusd %%zmm30, %%zmm31, %%zmm8\n\tvpdpbusd %%zmm30, %%zmm31, %%zmm9\n\t"
-                             "vpdpbusd %%zmm30, %%zmm31, %%zmm10\n\tvpdpbusd %%zmm30, %%zmm31, %%zmm11"
-                             :
-                             :
-                             : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
-                               "xmm11");
-        r = (double)n * 12 * 64 / (cpu_now() - t0);
-        best = r > best ? r : best;
-    }
-    return best;
+    long it;
+    for (it = 0; it < n; it++)
+        __asm__ volatile("vpdpbusd %%zmm30, %%zmm31, %%zmm0\n\tvpdpbusd %%zmm30, %%zmm31, %%zmm1\n\t"
+                         "vpdpbusd %%zmm30, %%zmm31, %%zmm2\n\tvpdpbusd %%zmm30, %%zmm31, %%zmm3\n\t"
+                         "vpdpbusd %%zmm30, %%zmm31, %%zmm4\n\tvpdpbusd %%zmm30, %%zmm31, %%zmm5\n\t"
+                         "vpdpbusd %%zmm30, %%zmm31, %%zmm6\n\tvpdpbusd %%zmm30, %%zmm31, %%zmm7\n\t"
+                         "vpdpbusd %%zmm30, %%zmm31, %%zmm8\n\tvpdpbusd %%zmm30, %%zmm31, %%zmm9\n\t"
+                         "vpdpbusd %%zmm30, %%zmm31, %%zmm10\n\tvpdpbusd %%zmm30, %%zmm31, %%zmm11"
+                         :
+                         :
+                         : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+                           "xmm11");
 }
 
-/* AVX2: six chains of vpmaddubsw (32 products into 16 pairs), vpmaddwd by
- * ones and vpaddd, the sequence the AVX2 kernels use for 32 MACs. */
-static double peak_avx2(void)
+/* 6 chains of vpmaddubsw (32 products into 16 pairs), vpmaddwd by ones and
+ * vpaddd, the sequence the AVX2 kernels use: 6 x 32 MACs per iteration */
+static void loop_avx2(long n)
 {
-    long it, n = 4000000;
+    long it;
+    for (it = 0; it < n; it++)
+        __asm__ volatile("vpmaddubsw %%ymm14, %%ymm15, %%ymm0\n\tvpmaddwd %%ymm13, %%ymm0, %%ymm0\n\t"
+                         "vpaddd %%ymm0, %%ymm1, %%ymm1\n\t"
+                         "vpmaddubsw %%ymm14, %%ymm15, %%ymm2\n\tvpmaddwd %%ymm13, %%ymm2, %%ymm2\n\t"
+                         "vpaddd %%ymm2, %%ymm3, %%ymm3\n\t"
+                         "vpmaddubsw %%ymm14, %%ymm15, %%ymm4\n\tvpmaddwd %%ymm13, %%ymm4, %%ymm4\n\t"
+                         "vpaddd %%ymm4, %%ymm5, %%ymm5\n\t"
+                         "vpmaddubsw %%ymm14, %%ymm15, %%ymm6\n\tvpmaddwd %%ymm13, %%ymm6, %%ymm6\n\t"
+                         "vpaddd %%ymm6, %%ymm7, %%ymm7\n\t"
+                         "vpmaddubsw %%ymm14, %%ymm15, %%ymm8\n\tvpmaddwd %%ymm13, %%ymm8, %%ymm8\n\t"
+                         "vpaddd %%ymm8, %%ymm9, %%ymm9\n\t"
+                         "vpmaddubsw %%ymm14, %%ymm15, %%ymm10\n\tvpmaddwd %%ymm13, %%ymm10, %%ymm10\n\t"
+                         "vpaddd %%ymm10, %%ymm11, %%ymm11"
+                         :
+                         :
+                         : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+                           "xmm11");
+}
+
+/* MACs per second of loop(n): the fastest of 10 short runs */
+static double peak_rate(void (*loop)(long), double macs_per_iteration)
+{
+    const long n = 4000000;
     double best = 0, t0, r;
     int rep;
-    for (rep = 0; rep < 10; rep++) { /* the fastest of 10 short runs */
+    for (rep = 0; rep < 10; rep++) {
         t0 = cpu_now();
-        for (it = 0; it < n; it++)
-            __asm__ volatile("vpmaddubsw %%ymm14, %%ymm15, %%ymm0\n\tvpmaddwd %%ymm13, %%ymm0, %%ymm0\n\t"
-                             "vpaddd %%ymm0, %%ymm1, %%ymm1\n\t"
-                             "vpmaddubsw %%ymm14, %%ymm15, %%ymm2\n\tvpmaddwd %%ymm13, %%ymm2, %%ymm2\n\t"
-                             "vpaddd %%ymm2, %%ymm3, %%ymm3\n\t"
-                             "vpmaddubsw %%ymm14, %%ymm15, %%ymm4\n\tvpmaddwd %%ymm13, %%ymm4, %%ymm4\n\t"
-                             "vpaddd %%ymm4, %%ymm5, %%ymm5\n\t"
-                             "vpmaddubsw %%ymm14, %%ymm15, %%ymm6\n\tvpmaddwd %%ymm13, %%ymm6, %%ymm6\n\t"
-                             "vpaddd %%ymm6, %%ymm7, %%ymm7\n\t"
-                             "vpmaddubsw %%ymm14, %%ymm15, %%ymm8\n\tvpmaddwd %%ymm13, %%ymm8, %%ymm8\n\t"
-                             "vpaddd %%ymm8, %%ymm9, %%ymm9\n\t"
-                             "vpmaddubsw %%ymm14, %%ymm15, %%ymm10\n\tvpmaddwd %%ymm13, %%ymm10, %%ymm10\n\t"
-                             "vpaddd %%ymm10, %%ymm11, %%ymm11"
-                             :
-                             :
-                             : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
-                               "xmm11");
-        r = (double)n * 6 * 32 / (cpu_now() - t0);
+        loop(n);
+        r = (double)n * macs_per_iteration / (cpu_now() - t0);
         best = r > best ? r : best;
     }
     return best;
@@ -276,9 +277,9 @@ int main(int argc, char **argv)
     for (i = OZF_NISA - 1; i >= 0 && !have_prep; i--)
         have_prep = ozf_cpu_has(i) && !ozf_model_init(&prep, &m, i);
     if (ozf_cpu_has(OZF_AVX2) && !only)
-        peak[OZF_AVX2] = peak_avx2();
+        peak[OZF_AVX2] = peak_rate(loop_avx2, 6 * 32);
     if (ozf_cpu_has(OZF_AVX512) && !only)
-        peak[OZF_AVX512] = peak_avx512();
+        peak[OZF_AVX512] = peak_rate(loop_avx512, 12 * 64);
     printf("model %s: %llu params, %llu MACs per byte at full window; %llu bytes of %s; %u streams; %u thread(s)\n",
            shape, (unsigned long long)oz_model_params(&cfg), (unsigned long long)oz_model_macs(&cfg),
            (unsigned long long)n, path, streams, threads);

@@ -67,16 +67,14 @@ static void attend(const int8_t *q, const int8_t *kp, const int32_t *ksum, const
 static uint32_t attend_keep(const int8_t *q, const int8_t *k, uint32_t dh, int32_t am, int32_t as, int32_t slope,
                             uint32_t n)
 {
-    int32_t dot = 0, l1 = 0, zself, zub;
+    int32_t l1 = 0, zself, zub;
     int64_t keep;
     uint32_t d;
     if (slope <= 0)
         return n;
-    for (d = 0; d < dh; d++) {
-        dot += q[d] * k[d];
+    for (d = 0; d < dh; d++)
         l1 += q[d] < 0 ? -q[d] : q[d];
-    }
-    zself = oz_att_logit(dot, am, as, slope, 0);
+    zself = oz_att_logit(oz_dot_i8(q, k, (int)dh), am, as, slope, 0);
     zub = oz_att_logit(127 * l1, am, as, slope, 0); /* 127 |q|_1 <= 127 * 127 * 256 < 2^22 */
     keep = ((int64_t)zub - zself + 4096 + slope - 1) / slope;
     return keep < (int64_t)n ? (uint32_t)keep : n;
@@ -111,16 +109,15 @@ static void attend_row(const ozf_model *fm, ozf_scratch *s, const ozf_ring *r, u
 }
 
 /* oz_rmsnorm with the square root of ozf_isqrt64 (the same integers: core's
- * oz_sq, oz_rms_inv's expression, oz_norm) */
+ * oz_sq, oz_inv_rms, oz_norm) */
 static void rmsnorm(const int32_t *restrict x, int8_t *restrict y, uint32_t n)
 {
     uint64_t ss = 0;
-    uint32_t i, rms;
+    uint32_t i;
     int64_t inv;
     for (i = 0; i < n; i++)
         ss += oz_sq(x[i]);
-    rms = ozf_isqrt64(ss / n);
-    inv = rms == 0 ? 0 : (int64_t)(((uint64_t)1 << 37) / rms);
+    inv = oz_inv_rms(ozf_isqrt64(ss / n));
     for (i = 0; i < n; i++)
         y[i] = oz_norm(x[i], inv);
 }

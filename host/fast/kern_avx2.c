@@ -234,14 +234,31 @@ static void vsum(const uint16_t *e, const int8_t *vp, uint32_t cap, uint32_t dh,
     }
 }
 
+/* max |acc[i]| (|INT32_MIN| = 2^31, which vpabsd leaves as 0x80000000) */
+static uint32_t max_abs(const int32_t *acc, uint32_t n)
+{
+    __m256i vmax = _mm256_setzero_si256();
+    uint32_t amax = 0, i = 0, lanes[8], v;
+    for (; i + 8 <= n; i += 8)
+        vmax = _mm256_max_epu32(vmax, _mm256_abs_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(acc + i))));
+    _mm256_storeu_si256((__m256i *)(void *)lanes, vmax);
+    for (v = 0; v < 8; v++)
+        amax = lanes[v] > amax ? lanes[v] : amax;
+    for (; i < n; i++) {
+        v = acc[i] < 0 ? 0u - (uint32_t)acc[i] : (uint32_t)acc[i];
+        amax = v > amax ? v : amax;
+    }
+    return amax;
+}
+
 /* The same values on 8 int32 lanes, where they can be had from 32-bit halves
  * (docs/integer-model.md, "Requantisation of scores and rows"): P = acc m +
  * 2^(s-1) is exact in 64-bit lanes (|P| < 2^63). For s >= 32 the high half of
  * P is floor(P / 2^32) (it always fits int32), shifted right arithmetically
- * by s - 32; for s < 32, when every result fits int32 (`fits`), it is the low
- * half of P shifted right logically by s. Returns 0 if neither applies. */
-static int rq_uniform_narrow(const int32_t *acc, uint32_t n, int32_t m, int32_t s, int32_t lo, int32_t hi, int32_t *out,
-                             int fits)
+ * by s - 32; for s < 32, when every result fits int32 (max |acc| m + 2^s <=
+ * 2^(s+31)), it is the low half of P shifted right logically by s. Returns 0
+ * if neither applies. */
+static int rq_uniform_narrow(const int32_t *acc, uint32_t n, int32_t m, int32_t s, int32_t lo, int32_t hi, int32_t *out)
 {
     const __m256i mm = _mm256_set1_epi64x(m), rnd = _mm256_set1_epi64x((int64_t)1 << (s - 1));
     const __m256i vlo = _mm256_set1_epi32(lo), vhi = _mm256_set1_epi32(hi);
@@ -257,7 +274,7 @@ static int rq_uniform_narrow(const int32_t *acc, uint32_t n, int32_t m, int32_t 
             r = _mm256_sra_epi32(r, sh);
             _mm256_storeu_si256((__m256i *)(void *)(out + i), _mm256_min_epi32(_mm256_max_epi32(r, vlo), vhi));
         }
-    } else if (fits) {
+    } else if ((((uint64_t)max_abs(acc, n) * (uint64_t)m + ((uint64_t)1 << s)) >> (s + 31)) == 0) {
         const __m128i sh = _mm_cvtsi32_si128(s);
         for (; i + 8 <= n; i += 8) {
             __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(acc + i));
@@ -287,21 +304,7 @@ static void rq_uniform(const int32_t *acc, uint32_t n, int32_t m, int32_t s, int
     const __m256i vlo = _mm256_set1_epi64x(lo), vhi = _mm256_set1_epi64x(hi);
     const __m256i pick = _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0);
     uint32_t i = 0;
-    int fits = 0;
-    if (s < 32) { /* every result fits int32 if max |acc| m + 2^s <= 2^(s+31) */
-        __m256i vmax = _mm256_setzero_si256();
-        uint32_t amax = 0, k, lanes[8];
-        for (; i + 8 <= n; i += 8) /* |INT32_MIN| reads as 2^31 unsigned */
-            vmax = _mm256_max_epu32(vmax, _mm256_abs_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(acc + i))));
-        _mm256_storeu_si256((__m256i *)(void *)lanes, vmax);
-        for (k = 0; k < 8; k++)
-            amax = lanes[k] > amax ? lanes[k] : amax;
-        for (; i < n; i++)
-            amax = (uint32_t)(acc[i] < 0 ? -(int64_t)acc[i] : acc[i]) > amax ? (uint32_t)(acc[i] < 0 ? -(int64_t)acc[i] : acc[i]) : amax;
-        fits = (((uint64_t)amax * (uint64_t)m + ((uint64_t)1 << s)) >> (s + 31)) == 0;
-        i = 0;
-    }
-    if (rq_uniform_narrow(acc, n, m, s, lo, hi, out, fits))
+    if (rq_uniform_narrow(acc, n, m, s, lo, hi, out))
         return;
     for (; i + 4 <= n; i += 4) {
         __m256i a = _mm256_cvtepi32_epi64(_mm_loadu_si128((const __m128i *)(const void *)(acc + i)));

@@ -353,16 +353,16 @@ static inline __m512i rq16_wide(__m512i s, __m512i m64, __m512i rnd, __m128i sh,
     return _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(a)), _mm512_cvtepi64_epi32(b), 1);
 }
 
-/* The same when floor((s m + 2^(as-1)) / 2^as) is known to fit in int32 (the
- * caller checks the bound): the 64-bit products of the even and of the odd
- * lanes, shifted right by as, hold the results in their low halves, which
- * one vpermt2d interleaves; the clamp is done in 32 bits. */
-static inline __m512i rq16_narrow(__m512i s, __m512i m64, __m512i rnd, __m128i sh, __m512i lo32, __m512i hi32)
+/* rq(s, m, as) of 16 lanes, unclamped, when every result is known to fit in
+ * int32 (the caller checks the bound): the 64-bit products of the even and
+ * of the odd lanes, shifted right by as, hold the results in their low
+ * halves, which one vpermt2d interleaves. */
+static inline __m512i rq16_narrow(__m512i s, __m512i m64, __m512i rnd, __m128i sh)
 {
     const __m512i idx = _mm512_setr_epi32(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
     __m512i e = _mm512_sra_epi64(_mm512_add_epi64(_mm512_mul_epi32(s, m64), rnd), sh);
     __m512i o = _mm512_sra_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_shuffle_epi32(s, _MM_PERM_DDBB), m64), rnd), sh);
-    return _mm512_min_epi32(_mm512_max_epi32(_mm512_permutex2var_epi32(e, idx, o), lo32), hi32);
+    return _mm512_permutex2var_epi32(e, idx, o);
 }
 
 /* The requantisations of scores: in 64-bit lanes; in 32-bit lanes when every
@@ -371,8 +371,8 @@ static inline __m512i rq16_narrow(__m512i s, __m512i m64, __m512i rnd, __m128i s
 enum { RQ_WIDE = 0, RQ_NARROW = 1, RQ_NOCLAMP = 2 };
 
 /* the requantised scores (before ALiBi) of the 16 slots from blk; NDG groups
- * of 4 head dimensions, NARROW one of RQ_* (constants in each instance) */
-static inline __attribute__((always_inline)) __m512i score_block(const __m512i *qb, const uint32_t NDG, const int NARROW,
+ * of 4 head dimensions, MODE one of RQ_* (constants in each instance) */
+static inline __attribute__((always_inline)) __m512i score_block(const __m512i *qb, const uint32_t NDG, const int MODE,
                                                                  const int8_t *kp, const int32_t *ksum, uint32_t cap,
                                                                  uint32_t blk, __m512i m64, __m512i rnd, __m128i sh)
 {
@@ -385,14 +385,11 @@ static inline __attribute__((always_inline)) __m512i score_block(const __m512i *
     if (dg < NDG)
         s0 = _mm512_dpbusd_epi32(s0, qb[dg], _mm512_load_si512(kp + ((size_t)dg * cap + blk) * 4));
     s0 = _mm512_sub_epi32(_mm512_add_epi32(s0, s1), _mm512_load_si512(ksum + blk));
-    if (NARROW == RQ_NOCLAMP) {
-        const __m512i idx = _mm512_setr_epi32(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
-        __m512i e = _mm512_sra_epi64(_mm512_add_epi64(_mm512_mul_epi32(s0, m64), rnd), sh);
-        __m512i o = _mm512_sra_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_shuffle_epi32(s0, _MM_PERM_DDBB), m64), rnd), sh);
-        return _mm512_permutex2var_epi32(e, idx, o);
-    }
-    if (NARROW == RQ_NARROW)
-        return rq16_narrow(s0, m64, rnd, sh, _mm512_set1_epi32(-OZ_Z_MAX), _mm512_set1_epi32(OZ_Z_MAX));
+    if (MODE == RQ_NOCLAMP)
+        return rq16_narrow(s0, m64, rnd, sh);
+    if (MODE == RQ_NARROW)
+        return _mm512_min_epi32(_mm512_max_epi32(rq16_narrow(s0, m64, rnd, sh), _mm512_set1_epi32(-OZ_Z_MAX)),
+                                _mm512_set1_epi32(OZ_Z_MAX));
     return rq16_wide(s0, m64, rnd, sh, _mm512_set1_epi64(-OZ_Z_MAX), _mm512_set1_epi64(OZ_Z_MAX));
 }
 
@@ -400,7 +397,7 @@ static inline __attribute__((always_inline)) __m512i score_block(const __m512i *
  * maximum in vmax. Slot blk + i is at window index jo + blk + i - a, distance
  * n - 1 - that; the bias slope * distance (<= 2^16 * 526 < 2^25) drops by
  * 16 slope from one block to the next. */
-static inline __attribute__((always_inline)) __m512i scores_z(const __m512i *qb, const uint32_t NDG, const int NARROW,
+static inline __attribute__((always_inline)) __m512i scores_z(const __m512i *qb, const uint32_t NDG, const int MODE,
                                                               const int8_t *kp, const int32_t *ksum, uint32_t cap,
                                                               uint32_t a, uint32_t b, uint32_t jo, uint32_t n,
                                                               int32_t am, int32_t as, int32_t slope, int32_t *zbuf,
@@ -415,20 +412,20 @@ static inline __attribute__((always_inline)) __m512i scores_z(const __m512i *qb,
     if (blk < a) { /* a first block that starts before a: its lanes from a on, packed to the front */
         uint32_t l1 = blk + 16 < b ? blk + 16 : b;
         __mmask16 m = (__mmask16)((((uint32_t)1 << (l1 - blk)) - 1) & ~(((uint32_t)1 << (a - blk)) - 1));
-        __m512i z = _mm512_sub_epi32(score_block(qb, NDG, NARROW, kp, ksum, cap, blk, m64, rnd, sh), bias);
+        __m512i z = _mm512_sub_epi32(score_block(qb, NDG, MODE, kp, ksum, cap, blk, m64, rnd, sh), bias);
         vmax = _mm512_mask_max_epi32(vmax, m, vmax, z);
         _mm512_mask_compressstoreu_epi32(zbuf + jo, m, z);
         blk += 16;
         bias = _mm512_sub_epi32(bias, step);
     }
     for (; blk + 16 <= b; blk += 16, bias = _mm512_sub_epi32(bias, step)) {
-        __m512i z = _mm512_sub_epi32(score_block(qb, NDG, NARROW, kp, ksum, cap, blk, m64, rnd, sh), bias);
+        __m512i z = _mm512_sub_epi32(score_block(qb, NDG, MODE, kp, ksum, cap, blk, m64, rnd, sh), bias);
         vmax = _mm512_max_epi32(vmax, z);
         _mm512_storeu_si512(zbuf + jo + (blk - a), z);
     }
     if (blk < b) { /* a last block that ends before blk + 16 */
         __mmask16 m = (__mmask16)(((uint32_t)1 << (b - blk)) - 1);
-        __m512i z = _mm512_sub_epi32(score_block(qb, NDG, NARROW, kp, ksum, cap, blk, m64, rnd, sh), bias);
+        __m512i z = _mm512_sub_epi32(score_block(qb, NDG, MODE, kp, ksum, cap, blk, m64, rnd, sh), bias);
         vmax = _mm512_mask_max_epi32(vmax, m, vmax, z);
         _mm512_mask_storeu_epi32(zbuf + jo + (blk - a), m, z);
     }
@@ -436,16 +433,16 @@ static inline __attribute__((always_inline)) __m512i scores_z(const __m512i *qb,
 }
 
 /* scores_z with the head width and requantisation made constants */
-static __m512i scores_any(const __m512i *qb, uint32_t ndg, int narrow, const int8_t *kp, const int32_t *ksum,
+static __m512i scores_any(const __m512i *qb, uint32_t ndg, int mode, const int8_t *kp, const int32_t *ksum,
                           uint32_t cap, uint32_t a, uint32_t b, uint32_t jo, uint32_t n, int32_t am, int32_t as,
                           int32_t slope, int32_t *zbuf, __m512i vmax)
 {
-#define OZF_SZ(NDG, NARROW) scores_z(qb, NDG, NARROW, kp, ksum, cap, a, b, jo, n, am, as, slope, zbuf, vmax)
+#define OZF_SZ(NDG, MODE) scores_z(qb, NDG, MODE, kp, ksum, cap, a, b, jo, n, am, as, slope, zbuf, vmax)
     if (ndg == 4)
-        return narrow == RQ_NOCLAMP ? OZF_SZ(4, RQ_NOCLAMP) : narrow == RQ_NARROW ? OZF_SZ(4, RQ_NARROW) : OZF_SZ(4, RQ_WIDE);
+        return mode == RQ_NOCLAMP ? OZF_SZ(4, RQ_NOCLAMP) : mode == RQ_NARROW ? OZF_SZ(4, RQ_NARROW) : OZF_SZ(4, RQ_WIDE);
     if (ndg == 2)
-        return narrow == RQ_NOCLAMP ? OZF_SZ(2, RQ_NOCLAMP) : narrow == RQ_NARROW ? OZF_SZ(2, RQ_NARROW) : OZF_SZ(2, RQ_WIDE);
-    return narrow == RQ_NOCLAMP ? OZF_SZ(ndg, RQ_NOCLAMP) : narrow == RQ_NARROW ? OZF_SZ(ndg, RQ_NARROW) : OZF_SZ(ndg, RQ_WIDE);
+        return mode == RQ_NOCLAMP ? OZF_SZ(2, RQ_NOCLAMP) : mode == RQ_NARROW ? OZF_SZ(2, RQ_NARROW) : OZF_SZ(2, RQ_WIDE);
+    return mode == RQ_NOCLAMP ? OZF_SZ(ndg, RQ_NOCLAMP) : mode == RQ_NARROW ? OZF_SZ(ndg, RQ_NARROW) : OZF_SZ(ndg, RQ_WIDE);
 #undef OZF_SZ
 }
 
@@ -475,7 +472,7 @@ static void attend(const int8_t *q, const int8_t *kp, const int32_t *ksum, const
     const uint8_t *const pl3[2] = {lo[0], lo[1]}, *const ph3[2] = {hi[0], hi[1]};
     uint32_t ra[2] = {w->a0, w->a1}, rb[2] = {w->b0, w->b1}, jo[2] = {0, w->b0 - w->a0};
     uint32_t dg, ndg = dh / 4, r, nr = w->b1 > w->a1 ? 2 : 1, j, E, d, lanes = 0;
-    int narrow = rq_mode(dh, am, as);
+    int mode = rq_mode(dh, am, as);
     int32_t zmax, acc[OZ_MAX_DHEAD];
     int64_t R;
     for (dg = 0; dg < ndg; dg++)
@@ -484,7 +481,7 @@ static void attend(const int8_t *q, const int8_t *kp, const int32_t *ksum, const
         T[j] = _mm512_loadu_si512(ozf_exp2_u16 + 32 * j);
     /* pass 1: z for every window position, and their maximum */
     for (r = 0; r < nr; r++)
-        vmax = scores_any(qb, ndg, narrow, kp, ksum, cap, ra[r], rb[r], jo[r], n, am, as, slope, zbuf, vmax);
+        vmax = scores_any(qb, ndg, mode, kp, ksum, cap, ra[r], rb[r], jo[r], n, am, as, slope, zbuf, vmax);
     zmax = _mm512_reduce_max_epi32(vmax);
     /* pass 2: e, their sum, and e split into bytes in ring-slot order */
     for (r = 0; r < nr; r++) {
