@@ -110,6 +110,14 @@ for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/loc
 done
 py=$(python3 -c 'import os, nvidia.cublas as c; print(os.path.join(list(c.__path__)[0], "lib"))' 2> /dev/null)
 [ -n "$py" ] && [ -d "$py" ] && LIBS=$LIBS:$py
+# none of the usual places: look anywhere (pip's CUDA 13 wheels keep it under nvidia/cu13/lib)
+case ":$LIBS:" in
+*cuda* | *nvidia*) ;;
+*)
+    d=$(find /usr /opt -name libcublas.so.13 -print 2> /dev/null | head -1)
+    [ -n "$d" ] && LIBS=$LIBS:$(dirname "$d")
+    ;;
+esac
 export LD_LIBRARY_PATH=$LIBS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 export OZIP_CUDA_PLUGIN=$PLUGIN
 "$OZIP" -V -v 2>&1 | tee -a "$R"
