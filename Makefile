@@ -137,6 +137,20 @@ build/libozip_cuda.so: gpu_train/train_cuda.cu build/pic/gpu_train/train_common.
 	$(NVCC) $(NVCCFLAGS) -shared -o $@ gpu_train/train_cuda.cu build/pic/gpu_train/train_common.o \
 	    -lcublas -Xlinker -rpath,$(CUDA_HOME)/lib64 -Xcompiler -static-libstdc++,-static-libgcc
 
+# the tiled attention kernels against the generic ones (tests/gpu/attn_check.cu):
+# on a GPU where nvcc is, and under the CPU emulation everywhere
+CUDA_TEST_BIN = $(if $(NVCC_PATH),build/tests/attn_check)
+build/tests/emu/attn_check: tests/gpu/attn_check.cu gpu_train/train_cuda.cu tests/cuda_emu/emu.h tests/cuda_emu/emu.cpp \
+                       build/pic/gpu_train/train_common.o $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 -O2 -g -DOZ_CUDA_EMU -Wall -Wno-unknown-pragmas -Wno-unused-parameter \
+	    -include tests/cuda_emu/emu.h -x c++ tests/gpu/attn_check.cu -x none tests/cuda_emu/emu.cpp \
+	    build/pic/gpu_train/train_common.o -o $@ -ldl -lm
+build/tests/attn_check: tests/gpu/attn_check.cu gpu_train/train_cuda.cu build/pic/gpu_train/train_common.o $(HEADERS)
+	@mkdir -p build/tests
+	$(NVCC) $(NVCCFLAGS) -o $@ tests/gpu/attn_check.cu build/pic/gpu_train/train_common.o \
+	    -lcublas -Xlinker -rpath,$(CUDA_HOME)/lib64 -Xcompiler -static-libstdc++,-static-libgcc
+
 demo: deps
 	@$(MAKE) --no-print-directory ozip
 	@tools/demo.sh
@@ -180,7 +194,7 @@ build/tests/mkxclbin: tests/mkxclbin.c
 
 test: deps
 	@$(MAKE) --no-print-directory all $(TEST_BIN) build/tests/test_model_san build/tests/test_core_san $(FPGA_TEST_BIN) \
-	    $(EMU_DIR)/libozip_cuda.so $(EMU_DIR)/libcuda.so.1
+	    $(EMU_DIR)/libozip_cuda.so $(EMU_DIR)/libcuda.so.1 build/tests/emu/attn_check $(CUDA_TEST_BIN)
 	@tests/run.sh
 
 # ---------------------------------------------------------------- benchmarks

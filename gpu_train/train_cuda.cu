@@ -73,6 +73,7 @@ const int ROW_THREADS = 256;              /* warp-per-row kernels: 8 rows per bl
 const int NPART = 256;                    /* blocks of the gradient-norm reduction */
 const int ATT_TQ = 64;                    /* tiled attention: queries (or keys) per block */
 const int ATT_KC = 64;                    /* tiled attention: keys (or queries) per shared chunk */
+static_assert(ATT_KC == ATT_TQ, "attn_dkv_tiled loads one row of lse and dsum per thread");
 const size_t CUBLAS_WS = (size_t)32 << 20;
 
 /* ------------------------------------------------------------- helpers */
@@ -494,24 +495,28 @@ __device__ __forceinline__ void for_each_key(const attn_args &a, const float *ba
 {
     const int T = (int)a.T, W = (int)a.W, Dh = (int)a.Dh, tid = (int)threadIdx.x;
     const size_t rs = 3 * (size_t)a.D;
-    const int jlo = max(0, t0 - W + 1), jhi = min(T - 1, t0 + ATT_TQ - 1);
+    const int jlo = max(0, t0 - W + 1), jhi = min(T - 1, t0 + ATT_TQ - 1), nch = (jhi - jlo) / ATT_KC + 1;
     const int tw0 = t0 + (tid & ~31), tw1 = min(tw0 + 31, T - 1);
-    for (int cend = jhi; cend >= jlo; cend -= ATT_KC) {
-        const int cst = max(jlo, cend - ATT_KC + 1), cn = cend - cst + 1;
+    for (int c = 0; c < nch; c++) {
+        const int cend = jhi - c * ATT_KC, cst = max(jlo, cend - ATT_KC + 1), cn = cend - cst + 1;
         __syncthreads();
-        for (int e = tid; e < cn * DP; e += ATT_TQ) {
-            int r = e / DP, d = e % DP;
-            const float *row = base + (size_t)(cst + r) * rs;
-            Ks[r][d] = d < Dh ? row[a.D + d] : 0.0f;
-            Vs[r][d] = d < Dh ? row[2 * a.D + d] : 0.0f;
+        /* a fixed trip count, every slot written (zeros past the chunk) */
+#pragma unroll 4
+        for (int i = 0; i < ATT_KC * DP / ATT_TQ; i++) {
+            const int e = tid + i * ATT_TQ, r = e / DP, d = e % DP;
+            const bool in = r < cn && d < Dh;
+            const float *row = base + (size_t)(cst + (in ? r : 0)) * rs;
+            Ks[r][d] = in ? row[a.D + d] : 0.0f;
+            Vs[r][d] = in ? row[2 * a.D + d] : 0.0f;
         }
         __syncthreads();
-        if (tw0 >= T)
-            continue;
-        const int jb = min(cend, tw1), je = max(cst, tw0 - W + 1);
-        for (int j = jb; j >= je; j--)
-            if (valid && j <= t && j > t - W)
-                body(j, reinterpret_cast<const float4 *>(Ks[j - cst]), reinterpret_cast<const float4 *>(Vs[j - cst]));
+        if (tw0 < T) {
+            const int jb = min(cend, tw1), je = max(cst, tw0 - W + 1);
+            for (int j = jb; j >= je; j--)
+                if (valid && j <= t && j > t - W)
+                    body(j, reinterpret_cast<const float4 *>(Ks[j - cst]),
+                         reinterpret_cast<const float4 *>(Vs[j - cst]));
+        }
     }
 }
 
@@ -605,25 +610,31 @@ template <int DP> __global__ void __launch_bounds__(ATT_TQ) attn_dkv_tiled(attn_
         v[d] = in ? base[(size_t)j * rs + 2 * a.D + d] : 0.0f;
         dk[d] = dv[d] = 0;
     }
-    const int tlo = j0, thi = min(T - 1, j0 + ATT_TQ - 1 + W - 1);
+    const int tlo = j0, thi = min(T - 1, j0 + ATT_TQ - 1 + W - 1), nch = (thi - tlo) / ATT_KC + 1;
     const int jw0 = j0 + (int)(tid & ~31u), jw1 = min(jw0 + 31, T - 1);
-    for (int cst = tlo; cst <= thi; cst += ATT_KC) {
-        const int cend = min(thi, cst + ATT_KC - 1), cn = cend - cst + 1;
+    for (int c = 0; c < nch; c++) {
+        const int cst = tlo + c * ATT_KC, cn = min(ATT_KC, thi - cst + 1);
         __syncthreads();
-        for (int e = tid; e < cn * DP; e += ATT_TQ) {
-            int r = e / DP, d = e % DP;
-            size_t rw = rowb + cst + r;
-            Qs[r][d] = d < Dh ? a.qkv[rw * rs + h * Dh + d] * qs : 0.0f;
-            Gs[r][d] = d < Dh ? a.dout[rw * a.D + h * Dh + d] : 0.0f;
+        /* a fixed trip count, every slot written (zeros past the chunk) */
+#pragma unroll 4
+        for (int i = 0; i < ATT_KC * DP / ATT_TQ; i++) {
+            const int e = (int)tid + i * ATT_TQ, r = e / DP, d = e % DP;
+            const bool in = r < cn && d < Dh;
+            const size_t rw = rowb + (size_t)(cst + (in ? r : 0));
+            Qs[r][d] = in ? a.qkv[rw * rs + h * Dh + d] * qs : 0.0f;
+            Gs[r][d] = in ? a.dout[rw * a.D + h * Dh + d] : 0.0f;
         }
-        for (int e = tid; e < cn; e += ATT_TQ) {
-            Ls[e] = a.lse[(rowb + cst + e) * a.H + h];
-            Ds[e] = a.dsum[(rowb + cst + e) * a.H + h];
+        {
+            /* ATT_KC == ATT_TQ: one row's lse and dsum per thread */
+            const bool in = (int)tid < cn;
+            const size_t rw = rowb + (size_t)(cst + (in ? (int)tid : 0));
+            Ls[tid] = in ? a.lse[rw * a.H + h] : 0.0f;
+            Ds[tid] = in ? a.dsum[rw * a.H + h] : 0.0f;
         }
         __syncthreads();
         if (jw0 >= T)
             continue;
-        const int tb = max(cst, jw0), te = min(cend, jw1 + W - 1);
+        const int tb = max(cst, jw0), te = min(cst + cn - 1, jw1 + W - 1);
         for (int t = tb; t <= te; t++) {
             if (!valid || t < j || t >= j + W)
                 continue;

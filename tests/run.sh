@@ -35,6 +35,12 @@ run "library API" build/tests/test_lib
 run "CUDA trainer (GPU)" build/tests/test_cuda
 run "CUDA trainer source under CPU emulation" env LD_LIBRARY_PATH=build/tests/emu \
     OZIP_CUDA_PLUGIN=build/tests/emu/libozip_cuda.so build/tests/test_cuda
+if [ -x build/tests/attn_check ]; then
+    run "CUDA tiled attention against the generic kernels (GPU)" build/tests/attn_check
+else
+    echo "skip - CUDA tiled attention against the generic kernels (GPU): nvcc is not installed" | tee -a "$LOG"
+fi
+run "CUDA tiled attention against the generic kernels, CPU emulation" build/tests/emu/attn_check
 run "core builds (freestanding, C++, nvcc)" tests/builds.sh
 run "command line" tests/cli.sh
 run "FPGA kernel and hosts, without Vitis" tests/fpga.sh

@@ -5,6 +5,10 @@
  *                                   no GPU can train)
  *   build/tests/test_cuda --bench   training throughput (tests/gpu/run.sh)
  *
+ *   OZ_CUDA_TEST_ONLY=TEXT    only the comparisons whose name holds TEXT, and
+ *                             no training tests (for compute-sanitizer runs)
+ *   OZ_CUDA_TEST_DETAIL=1     each gradient tensor's norms and largest error
+ *
  * With OZIP_CUDA_PLUGIN=build/tests/emu/libozip_cuda.so (tests/run.sh does
  * this on every machine) the same tests run the trainer's real source under
  * the CPU emulation of tests/cuda_emu/, on smaller shapes: that checks the
@@ -94,6 +98,25 @@ static double rel_l2(const float *a, const float *ref, size_t n)
         den += (double)ref[i] * ref[i];
     }
     return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+/* OZ_CUDA_TEST_DETAIL=1: each gradient tensor's error, norms and largest
+ * difference, for finding which part of the backward is wrong. */
+static int detail_env;
+static void print_detail(const char *name, const float *g, const float *c, size_t n, size_t rows, size_t cols)
+{
+    double ng = 0, nc = 0, nd = 0, worst = -1;
+    size_t i, at = 0;
+    for (i = 0; i < n; i++) {
+        double d = fabs((double)g[i] - c[i]);
+        ng += (double)g[i] * g[i];
+        nc += (double)c[i] * c[i];
+        nd += d * d;
+        if (!(d <= worst))
+            worst = d, at = i;
+    }
+    printf("#     %-5s |gpu| %.4g |cpu| %.4g |diff| %.4g; largest at row %zu of %zu, col %zu: gpu %.6g cpu %.6g\n",
+           name, sqrt(ng), sqrt(nc), sqrt(nd), at / cols, rows, at % cols, g[at], c[at]);
 }
 
 static double rel1(double a, double b) { return fabs(a - b) / fmax(fabs(b), 1e-30); }
@@ -192,6 +215,9 @@ static void compare_case(const cmp_case *c, const uint8_t *data, size_t n)
     }
     for (k = 0; k < nt; k++) {
         e = rel_l2(gg + off[k], cpu_trainer_grads(ct) + off[k], len[k]);
+        if (detail_env)
+            print_detail(tname[k], gg + off[k], cpu_trainer_grads(ct) + off[k], len[k], k == 0 ? 256 : len[k] / c->D,
+                         c->D);
         if (!(e <= c->tol) && pass) {
             pass = 0;
             snprintf(detail, sizeof detail, "gradient of %s (tensor %d): relative L2 error %.3g", tname[k], k, e);
@@ -243,12 +269,19 @@ static void test_compare(const uint8_t *data, size_t n)
         {"Dh 16, generic kernels", 2, 64, 4, 128, 32, 96, 2, 5, 1, 0, 1, 1, 1e-3, 0},
         {"W 1", 1, 32, 2, 32, 1, 20, 2, 8, 1, 0, 1, 0, 1e-3, 0},
         {"W 100, T 300: partial tiles and chunks", 1, 32, 2, 32, 100, 300, 1, 8, 1, 0, 1, 0, 1e-3, 0},
+        {"W 100, T 300, generic kernels", 1, 32, 2, 32, 100, 300, 1, 8, 1, 0, 1, 1, 1e-3, 0},
+        {"W 100, T 320: whole tiles, chunks", 1, 32, 2, 32, 100, 320, 1, 8, 1, 0, 1, 0, 1e-3, 0},
+        {"W 64, T 300: partial tile, one chunk", 1, 32, 2, 32, 64, 300, 1, 8, 1, 0, 1, 0, 1e-3, 0},
+        {"W 100, T 300, B 2", 1, 32, 2, 32, 100, 300, 2, 8, 1, 0, 1, 0, 1e-3, 0},
+        {"W 100, T 300, QAT", 1, 32, 2, 32, 100, 300, 1, 8, 1, 1, 1, 0, 1e-2, 0},
         {"ozip default, TF32, QAT", 2, 64, 4, 128, 64, 256, 8, 5, 1, 1, 0, 0, 5e-2, 0},
         {"1.2M params, W 512, TF32, QAT", 4, 192, 12, 384, 512, 1024, 2, 5, 1, 1, 0, 0, 5e-2, 1},
     };
+    const char *only = getenv("OZ_CUDA_TEST_ONLY");
     size_t i;
+    detail_env = getenv("OZ_CUDA_TEST_DETAIL") != NULL;
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        if (!(emulated && cases[i].gpu_only))
+        if (!(emulated && cases[i].gpu_only) && (!only || strstr(cases[i].name, only)))
             compare_case(&cases[i], data, n);
 }
 
@@ -516,7 +549,7 @@ int main(int argc, char **argv)
         const char *r = data ? why : "data/demo.json is missing";
         char msg[600];
         snprintf(msg, sizeof msg, "no CUDA device (%s)", r);
-        t_skip("CUDA loss and gradients match the CPU trainer (11 shapes, FP32 and TF32, with and without QAT)", msg);
+        t_skip("CUDA loss and gradients match the CPU trainer (16 shapes, FP32 and TF32, with and without QAT)", msg);
         t_skip("CUDA training reaches the CPU trainer's bits/byte within 0.08", msg);
         t_skip("CUDA training is deterministic for a seed", msg);
         t_skip("CUDA graph replay trains exactly as direct launches", msg);
@@ -535,7 +568,8 @@ int main(int argc, char **argv)
         return rc;
     }
     test_compare(data, n);
-    test_training(data, n);
+    if (!getenv("OZ_CUDA_TEST_ONLY"))
+        test_training(data, n);
     free(data);
     return t_done();
 }

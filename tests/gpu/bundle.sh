@@ -15,11 +15,11 @@
 set -eu
 cd "$(dirname "$0")/../.."
 B=gpu-bundle
-make all build/tests/test_cuda
-[ -f build/libozip_cuda.so ] || { echo "bundle.sh: build/libozip_cuda.so was not built (is nvcc installed?)" >&2; exit 1; }
+[ -n "$(command -v nvcc)" ] || { echo "bundle.sh: nvcc is not installed: the CUDA trainer cannot be built" >&2; exit 1; }
+make all build/tests/test_cuda build/tests/attn_check
 rm -rf "$B"
 mkdir -p "$B/lib"
-cp ozip build/libozip_cuda.so build/tests/test_cuda "$B/"
+cp ozip build/libozip_cuda.so build/tests/test_cuda build/tests/attn_check "$B/"
 # every library the binaries load that is not part of glibc or the compiler runtime
 for f in ozip test_cuda; do
     ldd "$B/$f" | awk '/=> \// {print $3}'

@@ -8,11 +8,13 @@
 # (run it from a checkout of the commit that holds this script: the device
 # tool sends the checkout the session was started in.)
 #
-# Stages, each with a time limit, in order of importance (about 7 minutes
-# expected, 9:40 at most; a stage that would pass the deadline is cut short
+# Stages, each with a time limit, in order of importance (about 2 minutes
+# on an H100, 9:40 at most; a stage that would pass the deadline is cut short
 # and reported as not finished):
+#   0. build/tests/attn_check: the tiled attention kernels against the
+#      warp-per-row ones, output by output (tests/gpu/attn_check.cu);
 #   1. build/tests/test_cuda: (a) loss and every gradient tensor against the
-#      CPU trainer on 11 shapes, (b) 300 training steps on both, integer code
+#      CPU trainer on 16 shapes, (b) 300 training steps on both, integer code
 #      within 0.08 bits/byte, determinism, graph replay against direct launches;
 #   2. tests/gpu/roundtrip.sh: (c) a file compressed with --device cuda
 #      decompresses with --device cpu to identical bytes; --device auto;
@@ -93,13 +95,14 @@ if [ -x "$B/ozip" ]; then
     for f in "$B"/lib/*.gz; do
         [ -f "$f" ] && gunzip -c "$f" > "$W/lib/$(basename "$f" .gz)"
     done
-    cp "$B/ozip" "$B/libozip_cuda.so" "$B/test_cuda" "$W/"
-    OZIP=$W/ozip TEST_CUDA=$W/test_cuda PLUGIN=$W/libozip_cuda.so
+    cp "$B/ozip" "$B/libozip_cuda.so" "$B/test_cuda" "$B/attn_check" "$W/"
+    OZIP=$W/ozip TEST_CUDA=$W/test_cuda PLUGIN=$W/libozip_cuda.so ATTN_CHECK=$W/attn_check
     say "# binaries: gpu-bundle/ (built by tests/gpu/bundle.sh)"
 else
     say "# binaries: gpu-bundle/ is missing; building here"
-    stage build 240 make -j"$(nproc)" all build/tests/test_cuda || finish
+    stage build 240 make -j"$(nproc)" all build/tests/test_cuda build/tests/attn_check || finish
     OZIP=$ROOT/ozip TEST_CUDA=$ROOT/build/tests/test_cuda PLUGIN=$ROOT/build/libozip_cuda.so
+    ATTN_CHECK=$ROOT/build/tests/attn_check
 fi
 [ -f "$B/flights-200k.json.gz" ] && gunzip -c "$B/flights-200k.json.gz" > "$W/flights-200k.json"
 # cuBLAS and the driver, wherever this image keeps them
@@ -127,7 +130,26 @@ if ! "$OZIP" -V -v 2> /dev/null | grep -q "^cuda: .*GPU 0:"; then
     finish
 fi
 
+# ---------------------------------------- sh tests/gpu/run.sh sanitize [TEXT]
+# Every gradient comparison with each tensor's norms and largest error, then
+# the comparisons whose name holds TEXT (default "W 100, T 300: partial")
+# under compute-sanitizer's memcheck, racecheck, initcheck and synccheck: for
+# finding a kernel that is right in the CPU emulation and wrong on a GPU.
+if [ "${1:-}" = sanitize ]; then
+    only=${2:-W 100, T 300: partial}
+    CS=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+    stage attn_check 60 "$ATTN_CHECK"
+    stage detail 90 env OZ_CUDA_TEST_DETAIL=1 OZ_CUDA_TEST_ONLY= "$TEST_CUDA"
+    grep -E "^#   |^#     " "$OUT/detail.log" >> "$R"
+    for tool in memcheck racecheck initcheck synccheck; do
+        stage "$tool" 90 env OZ_CUDA_TEST_ONLY="$only" "$CS" --tool "$tool" --error-exitcode 3 "$TEST_CUDA"
+        grep -E "ERROR SUMMARY|RACECHECK SUMMARY|Error|Invalid|hazard" "$OUT/$tool.log" | head -20 >> "$R"
+    done
+    finish
+fi
+
 # ------------------------------------------------------------------ stages
+stage attn_check 60 "$ATTN_CHECK"
 stage test_cuda 200 "$TEST_CUDA"
 stage roundtrip 150 env OZIP="$OZIP" sh tests/gpu/roundtrip.sh
 stage bench 120 "$TEST_CUDA" --bench
