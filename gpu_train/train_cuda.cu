@@ -60,8 +60,11 @@
 /* Every launch goes through LAUNCH(kernel, grid, block)(args) on the
  * trainer's stream; tests/cuda_emu/ defines it (and the CUDA API) to run
  * this file on a CPU. */
+#ifndef LAUNCH_ON
+#define LAUNCH_ON(kernel, grid, block, stream) kernel<<<(grid), (block), 0, (stream)>>>
+#endif
 #ifndef LAUNCH
-#define LAUNCH(kernel, grid, block) kernel<<<(grid), (block), 0, t->s>>>
+#define LAUNCH(kernel, grid, block) LAUNCH_ON(kernel, grid, block, t->s)
 #endif
 
 namespace {
@@ -1036,42 +1039,50 @@ attn_args attn_of(cuda_trainer *t, uint32_t B, uint32_t l)
     return a;
 }
 
-int attn_tiled_dp(cuda_trainer *t) { return t->co.generic_attn ? 0 : (t->Dh <= 16 ? 16 : (t->Dh <= 32 ? 32 : 0)); }
+/* The tiled kernels' padded head width for Dh (16 or 32), 0 where only the
+ * generic kernels serve (Dh > 32). */
+int attn_tiled_width(unsigned Dh) { return Dh <= 16 ? 16 : (Dh <= 32 ? 32 : 0); }
+int attn_tiled_dp(cuda_trainer *t) { return t->co.generic_attn ? 0 : attn_tiled_width(t->Dh); }
+
+/* The attention kernels on a: tiled with padded head width dp (16 or 32),
+ * generic for dp 0 (also tests/gpu/attn_check.cu's entry points). */
+void attn_fwd_launch(const attn_args &a, int dp, cudaStream_t s)
+{
+    dim3 grid((a.T + ATT_TQ - 1) / ATT_TQ, a.H, a.B);
+    if (dp == 16)
+        LAUNCH_ON(attn_fwd_tiled<16>, grid, ATT_TQ, s)(a);
+    else if (dp == 32)
+        LAUNCH_ON(attn_fwd_tiled<32>, grid, ATT_TQ, s)(a);
+    else
+        LAUNCH_ON(attn_fwd_generic, row_blocks((size_t)a.B * a.H * a.T), ROW_THREADS, s)(a);
+}
+
+void attn_bwd_launch(const attn_args &a, int dp, cudaStream_t s)
+{
+    dim3 grid((a.T + ATT_TQ - 1) / ATT_TQ, a.H, a.B);
+    unsigned gb = row_blocks((size_t)a.B * a.H * a.T);
+    if (dp == 16) {
+        LAUNCH_ON(attn_dq_tiled<16>, grid, ATT_TQ, s)(a);
+        LAUNCH_ON(attn_dkv_tiled<16>, grid, ATT_TQ, s)(a);
+    } else if (dp == 32) {
+        LAUNCH_ON(attn_dq_tiled<32>, grid, ATT_TQ, s)(a);
+        LAUNCH_ON(attn_dkv_tiled<32>, grid, ATT_TQ, s)(a);
+    } else {
+        LAUNCH_ON(attn_dq_generic, gb, ROW_THREADS, s)(a);
+        LAUNCH_ON(attn_dkv_generic, gb, ROW_THREADS, s)(a);
+    }
+}
 
 int attn_fwd(cuda_trainer *t, uint32_t B, uint32_t l)
 {
-    attn_args a = attn_of(t, B, l);
-    dim3 grid((t->T + ATT_TQ - 1) / ATT_TQ, t->H, B);
-    int dp = attn_tiled_dp(t);
-    if (dp == 16)
-        LAUNCH(attn_fwd_tiled<16>, grid, ATT_TQ)(a);
-    else if (dp == 32)
-        LAUNCH(attn_fwd_tiled<32>, grid, ATT_TQ)(a);
-    else
-        LAUNCH(attn_fwd_generic, row_blocks((size_t)B * t->H * t->T), ROW_THREADS)(a);
+    attn_fwd_launch(attn_of(t, B, l), attn_tiled_dp(t), t->s);
     LAUNCHED();
     return 0;
 }
 
 int attn_bwd(cuda_trainer *t, uint32_t B, uint32_t l)
 {
-    attn_args a = attn_of(t, B, l);
-    dim3 grid((t->T + ATT_TQ - 1) / ATT_TQ, t->H, B);
-    unsigned gb = row_blocks((size_t)B * t->H * t->T);
-    int dp = attn_tiled_dp(t);
-    if (dp == 16) {
-        LAUNCH(attn_dq_tiled<16>, grid, ATT_TQ)(a);
-        LAUNCHED();
-        LAUNCH(attn_dkv_tiled<16>, grid, ATT_TQ)(a);
-    } else if (dp == 32) {
-        LAUNCH(attn_dq_tiled<32>, grid, ATT_TQ)(a);
-        LAUNCHED();
-        LAUNCH(attn_dkv_tiled<32>, grid, ATT_TQ)(a);
-    } else {
-        LAUNCH(attn_dq_generic, gb, ROW_THREADS)(a);
-        LAUNCHED();
-        LAUNCH(attn_dkv_generic, gb, ROW_THREADS)(a);
-    }
+    attn_bwd_launch(attn_of(t, B, l), attn_tiled_dp(t), t->s);
     LAUNCHED();
     return 0;
 }

@@ -102,8 +102,9 @@ static double rel_l2(const float *a, const float *ref, size_t n)
 
 /* OZ_CUDA_TEST_DETAIL=1: each gradient tensor's error, norms and largest
  * difference, for finding which part of the backward is wrong. */
-static int detail_env;
-static void print_detail(const char *name, const float *g, const float *c, size_t n, size_t rows, size_t cols)
+static int detail_env;      /* OZ_CUDA_TEST_DETAIL is set */
+static const char *only_env; /* OZ_CUDA_TEST_ONLY, or NULL */
+static void print_detail(const char *name, const float *g, const float *c, size_t n, size_t cols)
 {
     double ng = 0, nc = 0, nd = 0, worst = -1;
     size_t i, at = 0;
@@ -116,7 +117,7 @@ static void print_detail(const char *name, const float *g, const float *c, size_
             worst = d, at = i;
     }
     printf("#     %-5s |gpu| %.4g |cpu| %.4g |diff| %.4g; largest at row %zu of %zu, col %zu: gpu %.6g cpu %.6g\n",
-           name, sqrt(ng), sqrt(nc), sqrt(nd), at / cols, rows, at % cols, g[at], c[at]);
+           name, sqrt(ng), sqrt(nc), sqrt(nd), at / cols, n / cols, at % cols, g[at], c[at]);
 }
 
 static double rel1(double a, double b) { return fabs(a - b) / fmax(fabs(b), 1e-30); }
@@ -138,7 +139,7 @@ static void compare_case(const cmp_case *c, const uint8_t *data, size_t n)
     cpu_trainer *ct;
     cuda_trainer *gt;
     tr_layout lay;
-    size_t np, i, off[2 + 4 * OZ_MAX_LAYERS], len[2 + 4 * OZ_MAX_LAYERS];
+    size_t np, i, off[2 + 4 * OZ_MAX_LAYERS], len[2 + 4 * OZ_MAX_LAYERS], cols[2 + 4 * OZ_MAX_LAYERS];
     const char *tname[2 + 4 * OZ_MAX_LAYERS];
     int nt = 0, pass = 1, k;
     uint8_t *tok;
@@ -204,20 +205,19 @@ static void compare_case(const cmp_case *c, const uint8_t *data, size_t n)
         pass = 0;
         snprintf(detail, sizeof detail, "loss %.6f vs cpu %.6f", lg, lc);
     }
-    off[nt] = lay.emb, len[nt] = 256 * (size_t)c->D, tname[nt++] = "emb";
+    off[nt] = lay.emb, len[nt] = 256 * (size_t)c->D, cols[nt] = c->D, tname[nt++] = "emb";
     if (!c->tied)
-        off[nt] = lay.head, len[nt] = 256 * (size_t)c->D, tname[nt++] = "head";
+        off[nt] = lay.head, len[nt] = 256 * (size_t)c->D, cols[nt] = c->D, tname[nt++] = "head";
     for (i = 0; i < c->L; i++) {
-        off[nt] = lay.wqkv[i], len[nt] = 3 * (size_t)c->D * c->D, tname[nt++] = "wqkv";
-        off[nt] = lay.wo[i], len[nt] = (size_t)c->D * c->D, tname[nt++] = "wo";
-        off[nt] = lay.w1[i], len[nt] = (size_t)c->F * c->D, tname[nt++] = "w1";
-        off[nt] = lay.w2[i], len[nt] = (size_t)c->D * c->F, tname[nt++] = "w2";
+        off[nt] = lay.wqkv[i], len[nt] = 3 * (size_t)c->D * c->D, cols[nt] = c->D, tname[nt++] = "wqkv";
+        off[nt] = lay.wo[i], len[nt] = (size_t)c->D * c->D, cols[nt] = c->D, tname[nt++] = "wo";
+        off[nt] = lay.w1[i], len[nt] = (size_t)c->F * c->D, cols[nt] = c->D, tname[nt++] = "w1";
+        off[nt] = lay.w2[i], len[nt] = (size_t)c->D * c->F, cols[nt] = c->F, tname[nt++] = "w2";
     }
     for (k = 0; k < nt; k++) {
         e = rel_l2(gg + off[k], cpu_trainer_grads(ct) + off[k], len[k]);
         if (detail_env)
-            print_detail(tname[k], gg + off[k], cpu_trainer_grads(ct) + off[k], len[k], k == 0 ? 256 : len[k] / c->D,
-                         c->D);
+            print_detail(tname[k], gg + off[k], cpu_trainer_grads(ct) + off[k], len[k], cols[k]);
         if (!(e <= c->tol) && pass) {
             pass = 0;
             snprintf(detail, sizeof detail, "gradient of %s (tensor %d): relative L2 error %.3g", tname[k], k, e);
@@ -277,11 +277,9 @@ static void test_compare(const uint8_t *data, size_t n)
         {"ozip default, TF32, QAT", 2, 64, 4, 128, 64, 256, 8, 5, 1, 1, 0, 0, 5e-2, 0},
         {"1.2M params, W 512, TF32, QAT", 4, 192, 12, 384, 512, 1024, 2, 5, 1, 1, 0, 0, 5e-2, 1},
     };
-    const char *only = getenv("OZ_CUDA_TEST_ONLY");
     size_t i;
-    detail_env = getenv("OZ_CUDA_TEST_DETAIL") != NULL;
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        if (!(emulated && cases[i].gpu_only) && (!only || strstr(cases[i].name, only)))
+        if (!(emulated && cases[i].gpu_only) && (!only_env || strstr(cases[i].name, only_env)))
             compare_case(&cases[i], data, n);
 }
 
@@ -567,8 +565,10 @@ int main(int argc, char **argv)
         free(data);
         return rc;
     }
+    detail_env = getenv("OZ_CUDA_TEST_DETAIL") != NULL;
+    only_env = getenv("OZ_CUDA_TEST_ONLY");
     test_compare(data, n);
-    if (!getenv("OZ_CUDA_TEST_ONLY"))
+    if (!only_env)
         test_training(data, n);
     free(data);
     return t_done();

@@ -99,8 +99,9 @@ static inline void emu_op(std::function<void()> f)
     else
         f();
 }
-/* LAUNCH(kernel, grid, block)(args...): arguments are evaluated at the
- * launch (or capture), as CUDA does. */
+/* LAUNCH(kernel, grid, block)(args...) and LAUNCH_ON(..., stream)(args...)
+ * (the stream is ignored: every operation is synchronous): arguments are
+ * evaluated at the launch (or capture), as CUDA does. */
 template <class K> struct emu_launcher {
     K k;
     dim3 g, b;
@@ -113,7 +114,8 @@ template <class K> struct emu_launcher {
     }
 };
 template <class K> emu_launcher<K> emu_make_launcher(K k, dim3 g, dim3 b) { return emu_launcher<K>{k, g, b}; }
-#define LAUNCH(kernel, grid, block) emu_make_launcher(kernel, dim3(grid), dim3(block))
+#define LAUNCH_ON(kernel, grid, block, stream) emu_make_launcher(kernel, dim3(grid), dim3(block))
+#define LAUNCH(kernel, grid, block) LAUNCH_ON(kernel, grid, block, 0)
 
 /* ---- runtime */
 typedef int cudaError_t;

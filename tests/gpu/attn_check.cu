@@ -23,12 +23,9 @@
 
 #include <vector>
 
-/* under the CPU emulation (make build/tests/emu/attn_check) LAUNCH runs a kernel */
 #ifdef OZ_CUDA_EMU
-#define GO(kernel, grid, block) LAUNCH(kernel, grid, block)
 #define EMU_PREFIX "[CPU emulation] "
 #else
-#define GO(kernel, grid, block) kernel<<<(grid), (block)>>>
 #define EMU_PREFIX ""
 #endif
 
@@ -101,32 +98,17 @@ void run(const shape &s, unsigned long long seed)
     a.scale = 1.0f / sqrtf((float)s.Dh);
     for (unsigned h = 0; h < s.H; h++)
         a.slope2[h] = LOG2E * exp2f(-8.0f * (h + 1) / s.H);
-    dim3 grid((s.T + ATT_TQ - 1) / ATT_TQ, s.H, s.B);
-    unsigned gb = row_blocks(N * s.H);
-    /* forward: k = 0 tiled, k = 1 generic */
+    /* through the trainer's own launchers: tiled (k = 0) and generic (k = 1) */
+    const int dp[2] = {attn_tiled_width(s.Dh), 0};
     for (int k = 0; k < 2; k++) {
         a.o = o[k], a.lse = lse[k];
-        if (k == 0 && s.Dh <= 16)
-            GO(attn_fwd_tiled<16>, grid, ATT_TQ)(a);
-        else if (k == 0)
-            GO(attn_fwd_tiled<32>, grid, ATT_TQ)(a);
-        else
-            GO(attn_fwd_generic, gb, ROW_THREADS)(a);
+        attn_fwd_launch(a, dp[k], 0);
     }
     /* backward: both from the generic forward */
     a.o = o[1], a.lse = lse[1];
     for (int k = 0; k < 2; k++) {
         a.dqkv = dq[k], a.dsum = ds[k];
-        if (k == 0 && s.Dh <= 16) {
-            GO(attn_dq_tiled<16>, grid, ATT_TQ)(a);
-            GO(attn_dkv_tiled<16>, grid, ATT_TQ)(a);
-        } else if (k == 0) {
-            GO(attn_dq_tiled<32>, grid, ATT_TQ)(a);
-            GO(attn_dkv_tiled<32>, grid, ATT_TQ)(a);
-        } else {
-            GO(attn_dq_generic, gb, ROW_THREADS)(a);
-            GO(attn_dkv_generic, gb, ROW_THREADS)(a);
-        }
+        attn_bwd_launch(a, dp[k], 0);
     }
     cudaError_t e = cudaDeviceSynchronize();
     if (e != cudaSuccess) {
