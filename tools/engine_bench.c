@@ -194,7 +194,7 @@ static void *run(void *arg)
 
 int main(int argc, char **argv)
 {
-    const char *arch = NULL, *path = "data/demo.json", *only = NULL;
+    const char *arch = NULL, *path = "data/demo.json", *only = NULL, *model_in = NULL, *model_out = NULL;
     uint64_t n = 200000, fsize;
     uint32_t streams = 16, threads = 1, repeat = 1;
     int i, e, level = 0, csv = 0, have_prep = 0;
@@ -225,12 +225,16 @@ int main(int argc, char **argv)
             repeat = (uint32_t)atoi(argv[++i]);
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) /* e.g. avx512:decode (profiling) */
             only = argv[++i];
+        else if (!strcmp(argv[i], "--model") && i + 1 < argc) /* a model image saved by --save-model */
+            model_in = argv[++i];
+        else if (!strcmp(argv[i], "--save-model") && i + 1 < argc)
+            model_out = argv[++i];
         else if (!strcmp(argv[i], "--csv"))
             csv = 1;
         else {
             fprintf(stderr,
                     "usage: %s [--arch SPEC | --level L] [--data FILE] [--bytes N] [--streams S] [--threads T] "
-                    "[--repeat R] [--only ENGINE:MODE] [--csv]\n",
+                    "[--repeat R] [--only ENGINE:MODE] [--model FILE | --save-model FILE] [--csv]\n",
                     argv[0]);
             return 2;
         }
@@ -268,9 +272,37 @@ int main(int argc, char **argv)
         if (oz_parse_arch(shape, &cfg, &p) != OZIP_OK)
             return 1;
     }
-    if (oz_train(data, n, &cfg, 1, &p, &tr) != OZIP_OK || oz_model_bind(&m, tr.image, tr.size) != OZ_CORE_OK) {
+    if (model_in) { /* a saved image instead of training: repeatable runs, no training time */
+        long sz;
+        f = fopen(model_in, "rb");
+        if (!f || fseek(f, 0, SEEK_END) || (sz = ftell(f)) <= 0) {
+            fprintf(stderr, "engine_bench: cannot read %s\n", model_in);
+            return 1;
+        }
+        rewind(f);
+        tr.image = aligned_alloc(64, ((size_t)sz + 63) & ~(size_t)63);
+        tr.size = (uint32_t)sz;
+        if (!tr.image || fread(tr.image, 1, (size_t)sz, f) != (size_t)sz) {
+            fprintf(stderr, "engine_bench: cannot read %s\n", model_in);
+            return 1;
+        }
+        fclose(f);
+        if (oz_model_bind(&m, tr.image, tr.size) != OZ_CORE_OK) {
+            fprintf(stderr, "engine_bench: %s is not a model image\n", model_in);
+            return 1;
+        }
+        cfg = m.cfg;
+        oz_arch_string(&cfg, shape, sizeof shape);
+    } else if (oz_train(data, n, &cfg, 1, &p, &tr) != OZIP_OK || oz_model_bind(&m, tr.image, tr.size) != OZ_CORE_OK) {
         fprintf(stderr, "engine_bench: cannot make the model\n");
         return 1;
+    }
+    if (model_out) {
+        f = fopen(model_out, "wb");
+        if (!f || fwrite(tr.image, 1, tr.size, f) != tr.size || fclose(f)) {
+            fprintf(stderr, "engine_bench: cannot write %s\n", model_out);
+            return 1;
+        }
     }
     /* the streams that decode runs decode are encoded by the fastest engine
      * (bit-exact with the reference, so the bytes are the same) */

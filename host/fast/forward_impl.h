@@ -167,8 +167,10 @@ static void forward(const ozf_model *fm, ozf_scratch *s, uint32_t nrows, const u
             const int8_t *row = s->qkv + (size_t)r * 3 * D;
             ring_put(rings[r], c, l, pos[r] % rings[r]->cap, row + D, row + 2 * D);
         }
-        for (r = 0; r < nrows; r++)
-            for (h = 0; h < H; h++)
+        /* head by head: in encode the rows share one ring, and a head's
+         * keys and values (2 W Dh bytes) stay in L1 from one row to the next */
+        for (h = 0; h < H; h++)
+            for (r = 0; r < nrows; r++)
                 attend_row(fm, s, rings[r], l, h, pos[r], s->qkv + (size_t)r * 3 * D + h * Dh,
                            s->a + (size_t)r * D + h * Dh);
         gemm(fm->wo[l], D, D, s->a, D, nrows, acc, D);

@@ -235,12 +235,15 @@ static inline __attribute__((always_inline)) void vsum_bytes(const uint8_t *cons
                     Hh[u] = _mm512_dpbusd_epi32(Hh[u], _mm512_set1_epi32(wh), v);
                 }
             }
-            for (u = 0; g < ng && u < 4; g++, u++, src += 4 * dh, pl += 4, ph += 4) {
+            /* the last 0 to 3 groups, into the first chains: a constant
+             * index keeps the accumulators in registers (indexed by the
+             * loop counter, gcc kept all eight on the stack) */
+            for (; g < ng; g++, src += 4 * dh, pl += 4, ph += 4) {
                 __m512i v = _mm512_maskz_loadu_epi32(m, src);
                 memcpy(&wl, pl, 4);
                 memcpy(&wh, ph, 4);
-                L[u] = _mm512_dpbusd_epi32(L[u], _mm512_set1_epi32(wl), v);
-                Hh[u] = _mm512_dpbusd_epi32(Hh[u], _mm512_set1_epi32(wh), v);
+                L[0] = _mm512_dpbusd_epi32(L[0], _mm512_set1_epi32(wl), v);
+                Hh[0] = _mm512_dpbusd_epi32(Hh[0], _mm512_set1_epi32(wh), v);
             }
         }
         _mm512_mask_storeu_epi32(
