@@ -277,6 +277,100 @@ static void test_small_kernels(int isa)
     t_result(!bad, name, NULL);
 }
 
+/* The layer glue of the forward pass (ring_put, keep_stats, act) against a
+ * direct computation: the ring layout as ozf.h documents it (and bytes of
+ * other slots left alone), sum |q| and q . k at every head width that is a
+ * multiple of 4 up to 256 with extreme values, and the activation table for
+ * every byte and lengths around the vector widths (with and without VBMI
+ * where the CPU has it). */
+static void test_glue(int isa)
+{
+    const ozf_kernels *K = KS[isa];
+    static const uint32_t heads[][2] = {{16, 4}, {48, 4}, {96, 6}, {96, 2}, {64, 1}, {256, 1}, {40, 2}, {20, 5}};
+    int8_t q[256], k[256], table[256], g[300], want[300];
+    char name[160];
+    int bad = 0, trial, vb;
+    uint32_t hi, i, d, n;
+    for (hi = 0; hi < sizeof heads / sizeof heads[0] && !bad; hi++) {
+        oz_config c = {2, heads[hi][0], heads[hi][1], 64, 16, 8, 0};
+        uint32_t D = c.d_model, H = c.n_head, Dh = D / H, cap = 32, l, slot, h;
+        ozf_ring r;
+        int8_t *kk, *vv;
+        if (ozf_ring_init(&r, &c, cap)) {
+            t_result(0, "ring init", NULL);
+            return;
+        }
+        kk = amalloc((size_t)2 * cap * D);
+        vv = amalloc((size_t)2 * cap * D);
+        /* every slot of both layers, in a scrambled order, then check all */
+        for (i = 0; i < 2 * cap; i++) {
+            l = i % 2;
+            slot = (i * 7) % cap;
+            for (d = 0; d < D; d++) {
+                kk[((size_t)l * cap + slot) * D + d] = rnd8(t_rand() % 8 == 0, 0);
+                vv[((size_t)l * cap + slot) * D + d] = rnd8(t_rand() % 8 == 0, 0);
+            }
+            K->ring_put(&r, &c, l, slot, kk + ((size_t)l * cap + slot) * D, vv + ((size_t)l * cap + slot) * D);
+        }
+        for (l = 0; l < 2; l++)
+            for (h = 0; h < H; h++)
+                for (slot = 0; slot < cap; slot++) {
+                    const int8_t *ks = kk + ((size_t)l * cap + slot) * D + h * Dh, *vs = vv + ((size_t)l * cap + slot) * D + h * Dh;
+                    size_t base = (size_t)l * D * cap + (size_t)h * Dh * cap;
+                    int32_t sum = 0;
+                    for (d = 0; d < Dh; d++) {
+                        sum += ks[d];
+                        if (r.k[base + ((size_t)(d / 4) * cap + slot) * 4 + d % 4] != ks[d] ||
+                            r.v[base + ((size_t)(slot / 4) * Dh + d) * 4 + slot % 4] != vs[d])
+                            bad = 1;
+                    }
+                    if (r.ksum[((size_t)l * H + h) * cap + slot] != 128 * sum)
+                        bad = 1;
+                }
+        free(kk);
+        free(vv);
+        ozf_ring_free(&r);
+    }
+    snprintf(name, sizeof name, "%s ring_put lays out keys, values and key sums as documented (head widths 4 to 256)",
+             ozf_isa_name(isa));
+    t_result(!bad, name, "head shape %u", hi - 1);
+    bad = 0;
+    for (trial = 0; trial < 400 && !bad; trial++) {
+        uint32_t dh = 4 * (1 + (uint32_t)trial % 64);
+        int32_t l1 = 0, dot = 0, gl1, gdot;
+        for (d = 0; d < dh; d++) {
+            q[d] = rnd8(trial % 3 == 0, 0);
+            k[d] = rnd8(trial % 3 == 0, 0);
+            l1 += q[d] < 0 ? -q[d] : q[d];
+            dot += q[d] * k[d];
+        }
+        K->keep_stats(q, k, dh, &gl1, &gdot);
+        bad = gl1 != l1 || gdot != dot;
+    }
+    snprintf(name, sizeof name, "%s keep_stats: sum |q| and q.k, head widths 4 to 256, extreme values", ozf_isa_name(isa));
+    t_result(!bad, name, "trial %d", trial - 1);
+    for (vb = 0; vb < 2; vb++) {
+        if (vb && !(isa == OZF_AVX512 && __builtin_cpu_supports("avx512vbmi")))
+            continue;
+        bad = 0;
+        for (trial = 0; trial < 60 && !bad; trial++) {
+            for (i = 0; i < 256; i++)
+                table[i] = (int8_t)(t_rand() & 255);
+            n = trial < 30 ? 1 + (uint32_t)trial * 10 : 1 + (uint32_t)(t_rand() % 300);
+            for (i = 0; i < n; i++) {
+                g[i] = (int8_t)(trial % 2 ? (int)i - 128 : (int)(t_rand() & 255) - 128);
+                want[i] = table[g[i] + 128];
+            }
+            g[n < 300 ? n : 299] = 55; /* past the end: left alone */
+            K->act(vb, table, g, n);
+            bad = memcmp(g, want, n) != 0 || (n < 300 && g[n] != 55);
+        }
+        snprintf(name, sizeof name, "%s activation table for every byte, lengths 1 to 300%s", ozf_isa_name(isa),
+                 vb ? " (VBMI)" : "");
+        t_result(!bad, name, "trial %d", trial - 1);
+    }
+}
+
 static void test_freq(int isa)
 {
     const ozf_kernels *K = KS[isa];
@@ -328,12 +422,16 @@ static uint8_t *real_data(size_t want, size_t *n)
 /* The engine's logits equal core's at every position: decode-style (nrows
  * streams, one row each, each stream its own text) and encode-style (rows =
  * consecutive positions of one stream). */
-static void test_forward(int isa)
+/* novbmi: the AVX-512 engine with its VBMI path (the activation table)
+ * turned off, as on a CPU without VBMI */
+static void test_forward(int isa, int novbmi)
 {
     static const oz_config shapes[] = {{2, 32, 2, 64, 64, 5, OZ_CFG_TIED},
                                        {2, 64, 4, 128, 24, 8, OZ_CFG_TIED},
                                        {3, 48, 4, 96, 7, 6, 0},
                                        {1, 32, 8, 32, 33, 8, OZ_CFG_TIED},
+                                       /* head width 48: several chunks of the SIMD glue */
+                                       {1, 96, 2, 64, 40, 8, 0},
                                        /* steep ALiBi slopes: windows trimmed (attend_keep) */
                                        {2, 32, 2, 64, 200, 5, OZ_CFG_TIED}};
     size_t n;
@@ -343,7 +441,8 @@ static void test_forward(int isa)
     for (si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         const oz_config *c = &shapes[si];
         uint32_t size = 0, S = 5, steps = 2 * c->ctx + 40, t, r, k, where = 0;
-        int steep = si == 4;
+        int steep = si == 5;
+        const char *isa_name = novbmi ? "avx512 (no VBMI)" : ozf_isa_name(isa);
         uint8_t *img;
         uint64_t trim_dec, trim_enc;
         rand_slope_max = steep ? 6000 : 200;
@@ -363,6 +462,8 @@ static void test_forward(int isa)
             t_result(0, "engine init", NULL);
             continue;
         }
+        if (novbmi)
+            fm.vbmi = 0;
         ws = amalloc(oz_step_ws_bytes(c));
         for (r = 0; r < S; r++) {
             ozf_ring_init(&rings[r], c, ozf_ring_cap(c->ctx, 1));
@@ -389,7 +490,7 @@ static void test_forward(int isa)
         trim_dec = sc.trimmed;
         snprintf(name, sizeof name,
                  "%s engine = core, batch of 5 streams, L%u D%u H%u F%u W%u, %u positions%s (%llu positions trimmed)",
-                 ozf_isa_name(isa), c->n_layer, c->d_model, c->n_head, c->d_ff, c->ctx, steps,
+                 isa_name, c->n_layer, c->d_model, c->n_head, c->d_ff, c->ctx, steps,
                  steep ? ", steep slopes" : "", (unsigned long long)trim_dec);
         t_result(ok && (!steep || trim_dec > 0), name, "first difference at position %u", where);
         /* encode-style: blocks of 64 positions of one stream, against the step */
@@ -415,7 +516,7 @@ static void test_forward(int isa)
         }
         trim_enc = sc.trimmed;
         snprintf(name, sizeof name, "%s engine = core, blocks of 64 positions, L%u D%u H%u F%u W%u%s (%llu positions trimmed)",
-                 ozf_isa_name(isa), c->n_layer, c->d_model, c->n_head, c->d_ff, c->ctx, steep ? ", steep slopes" : "",
+                 isa_name, c->n_layer, c->d_model, c->n_head, c->d_ff, c->ctx, steep ? ", steep slopes" : "",
                  (unsigned long long)trim_enc);
         t_result(ok && (!steep || trim_enc > 0), name, "first difference at position %u", where);
         ozf_ring_free(&enc_ring);
@@ -477,8 +578,11 @@ int main(void)
         test_attention_kernels(isa);
         test_attend(isa);
         test_small_kernels(isa);
+        test_glue(isa);
         test_freq(isa);
-        test_forward(isa);
+        test_forward(isa, 0);
+        if (isa == OZF_AVX512 && __builtin_cpu_supports("avx512vbmi"))
+            test_forward(isa, 1);
     }
     setenv("OZIP_FORCE_ISA", "nonsense", 1);
     t_result(ozf_select_isa(&why) == -1 && why, "OZIP_FORCE_ISA with an unknown name is refused", NULL);

@@ -7,6 +7,9 @@
 
 #include "../../core/oz_ops.h"
 
+/* The file may define its own ring_put, keep_stats and act_apply (same
+ * results, SIMD); these are the portable forms. */
+#ifndef OZF_HAVE_GLUE
 /* Stores the k and v of one position into slot `slot` of a layer's ring. */
 static void ring_put(ozf_ring *r, const oz_config *c, uint32_t l, uint32_t slot, const int8_t *k, const int8_t *v)
 {
@@ -24,6 +27,27 @@ static void ring_put(ozf_ring *r, const oz_config *c, uint32_t l, uint32_t slot,
         ks[(size_t)h * cap + slot] = 128 * sum; /* |sum| <= 127 Dh */
     }
 }
+
+/* l1 = sum |q_d|, dot = q . k over dh dimensions */
+static void keep_stats(const int8_t *q, const int8_t *k, uint32_t dh, int32_t *l1, int32_t *dot)
+{
+    int32_t a = 0;
+    uint32_t d;
+    for (d = 0; d < dh; d++)
+        a += q[d] < 0 ? -q[d] : q[d];
+    *l1 = a;
+    *dot = oz_dot_i8(q, k, (int)dh);
+}
+
+/* g[i] = table[g[i] + 128], the layer's activation */
+static void act_apply(int vbmi, const int8_t *table, int8_t *g, uint32_t n)
+{
+    uint32_t i;
+    (void)vbmi;
+    for (i = 0; i < n; i++)
+        g[i] = table[g[i] + 128];
+}
+#endif
 
 #ifndef OZF_FUSED_ATTEND
 /* One head's attention over the window w (n positions), from the file's
@@ -67,14 +91,12 @@ static void attend(const int8_t *q, const int8_t *kp, const int32_t *ksum, const
 static uint32_t attend_keep(const int8_t *q, const int8_t *k, uint32_t dh, int32_t am, int32_t as, int32_t slope,
                             uint32_t n)
 {
-    int32_t l1 = 0, zself, zub;
+    int32_t l1, dot, zself, zub;
     int64_t keep;
-    uint32_t d;
     if (slope <= 0)
         return n;
-    for (d = 0; d < dh; d++)
-        l1 += q[d] < 0 ? -q[d] : q[d];
-    zself = oz_att_logit(oz_dot_i8(q, k, (int)dh), am, as, slope, 0);
+    keep_stats(q, k, dh, &l1, &dot);
+    zself = oz_att_logit(dot, am, as, slope, 0);
     zub = oz_att_logit(127 * l1, am, as, slope, 0); /* 127 |q|_1 <= 127 * 127 * 256 < 2^22 */
     keep = ((int64_t)zub - zself + 4096 + slope - 1) / slope;
     return keep < (int64_t)n ? (uint32_t)keep : n;
@@ -182,8 +204,7 @@ static void forward(const ozf_model *fm, ozf_scratch *s, uint32_t nrows, const u
         for (r = 0; r < nrows; r++) {
             int8_t *g = s->g + (size_t)r * F;
             rq_i8(acc + (size_t)r * F, F, fm->m1[l], fm->s1[l], g);
-            for (i = 0; i < F; i++)
-                g[i] = L->act[g[i] + 128];
+            act_apply(fm->vbmi, L->act, g, F);
         }
         gemm(fm->w2[l], D, F, s->g, F, nrows, acc, D);
         for (r = 0; r < nrows; r++)

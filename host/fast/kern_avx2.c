@@ -357,6 +357,84 @@ static void exp2q15(const int32_t *t, uint32_t n, uint16_t *e)
         e[i] = (uint16_t)oz_exp2q15(t[i]);
 }
 
+/* ---- the layer glue in AVX2 (used by forward_impl.h; the same results
+ * as its portable forms) ---- */
+#define OZF_HAVE_GLUE 1
+
+static inline int32_t hsum8(__m256i v)
+{
+    __m128i x = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0x4E));
+    x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0xB1));
+    return _mm_cvtsi128_si32(x);
+}
+
+/* ring_put: the key's groups of 4 bytes go to their group rows (4-byte
+ * stores); the value's byte d goes to byte 4 d + slot % 4 of the slot
+ * group's Dh * 4 bytes: widened to 32-bit lanes, shifted left by 8 (slot % 4)
+ * bits and blended into the bytes already there. ksum = 128 x the key's sum. */
+static void ring_put(ozf_ring *r, const oz_config *c, uint32_t l, uint32_t slot, const int8_t *k, const int8_t *v)
+{
+    uint32_t D = c->d_model, H = c->n_head, Dh = D / H, cap = r->cap, h, d, g;
+    int8_t *K = r->k + (size_t)l * D * cap, *V = r->v + (size_t)l * D * cap;
+    int32_t *ks = r->ksum + (size_t)l * H * cap;
+    const __m128i sh = _mm_cvtsi32_si128((int)(8 * (slot % 4)));
+    const __m256i bm = _mm256_set1_epi32((int)(0xFFu << (8 * (slot % 4))));
+    for (h = 0; h < H; h++) {
+        int8_t *Kh = K + (size_t)h * Dh * cap + (size_t)slot * 4, *Vh = V + (size_t)h * Dh * cap + (size_t)(slot / 4) * Dh * 4;
+        const int8_t *kh = k + h * Dh, *vh = v + h * Dh;
+        __m256i sum = _mm256_setzero_si256();
+        int32_t sum4 = 0;
+        for (g = 0; g < Dh / 4; g++)
+            memcpy(Kh + (size_t)g * cap * 4, kh + 4 * g, 4);
+        for (d = 0; d + 8 <= Dh; d += 8) {
+            __m256i vv = _mm256_sll_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(vh + d))), sh);
+            __m256i *dst = (__m256i *)(void *)(Vh + 4 * d);
+            sum = _mm256_add_epi32(sum, _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(kh + d))));
+            _mm256_storeu_si256(dst, _mm256_blendv_epi8(_mm256_loadu_si256(dst), vv, bm));
+        }
+        if (d < Dh) { /* 4 dimensions left: Dh is a multiple of 4 */
+            int32_t w4;
+            __m128i vv, *dst = (__m128i *)(void *)(Vh + 4 * d);
+            memcpy(&w4, vh + d, 4);
+            vv = _mm_sll_epi32(_mm_cvtepu8_epi32(_mm_cvtsi32_si128(w4)), sh);
+            _mm_storeu_si128(dst, _mm_blendv_epi8(_mm_loadu_si128(dst), vv, _mm256_castsi256_si128(bm)));
+            sum4 = kh[d] + kh[d + 1] + kh[d + 2] + kh[d + 3];
+        }
+        ks[(size_t)h * cap + slot] = 128 * (hsum8(sum) + sum4); /* |sum| <= 127 Dh */
+    }
+}
+
+/* l1 = sum |q_d| and dot = q . k: int8 widened to int16, vpmaddwd pairs
+ * (|products| <= 2^14, no saturation) */
+static void keep_stats(const int8_t *q, const int8_t *k, uint32_t dh, int32_t *l1, int32_t *dot)
+{
+    __m256i a = _mm256_setzero_si256(), b = _mm256_setzero_si256();
+    const __m256i one = _mm256_set1_epi16(1);
+    int32_t ta = 0, tb = 0;
+    uint32_t d;
+    for (d = 0; d + 16 <= dh; d += 16) {
+        __m256i qq = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(q + d)));
+        __m256i kk = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(k + d)));
+        a = _mm256_add_epi32(a, _mm256_madd_epi16(_mm256_abs_epi16(qq), one));
+        b = _mm256_add_epi32(b, _mm256_madd_epi16(qq, kk));
+    }
+    for (; d < dh; d++) {
+        ta += q[d] < 0 ? -q[d] : q[d];
+        tb += q[d] * k[d];
+    }
+    *l1 = hsum8(a) + ta;
+    *dot = hsum8(b) + tb;
+}
+
+static void act_apply(int vbmi, const int8_t *table, int8_t *g, uint32_t n)
+{
+    uint32_t i;
+    (void)vbmi;
+    for (i = 0; i < n; i++)
+        g[i] = table[g[i] + 128];
+}
+
 #include "forward_impl.h"
 
-const ozf_kernels ozf_kernels_avx2 = {"avx2", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, oz_freq_cum, forward};
+const ozf_kernels ozf_kernels_avx2 = {"avx2", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, oz_freq_cum, forward, ring_put, keep_stats, act_apply};

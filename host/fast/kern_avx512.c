@@ -603,6 +603,84 @@ static void freq_cum(const int32_t *z, uint32_t *cum)
     }
 }
 
+/* ---- the layer glue in AVX-512 (used by forward_impl.h; the same
+ * results as its portable forms) ---- */
+#define OZF_HAVE_GLUE 1
+
+/* ring_put: for each head, the key's groups of 4 bytes go to their group
+ * rows (4-byte stores); the value's byte d goes to byte 4 d + slot % 4 of
+ * the slot group's Dh * 4 bytes: widened to 32-bit lanes, shifted left by
+ * 8 (slot % 4) bits and stored under a byte mask. ksum = 128 x the key's sum. */
+static void ring_put(ozf_ring *r, const oz_config *c, uint32_t l, uint32_t slot, const int8_t *k, const int8_t *v)
+{
+    uint32_t D = c->d_model, H = c->n_head, Dh = D / H, cap = r->cap, h, d, g;
+    int8_t *K = r->k + (size_t)l * D * cap, *V = r->v + (size_t)l * D * cap;
+    int32_t *ks = r->ksum + (size_t)l * H * cap;
+    const __m128i sh = _mm_cvtsi32_si128((int)(8 * (slot % 4)));
+    const __mmask64 lanes = 0x1111111111111111ull << (slot % 4);
+    for (h = 0; h < H; h++) {
+        int8_t *Kh = K + (size_t)h * Dh * cap + (size_t)slot * 4, *Vh = V + (size_t)h * Dh * cap + (size_t)(slot / 4) * Dh * 4;
+        const int8_t *kh = k + h * Dh, *vh = v + h * Dh;
+        __m512i sum = _mm512_setzero_si512();
+        for (g = 0; g < Dh / 4; g++)
+            memcpy(Kh + (size_t)g * cap * 4, kh + 4 * g, 4);
+        for (d = 0; d < Dh; d += 16) {
+            uint32_t nd = Dh - d < 16 ? Dh - d : 16; /* a multiple of 4 */
+            __mmask16 m = (__mmask16)(((uint32_t)1 << nd) - 1);
+            __mmask64 bm = nd == 16 ? lanes : lanes & (((uint64_t)1 << (4 * nd)) - 1);
+            __m512i vv = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, vh + d));
+            sum = _mm512_add_epi32(sum, _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, kh + d)));
+            _mm512_mask_storeu_epi8(Vh + 4 * d, bm, _mm512_sll_epi32(vv, sh));
+        }
+        ks[(size_t)h * cap + slot] = 128 * _mm512_reduce_add_epi32(sum); /* |sum| <= 127 Dh */
+    }
+}
+
+/* l1 = sum |q_d| and dot = q . k: int8 widened to int16, vpmaddwd pairs
+ * (|products| <= 2^14, no saturation) */
+static void keep_stats(const int8_t *q, const int8_t *k, uint32_t dh, int32_t *l1, int32_t *dot)
+{
+    __m512i a = _mm512_setzero_si512(), b = _mm512_setzero_si512();
+    const __m512i one = _mm512_set1_epi16(1);
+    uint32_t d;
+    for (d = 0; d < dh; d += 32) {
+        uint32_t nd = dh - d < 32 ? dh - d : 32;
+        __mmask32 m = nd == 32 ? 0xFFFFFFFFu : (((uint32_t)1 << nd) - 1);
+        __m512i qq = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, q + d));
+        __m512i kk = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, k + d));
+        a = _mm512_add_epi32(a, _mm512_madd_epi16(_mm512_abs_epi16(qq), one));
+        b = _mm512_add_epi32(b, _mm512_madd_epi16(qq, kk));
+    }
+    *l1 = _mm512_reduce_add_epi32(a);
+    *dot = _mm512_reduce_add_epi32(b);
+}
+
+/* the activation table by vpermt2b: index u = g + 128 = g xor 0x80; two
+ * 128-entry lookups (the low 7 bits of u) and bit 7 of u picks one */
+__attribute__((target("avx512vbmi"))) static void act_vbmi(const int8_t *table, int8_t *g, uint32_t n)
+{
+    const __m512i t0 = _mm512_loadu_si512(table), t1 = _mm512_loadu_si512(table + 64);
+    const __m512i t2 = _mm512_loadu_si512(table + 128), t3 = _mm512_loadu_si512(table + 192);
+    uint32_t i;
+    for (i = 0; i < n; i += 64) {
+        __mmask64 m = n - i >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (n - i)) - 1);
+        __m512i u = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, g + i), _mm512_set1_epi8((char)0x80));
+        __m512i lo = _mm512_permutex2var_epi8(t0, u, t1), hi = _mm512_permutex2var_epi8(t2, u, t3);
+        _mm512_mask_storeu_epi8(g + i, m, _mm512_mask_blend_epi8(_mm512_movepi8_mask(u), lo, hi));
+    }
+}
+
+static void act_apply(int vbmi, const int8_t *table, int8_t *g, uint32_t n)
+{
+    uint32_t i;
+    if (vbmi) {
+        act_vbmi(table, g, n);
+        return;
+    }
+    for (i = 0; i < n; i++)
+        g[i] = table[g[i] + 128];
+}
+
 #include "forward_impl.h"
 
-const ozf_kernels ozf_kernels_avx512 = {"avx512", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, freq_cum, forward};
+const ozf_kernels ozf_kernels_avx512 = {"avx512", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, freq_cum, forward, ring_put, keep_stats, act_apply};

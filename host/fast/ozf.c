@@ -129,6 +129,9 @@ int ozf_model_init(ozf_model *fm, const oz_model *m, int isa)
     fm->m = m;
     fm->k = k;
     fm->isa = isa;
+#if defined(__x86_64__) && defined(__GNUC__)
+    fm->vbmi = isa == OZF_AVX512 && __builtin_cpu_supports("avx512vbmi");
+#endif
     return 0;
 }
 

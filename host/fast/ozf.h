@@ -77,6 +77,14 @@ typedef struct ozf_kernels {
     /* the whole forward pass (ozf_forward), compiled for this ISA */
     void (*forward)(const struct ozf_model *fm, struct ozf_scratch *s, uint32_t nrows, const uint8_t *tok,
                     const uint32_t *pos, struct ozf_ring *const *rings, int32_t *z);
+    /* the layer glue the forward pass uses (exposed for tests): */
+    /* stores one position's k and v (D each) into slot `slot` of layer l's ring */
+    void (*ring_put)(struct ozf_ring *r, const oz_config *c, uint32_t l, uint32_t slot, const int8_t *k,
+                     const int8_t *v);
+    /* l1 = sum |q_d|, dot = q . k over dh dimensions (a multiple of 4) */
+    void (*keep_stats)(const int8_t *q, const int8_t *k, uint32_t dh, int32_t *l1, int32_t *dot);
+    /* g[i] = table[g[i] + 128]; vbmi: use AVX-512 VBMI (the caller checked the CPU) */
+    void (*act)(int vbmi, const int8_t *table, int8_t *g, uint32_t n);
 } ozf_kernels;
 
 extern const ozf_kernels ozf_kernels_scalar;
@@ -98,6 +106,9 @@ typedef struct ozf_model {
     const oz_model *m;
     const ozf_kernels *k;
     int isa;
+    /* AVX-512 VBMI present (the activation table by vpermt2b); only tests
+     * clear it, to run the other path on a CPU that has it */
+    int vbmi;
     void *mem;
     void *wqkv[OZ_MAX_LAYERS], *wo[OZ_MAX_LAYERS], *w1[OZ_MAX_LAYERS], *w2[OZ_MAX_LAYERS], *head;
     /* the (m, s) pairs of each matrix's rows, de-interleaved: m[rows], s[rows] */
