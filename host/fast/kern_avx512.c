@@ -467,7 +467,8 @@ static void attend(const int8_t *q, const int8_t *kp, const int32_t *ksum, const
 {
     __m512i qb[OZ_MAX_DHEAD / 4], T[8];
     __m512i vmax = _mm512_set1_epi32(INT32_MIN), vE = _mm512_setzero_si512();
-    const __m512i perm_lohi = _mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7);
+    const __m512i perm_slots = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    const __m512i zfill = _mm512_set1_epi32(-(1 << 29));
     /* in each 128-bit lane: the low bytes of its 8 words, then the high bytes */
     const __m512i shuf_lohi = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15));
     int32_t *zbuf = scr->zs;
@@ -498,23 +499,30 @@ static void attend(const int8_t *q, const int8_t *kp, const int32_t *ksum, const
             uint32_t cnt = len - j < 32 ? len - j : 32;
             __mmask32 m32 = cnt == 32 ? 0xFFFFFFFFu : (((uint32_t)1 << cnt) - 1);
             __mmask16 ma = (__mmask16)m32, mb = (__mmask16)(m32 >> 16);
-            /* t = zmax - z >= 0 in the window's lanes; the others are zeroed below */
-            __m512i t0 = _mm512_sub_epi32(vz, _mm512_maskz_loadu_epi32(ma, zr + j));
-            __m512i t1 = _mm512_sub_epi32(vz, _mm512_maskz_loadu_epi32(mb, zr + j + 16)), e, x;
-            if (!(_mm512_mask_cmplt_epu32_mask(ma, t0, _mm512_set1_epi32(4096)) |
-                  _mm512_mask_cmplt_epu32_mask(mb, t1, _mm512_set1_epi32(4096)))) {
+            /* t = zmax - z >= 0 in the window's lanes; the lanes past it
+             * read z = -2^29 (every z > -2^26), so t > 4096 and e = 0 */
+            __m512i t0 = _mm512_sub_epi32(vz, _mm512_mask_loadu_epi32(zfill, ma, zr + j));
+            __m512i t1 = _mm512_sub_epi32(vz, _mm512_mask_loadu_epi32(zfill, mb, zr + j + 16)), e, x;
+            if (!(_mm512_cmplt_epu32_mask(t0, _mm512_set1_epi32(4096)) |
+                  _mm512_cmplt_epu32_mask(t1, _mm512_set1_epi32(4096)))) {
                 /* t >= 4096 in all 32: every e is 0 (oz_exp2q15) */
                 _mm256_storeu_si256((__m256i *)(void *)(pl + j), _mm256_setzero_si256());
                 _mm256_storeu_si256((__m256i *)(void *)(ph + j), _mm256_setzero_si256());
                 continue;
             }
-            e = _mm512_maskz_mov_epi16(m32, exp2_32(t0, t1, T));
+            /* vpackusdw: t (0 <= t < 2^31) to uint16, saturated (t >= 4096
+             * stays >= 4096), in its order: 128-bit lane k holds slots
+             * 4k..4k+3 of t0, then 4k..4k+3 of t1 */
+            e = exp2_t16(_mm512_packus_epi32(t0, t1), T);
             /* E: e xor 2^15 read as int16 is e - 2^15 (0 <= e <= 2^15), summed in
              * pairs by vpdpwssd (no saturation); 2^15 per lane is added back
              * below, and the lanes past the window (e = 0) add 0 in all */
             vE = _mm512_dpwssd_epi32(vE, _mm512_xor_si512(e, _mm512_set1_epi16((short)0x8000)), _mm512_set1_epi16(1));
             lanes += 32;
-            x = _mm512_permutexvar_epi64(perm_lohi, _mm512_shuffle_epi8(e, shuf_lohi));
+            /* low bytes then high bytes per 128-bit lane, then the dwords
+             * (4 slots each) put back in slot order: low bytes of slots
+             * 0..31, then high bytes */
+            x = _mm512_permutexvar_epi32(perm_slots, _mm512_shuffle_epi8(e, shuf_lohi));
             /* lanes past the window are 0; the buffers have room for them */
             _mm256_storeu_si256((__m256i *)(void *)(pl + j), _mm512_castsi512_si256(x));
             _mm256_storeu_si256((__m256i *)(void *)(ph + j), _mm512_extracti64x4_epi64(x, 1));
