@@ -13,6 +13,7 @@
 
 extern uint32_t ozf_exp2_u32[256];
 extern uint16_t ozf_exp2_u16[256];
+extern uint8_t ozf_exp2_b8[512];
 static const ozf_kernels *const KS[OZF_NISA] = {&ozf_kernels_scalar, &ozf_kernels_avx2, &ozf_kernels_avx512};
 
 static int8_t rnd8(int extreme, int allow_m128)
@@ -173,7 +174,8 @@ static void test_attention_kernels(int isa)
  * the largest. The AVX-512 kernel picks one of three requantisations from the
  * bound |q.k| <= dh 127^2; the trials are counted by the bound they meet
  * (computed here from docs/integer-model.md) so that each kind is exercised. */
-static void test_attend(int isa)
+/* vbmi: the AVX-512 attention compiled for VBMI (ozf_kernels.attend_vbmi) */
+static void test_attend(int isa, int vbmi)
 {
     static const uint32_t dhs[] = {4, 8, 12, 16, 32, 64};
     static const oz_config big = {1, 64, 1, 64, 512, 8, 0};
@@ -211,7 +213,7 @@ static void test_attend(int isa)
         bound = (uint64_t)dh * 127 * 127 * (uint64_t)am + ((uint64_t)1 << as);
         kinds[as >= 40 || bound < ((uint64_t)1 << (as + 24)) ? 0 : as >= 33 || bound < ((uint64_t)1 << (as + 31)) ? 1 : 2]++;
         w = window_at(lo, n, cap);
-        K->attend(q, kp, ks, vp, cap, dh, &w, n, am, as, slope, &sc, o);
+        (vbmi ? K->attend_vbmi : K->attend)(q, kp, ks, vp, cap, dh, &w, n, am, as, slope, &sc, o);
         /* core's definition, slot by slot */
         for (j = 0; j < n; j++) {
             slot = (lo + j) % cap;
@@ -242,9 +244,9 @@ static void test_attend(int isa)
     }
     ozf_scratch_free(&sc);
     snprintf(name, sizeof name,
-             "%s whole-head attention equals core's (wrapped windows, extremes, %d/%d/%d trials with scores within "
+             "%s%s whole-head attention equals core's (wrapped windows, extremes, %d/%d/%d trials with scores within "
              "+-2^24 / within int32 / wider)",
-             ozf_isa_name(isa), kinds[0], kinds[1], kinds[2]);
+             ozf_isa_name(isa), vbmi ? " (VBMI)" : "", kinds[0], kinds[1], kinds[2]);
     t_result(!bad && kinds[0] && kinds[1] && kinds[2], name, "%d wrong", bad);
 }
 
@@ -564,8 +566,11 @@ int main(void)
     int isa;
     const char *why;
     /* the table the gather kernels use; the engine fills it in ozf_model_init */
-    for (isa = 0; isa < 256; isa++)
+    for (isa = 0; isa < 256; isa++) {
         ozf_exp2_u32[isa] = ozf_exp2_u16[isa] = OZ_EXP2_Q15[isa];
+        ozf_exp2_b8[isa] = (uint8_t)(OZ_EXP2_Q15[isa] & 255);
+        ozf_exp2_b8[256 + isa] = (uint8_t)(OZ_EXP2_Q15[isa] >> 8);
+    }
     test_isqrt();
     for (isa = 0; isa < OZF_NISA; isa++) {
         if (!ozf_cpu_has(isa)) {
@@ -576,7 +581,9 @@ int main(void)
         }
         test_gemm(isa);
         test_attention_kernels(isa);
-        test_attend(isa);
+        test_attend(isa, 0);
+        if (isa == OZF_AVX512 && __builtin_cpu_supports("avx512vbmi"))
+            test_attend(isa, 1);
         test_small_kernels(isa);
         test_glue(isa);
         test_freq(isa);

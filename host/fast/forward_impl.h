@@ -126,8 +126,13 @@ static void attend_row(const ozf_model *fm, ozf_scratch *s, const ozf_ring *r, u
         w.a1 = 0;
         w.b1 = w.a0 + n - cap;
     }
-    attend(q, r->k + head, r->ksum + ((size_t)l * H + h) * cap, r->v + head, cap, Dh, &w, n, L->att[0], L->att[1],
-           L->slope[h], s, o);
+#ifdef OZF_ATTEND_FOR
+    OZF_ATTEND_FOR(fm)
+#else
+    attend
+#endif
+    (q, r->k + head, r->ksum + ((size_t)l * H + h) * cap, r->v + head, cap, Dh, &w, n, L->att[0], L->att[1],
+     L->slope[h], s, o);
 }
 
 /* oz_rmsnorm with the square root of ozf_isqrt64 (the same integers: core's

@@ -437,4 +437,4 @@ static void act_apply(int vbmi, const int8_t *table, int8_t *g, uint32_t n)
 
 #include "forward_impl.h"
 
-const ozf_kernels ozf_kernels_avx2 = {"avx2", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, oz_freq_cum, forward, ring_put, keep_stats, act_apply};
+const ozf_kernels ozf_kernels_avx2 = {"avx2", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, oz_freq_cum, forward, ring_put, keep_stats, act_apply, NULL};

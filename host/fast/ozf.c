@@ -13,12 +13,16 @@
  * (filled from OZ_EXP2_Q15, so there is still one definition). */
 uint32_t ozf_exp2_u32[256];
 uint16_t ozf_exp2_u16[256];
+uint8_t ozf_exp2_b8[512]; /* the low bytes of the 256 entries, then the high bytes */
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 static void tables_init(void)
 {
     int i;
-    for (i = 0; i < 256; i++)
+    for (i = 0; i < 256; i++) {
         ozf_exp2_u32[i] = ozf_exp2_u16[i] = OZ_EXP2_Q15[i];
+        ozf_exp2_b8[i] = (uint8_t)(OZ_EXP2_Q15[i] & 255);
+        ozf_exp2_b8[256 + i] = (uint8_t)(OZ_EXP2_Q15[i] >> 8);
+    }
 }
 
 static const ozf_kernels *const KERNELS[OZF_NISA] = {&ozf_kernels_scalar, &ozf_kernels_avx2, &ozf_kernels_avx512};

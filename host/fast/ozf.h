@@ -85,6 +85,11 @@ typedef struct ozf_kernels {
     void (*keep_stats)(const int8_t *q, const int8_t *k, uint32_t dh, int32_t *l1, int32_t *dot);
     /* g[i] = table[g[i] + 128]; vbmi: use AVX-512 VBMI (the caller checked the CPU) */
     void (*act)(int vbmi, const int8_t *table, int8_t *g, uint32_t n);
+    /* attend compiled for AVX-512 VBMI (NULL where the ISA has none): call
+     * only where the CPU has VBMI */
+    void (*attend_vbmi)(const int8_t *q, const int8_t *kp, const int32_t *ksum, const int8_t *vp, uint32_t cap,
+                        uint32_t dh, const ozf_window *w, uint32_t n, int32_t am, int32_t as, int32_t slope,
+                        struct ozf_scratch *s, int8_t *o);
 } ozf_kernels;
 
 extern const ozf_kernels ozf_kernels_scalar;

@@ -1,0 +1,89 @@
+/* attend_avx512.h - the fused AVX-512 attention of one head, included twice
+ * by kern_avx512.c: as attend() with the exp2 table looked up by vpermt2w,
+ * and, compiled for AVX-512 VBMI, as attend_vbmi() with vpermt2b (fewer
+ * instructions per key). OZF_ATT_NAME, OZF_ATT_TABLE (the 8 zmm of the
+ * table) and OZF_ATT_EXP2 (t -> e, 32 lanes) pick the variant. The same
+ * integers as attend() in core; docs/integer-model.md proves each step. */
+
+static void OZF_ATT_NAME(const int8_t *q, const int8_t *kp, const int32_t *ksum, const int8_t *vp, uint32_t cap, uint32_t dh,
+                   const ozf_window *w, uint32_t n, int32_t am, int32_t as, int32_t slope, ozf_scratch *scr, int8_t *o)
+{
+    __m512i qb[OZ_MAX_DHEAD / 4], T[8];
+    __m512i vmax = _mm512_set1_epi32(INT32_MIN), vE = _mm512_setzero_si512();
+    const __m512i perm_slots = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    const __m512i zfill = _mm512_set1_epi32(-(1 << 29));
+    /* in each 128-bit lane: the low bytes of its 8 words, then the high bytes */
+    const __m512i shuf_lohi = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15));
+    int32_t *zbuf = scr->zs;
+    uint8_t lo[2][OZ_MAX_CTX + 80], hi[2][OZ_MAX_CTX + 80];
+    const uint8_t *const pl3[2] = {lo[0], lo[1]}, *const ph3[2] = {hi[0], hi[1]};
+    uint32_t ra[2] = {w->a0, w->a1}, rb[2] = {w->b0, w->b1}, jo[2] = {0, w->b0 - w->a0};
+    uint32_t dg, ndg = dh / 4, r, nr = w->b1 > w->a1 ? 2 : 1, j, E, d, lanes = 0;
+    int mode = rq_mode(dh, am, as);
+    int32_t zmax, acc[OZ_MAX_DHEAD];
+    int64_t R;
+    for (dg = 0; dg < ndg; dg++)
+        qb[dg] = bcast_u8(q + 4 * dg);
+    for (j = 0; j < 8; j++)
+        T[j] = _mm512_loadu_si512((const uint8_t *)OZF_ATT_TABLE + 64 * j);
+    /* pass 1: z for every window position, and their maximum */
+    for (r = 0; r < nr; r++)
+        vmax = scores_any(qb, ndg, mode, kp, ksum, cap, ra[r], rb[r], jo[r], n, am, as, slope, zbuf, vmax);
+    zmax = _mm512_reduce_max_epi32(vmax);
+    /* pass 2: e, their sum, and e split into bytes in ring-slot order */
+    for (r = 0; r < nr; r++) {
+        uint32_t len = rb[r] - ra[r], off = ra[r] & 3;
+        uint8_t *pl = lo[r] + off, *ph = hi[r] + off;
+        const int32_t *zr = zbuf + jo[r];
+        const __m512i vz = _mm512_set1_epi32(zmax);
+        memset(lo[r], 0, 4);
+        memset(hi[r], 0, 4);
+        for (j = 0; j < len; j += 32) {
+            uint32_t cnt = len - j < 32 ? len - j : 32;
+            __mmask32 m32 = cnt == 32 ? 0xFFFFFFFFu : (((uint32_t)1 << cnt) - 1);
+            __mmask16 ma = (__mmask16)m32, mb = (__mmask16)(m32 >> 16);
+            /* t = zmax - z >= 0 in the window's lanes; the lanes past it
+             * read z = -2^29 (every z > -2^26), so t > 4096 and e = 0 */
+            __m512i t0 = _mm512_sub_epi32(vz, _mm512_mask_loadu_epi32(zfill, ma, zr + j));
+            __m512i t1 = _mm512_sub_epi32(vz, _mm512_mask_loadu_epi32(zfill, mb, zr + j + 16)), e, x;
+            if (!(_mm512_cmplt_epu32_mask(t0, _mm512_set1_epi32(4096)) |
+                  _mm512_cmplt_epu32_mask(t1, _mm512_set1_epi32(4096)))) {
+                /* t >= 4096 in all 32: every e is 0 (oz_exp2q15) */
+                _mm256_storeu_si256((__m256i *)(void *)(pl + j), _mm256_setzero_si256());
+                _mm256_storeu_si256((__m256i *)(void *)(ph + j), _mm256_setzero_si256());
+                continue;
+            }
+            /* vpackusdw: t (0 <= t < 2^31) to uint16, saturated (t >= 4096
+             * stays >= 4096), in its order: 128-bit lane k holds slots
+             * 4k..4k+3 of t0, then 4k..4k+3 of t1 */
+            e = OZF_ATT_EXP2(_mm512_packus_epi32(t0, t1), T);
+            /* E: e xor 2^15 read as int16 is e - 2^15 (0 <= e <= 2^15), summed in
+             * pairs by vpdpwssd (no saturation); 2^15 per lane is added back
+             * below, and the lanes past the window (e = 0) add 0 in all */
+            vE = _mm512_dpwssd_epi32(vE, _mm512_xor_si512(e, _mm512_set1_epi16((short)0x8000)), _mm512_set1_epi16(1));
+            lanes += 32;
+            /* low bytes then high bytes per 128-bit lane, then the dwords
+             * (4 slots each) put back in slot order: low bytes of slots
+             * 0..31, then high bytes */
+            x = _mm512_permutexvar_epi32(perm_slots, _mm512_shuffle_epi8(e, shuf_lohi));
+            /* lanes past the window are 0; the buffers have room for them */
+            _mm256_storeu_si256((__m256i *)(void *)(pl + j), _mm512_castsi512_si256(x));
+            _mm256_storeu_si256((__m256i *)(void *)(ph + j), _mm512_extracti64x4_epi64(x, 1));
+        }
+        memset(pl + len, 0, 4);
+        memset(ph + len, 0, 4);
+    }
+    E = (uint32_t)(_mm512_reduce_add_epi32(vE) + (int32_t)(lanes << 15)); /* lanes <= 576: no overflow */
+    /* pass 3: the value sums, as vsum() */
+    vsum_bytes(pl3, ph3, vp, dh, ra, rb, nr, acc);
+    /* the division, as in core: |acc| <= 127 E, so |acc R| <= 127 2^46 */
+    R = (int64_t)(((uint64_t)1 << 46) / E);
+    for (d = 0; d < dh; d += 8) {
+        __mmask8 m = (__mmask8)(dh - d >= 8 ? 0xFF : ((1u << (dh - d)) - 1));
+        __m512i a = _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(m, acc + d));
+        a = _mm512_srai_epi64(_mm512_add_epi64(_mm512_mullo_epi64(a, _mm512_set1_epi64(R)), _mm512_set1_epi64((int64_t)1 << 45)), 46);
+        a = _mm512_min_epi64(_mm512_max_epi64(a, _mm512_set1_epi64(-OZ_ACT_MAX)), _mm512_set1_epi64(OZ_ACT_MAX));
+        _mm_mask_storeu_epi8(o + d, m, _mm512_cvtepi64_epi8(a));
+    }
+}
+
