@@ -269,6 +269,26 @@ static void test_small_kernels(int isa)
     snprintf(name, sizeof name, "%s requantisation equals oz_rq (all shifts, extreme accumulators)", ozf_isa_name(isa));
     t_result(!bad, name, NULL);
     bad = 0;
+    /* one (m, s) per row: every shift >= 32 (the exporter's usual case, the
+     * AVX-512 kernel's 32-bit form), every shift < 32, and mixed */
+    for (trial = 0; trial < 300 && !bad; trial++) {
+        static const int32_t los[3] = {-OZ_ACT_MAX, -OZ_RES_MAX, -OZ_Z_MAX};
+        int32_t ms[1000], ss[1000], n = 1 + (int32_t)(t_rand() % 999), kind = trial % 3, lo = los[(trial / 3) % 3];
+        for (i = 0; i < n; i++) {
+            ms[i] = (int32_t)(t_rand() & 0x7FFFFFFF);
+            ss[i] = kind == 0 ? 32 + (int32_t)(t_rand() % 31) : kind == 1 ? 1 + (int32_t)(t_rand() % 31)
+                                                                          : 1 + (int32_t)(t_rand() % 62);
+            acc[i] = trial % 4 == 0 ? ((t_rand() & 1) ? INT32_MAX : INT32_MIN + 1) : (int32_t)t_rand();
+        }
+        K->rq_rows(acc, (uint32_t)n, ms, ss, lo, -lo, out);
+        for (i = 0; i < n; i++)
+            if (out[i] != (int32_t)oz_clamp64(oz_rq(acc[i], ms[i], ss[i]), lo, -lo))
+                bad = 1;
+    }
+    snprintf(name, sizeof name, "%s per-row requantisation equals oz_rq (shifts >= 32, < 32, mixed; extreme accumulators)",
+             ozf_isa_name(isa));
+    t_result(!bad, name, "trial %d", trial - 1);
+    bad = 0;
     for (i = 0; i < 1000; i++)
         t[i] = i < 500 ? i * 9 : (int32_t)(t_rand() % (1 << 27));
     K->exp2q15(t, 1000, e);

@@ -285,7 +285,28 @@ static void rq_rows(const int32_t *acc, uint32_t n, const int32_t *m, const int3
                     int32_t *out)
 {
     const __m512i one = _mm512_set1_epi64(1), vlo = _mm512_set1_epi64(lo), vhi = _mm512_set1_epi64(hi);
+    const __m512i lo32 = _mm512_set1_epi64(0xFFFFFFFFll), c32 = _mm512_set1_epi32(32);
+    const __m512i vlo32 = _mm512_set1_epi32(lo), vhi32 = _mm512_set1_epi32(hi);
     uint32_t i = 0;
+    /* 16 lanes at a time where all 16 shifts are >= 32 (docs/integer-model.md,
+     * "Requantisation of scores and rows"): P = acc m + 2^(s-1) exactly in
+     * 64-bit lanes, its high half is floor(P / 2^32), and an arithmetic
+     * shift by s - 32 gives floor(P / 2^s); the clamp is done on int32 */
+    for (; i + 16 <= n; i += 16) {
+        __m512i a = _mm512_loadu_si512(acc + i), mm = _mm512_loadu_si512(m + i), sh = _mm512_loadu_si512(s + i);
+        __m512i se, so, pe, po, r;
+        if (_mm512_cmplt_epi32_mask(sh, c32))
+            break;
+        se = _mm512_and_si512(sh, lo32);     /* the even lanes' shifts, as 64-bit counts */
+        so = _mm512_srli_epi64(sh, 32);      /* the odd lanes' */
+        pe = _mm512_add_epi64(_mm512_mul_epi32(a, mm), _mm512_sllv_epi64(one, _mm512_sub_epi64(se, one)));
+        po = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(a, 32), _mm512_srli_epi64(mm, 32)),
+                              _mm512_sllv_epi64(one, _mm512_sub_epi64(so, one)));
+        /* high halves: the even lanes' moved down, the odd lanes' in place */
+        r = _mm512_mask_blend_epi32((__mmask16)0xAAAA, _mm512_srli_epi64(pe, 32), po);
+        r = _mm512_srav_epi32(r, _mm512_sub_epi32(sh, c32));
+        _mm512_storeu_si512(out + i, _mm512_min_epi32(_mm512_max_epi32(r, vlo32), vhi32));
+    }
     for (; i + 8 <= n; i += 8) {
         __m512i a = _mm512_cvtepi32_epi64(_mm256_loadu_si256((const __m256i *)(const void *)(acc + i)));
         __m512i mm = _mm512_cvtepi32_epi64(_mm256_loadu_si256((const __m256i *)(const void *)(m + i)));
@@ -472,8 +493,12 @@ static inline int rq_mode(uint32_t dh, int32_t am, int32_t as)
 
 /* The VBMI variant: everything from here to pop_options is compiled for
  * AVX-512 VBMI as well, and runs only where the CPU has it (ozf_model.vbmi). */
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512vbmi"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx512vbmi")
+#endif
 /* core's table as bytes: the low bytes of the 256 entries, then the high */
 extern uint8_t ozf_exp2_b8[512];
 
@@ -499,7 +524,11 @@ static inline __m512i exp2_t16_vbmi(__m512i t, const __m512i *T)
 #undef OZF_ATT_NAME
 #undef OZF_ATT_TABLE
 #undef OZF_ATT_EXP2
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
 /* forward_impl.h calls the variant the model was prepared for */
 #define OZF_ATTEND_FOR(fm) ((fm)->vbmi ? attend_vbmi : attend)
