@@ -92,14 +92,20 @@ static uint32_t attend_keep(const int8_t *q, const int8_t *k, uint32_t dh, int32
                             uint32_t n)
 {
     int32_t l1, dot, zself, zub;
-    int64_t keep;
+    uint32_t num;
     if (slope <= 0)
         return n;
     keep_stats(q, k, dh, &l1, &dot);
     zself = oz_att_logit(dot, am, as, slope, 0);
     zub = oz_att_logit(127 * l1, am, as, slope, 0); /* 127 |q|_1 <= 127 * 127 * 256 < 2^22 */
-    keep = ((int64_t)zub - zself + 4096 + slope - 1) / slope;
-    return keep < (int64_t)n ? (uint32_t)keep : n;
+    /* keep = floor(num / slope) with num = zub - zself + 4096 + slope - 1:
+     * zself <= zub (q . k_p <= 127 |q|_1, rq non-decreasing), both within
+     * +-2^24, so 0 < num < 2^26; keep >= n exactly when num >= n slope,
+     * which spares the division for the heads that keep their window */
+    num = (uint32_t)(zub - zself) + 4096u + (uint32_t)slope - 1u;
+    if ((uint64_t)num >= (uint64_t)n * (uint32_t)slope)
+        return n;
+    return num / (uint32_t)slope;
 }
 
 /* One head's attention for a row at position p: the window of positions
