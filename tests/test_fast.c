@@ -34,15 +34,18 @@ static void *amalloc(size_t n)
 
 static void test_gemm(int isa)
 {
-    static const uint32_t rows_[] = {16, 32, 48, 192, 256}, k_[] = {16, 64, 96, 4096}, nb_[] = {1, 3, 8, 9, 37};
+    /* k = 20: an odd number of 4-column groups; batches of 1 to 4 rows (and
+     * tails of 8 + 4, 32 + 5) take the AVX-512 kernel's split accumulators */
+    static const uint32_t rows_[] = {16, 32, 48, 192, 256}, k_[] = {16, 20, 64, 96, 4096},
+                          nb_[] = {1, 2, 3, 4, 8, 9, 12, 37};
     const ozf_kernels *K = KS[isa];
     unsigned ri, ki, bi;
     int bad = 0, ext;
     char name[128];
     for (ext = 0; ext < 2; ext++)
         for (ri = 0; ri < 5; ri++)
-            for (ki = 0; ki < 4; ki++)
-                for (bi = 0; bi < 5 && !bad; bi++) {
+            for (ki = 0; ki < 5; ki++)
+                for (bi = 0; bi < 8 && !bad; bi++) {
                     uint32_t R = rows_[ri], Kd = k_[ki], NB = nb_[bi], i, b;
                     int8_t *w = amalloc((size_t)R * Kd), *a = amalloc((size_t)NB * Kd);
                     void *wp = amalloc(K->pack_bytes(R, Kd));
