@@ -599,7 +599,7 @@ static void freq_cum(const int32_t *z, uint32_t *cum)
     __m512i T[8], vmax = _mm512_set1_epi32(INT32_MIN), vE = _mm512_setzero_si512(), vz;
     __m512i f[16];
     uint16_t e[256];
-    uint32_t s, best = 256, sum, carry = 0;
+    uint32_t s, best = 256, sum;
     int32_t zmax;
     uint64_t E, R;
     for (s = 0; s < 8; s++)
@@ -637,23 +637,29 @@ static void freq_cum(const int32_t *z, uint32_t *cum)
         }
         sum = (uint32_t)_mm512_reduce_add_epi32(vs);
     }
-    /* the rest of 2^20 to the first most likely byte, then the running sum */
+    /* the rest of 2^20 to the first most likely byte, then the running sum:
+     * each block of 16 summed within its lanes (shifts by 1, 2, 4, 8 lanes,
+     * independent of the other blocks), then the blocks' carries added in
+     * order, the carry kept in a register (lane 15 broadcast) */
     {
-        uint32_t *fa = cum + 1; /* f in cum[1..256], then prefix sums in place */
-        for (s = 0; s < 16; s++)
-            _mm512_storeu_si512(fa + 16 * s, f[s]);
-        fa[best] += ((uint32_t)1 << OZ_PROB_BITS) - sum;
+        const __m512i i16 = iota16(), last = _mm512_set1_epi32(15);
+        const __m512i d1 = _mm512_sub_epi32(i16, _mm512_set1_epi32(1)), d2 = _mm512_sub_epi32(i16, _mm512_set1_epi32(2));
+        const __m512i d4 = _mm512_sub_epi32(i16, _mm512_set1_epi32(4)), d8 = _mm512_sub_epi32(i16, _mm512_set1_epi32(8));
+        __m512i carry = _mm512_setzero_si512();
+        f[best / 16] = _mm512_mask_add_epi32(f[best / 16], (__mmask16)(1u << (best % 16)), f[best / 16],
+                                             _mm512_set1_epi32((int32_t)(((uint32_t)1 << OZ_PROB_BITS) - sum)));
+        for (s = 0; s < 16; s++) {
+            __m512i v = f[s];
+            v = _mm512_add_epi32(v, _mm512_maskz_permutexvar_epi32(0xFFFE, d1, v));
+            v = _mm512_add_epi32(v, _mm512_maskz_permutexvar_epi32(0xFFFC, d2, v));
+            v = _mm512_add_epi32(v, _mm512_maskz_permutexvar_epi32(0xFFF0, d4, v));
+            f[s] = _mm512_add_epi32(v, _mm512_maskz_permutexvar_epi32(0xFF00, d8, v));
+        }
         cum[0] = 0;
         for (s = 0; s < 16; s++) {
-            __m512i v = _mm512_loadu_si512(fa + 16 * s);
-            /* inclusive prefix sum within 16 lanes: shifts by 1, 2, 4, 8 lanes */
-            v = _mm512_add_epi32(v, _mm512_maskz_permutexvar_epi32(0xFFFE, _mm512_sub_epi32(iota16(), _mm512_set1_epi32(1)), v));
-            v = _mm512_add_epi32(v, _mm512_maskz_permutexvar_epi32(0xFFFC, _mm512_sub_epi32(iota16(), _mm512_set1_epi32(2)), v));
-            v = _mm512_add_epi32(v, _mm512_maskz_permutexvar_epi32(0xFFF0, _mm512_sub_epi32(iota16(), _mm512_set1_epi32(4)), v));
-            v = _mm512_add_epi32(v, _mm512_maskz_permutexvar_epi32(0xFF00, _mm512_sub_epi32(iota16(), _mm512_set1_epi32(8)), v));
-            v = _mm512_add_epi32(v, _mm512_set1_epi32((int32_t)carry));
-            _mm512_storeu_si512(fa + 16 * s, v);
-            carry = fa[16 * s + 15];
+            __m512i v = _mm512_add_epi32(f[s], carry);
+            _mm512_storeu_si512(cum + 1 + 16 * s, v);
+            carry = _mm512_permutexvar_epi32(last, v);
         }
     }
 }
