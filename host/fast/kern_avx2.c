@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "../../core/oz_int.h"
+#include "../../core/oz_ops.h"
 #include "ozf.h"
 
 extern uint32_t ozf_exp2_u32[256];
@@ -355,6 +356,131 @@ static void exp2q15(const int32_t *t, uint32_t n, uint16_t *e)
     }
     for (; i < n; i++)
         e[i] = (uint16_t)oz_exp2q15(t[i]);
+}
+
+/* ---- the whole attention of one head in AVX2, fused (used by
+ * forward_impl.h) ----
+ * The same integers as attend() in core (docs/integer-model.md, "The fast
+ * CPU engine computes the same integers"): the raw scores of the window
+ * (scores()), then one pass that requantises them, subtracts the ALiBi term
+ * and keeps the maximum, then one pass that turns each z into its weight
+ * e = exp2q15(zmax - z) (a gather from the 32-bit table), adds it to E and
+ * stores e' = e - 2^15 where vsum_dims() reads it, then the value sums and
+ * the division. Core's separate loops each read and wrote the window once
+ * more. */
+#define OZF_FUSED_ATTEND 1
+
+/* Which requantisation of scores (see rq_uniform_narrow) holds for every
+ * possible score |s| <= dh 127^2: 2 = the high half of the 64-bit product
+ * (as >= 32), 1 = its low half (every result fits int32), 0 = neither (the
+ * 64-bit form of rq_uniform). */
+static int att_rq_kind(uint32_t dh, int32_t am, int32_t as)
+{
+    uint64_t big = (uint64_t)dh * 127 * 127 * (uint64_t)am + ((uint64_t)1 << as); /* < 2^22 2^31 + 2^62 */
+    if (as >= 32)
+        return 2;
+    return (big >> (as + 31)) == 0 ? 1 : 0;
+}
+
+static void attend(const int8_t *q, const int8_t *kp, const int32_t *ksum, const int8_t *vp, uint32_t cap, uint32_t dh,
+                   const ozf_window *w, uint32_t n, int32_t am, int32_t as, int32_t slope, ozf_scratch *scr, int8_t *o)
+{
+    int32_t *restrict zs = scr->zs, zmax, acc[OZ_MAX_DHEAD], lanes[8];
+    int16_t ep[2][OZ_MAX_CTX + 16];
+    const int16_t *const epp[2] = {ep[0], ep[1]};
+    uint32_t ra[2] = {w->a0, w->a1}, rb[2] = {w->b0, w->b1}, jo[2] = {0, w->b0 - w->a0};
+    uint32_t g0[2], ng[2], r, nr = w->b1 > w->a1 ? 2 : 1, j, d, db, E = 0;
+    int kind = att_rq_kind(dh, am, as);
+    __m256i vmax = _mm256_set1_epi32(INT32_MIN), vE = _mm256_setzero_si256();
+    int64_t R;
+    scores(q, kp, ksum, cap, dh, w, zs);
+    /* z = clamp(rq(s)) - slope (n - 1 - j) and the maximum; the bias
+     * (<= 2^16 * 527 < 2^26) drops by 8 slope from one group to the next */
+    j = 0;
+    if (kind) {
+        const __m256i mm = _mm256_set1_epi64x(am), rnd = _mm256_set1_epi64x((int64_t)1 << (as - 1));
+        const __m256i zlo = _mm256_set1_epi32(-OZ_Z_MAX), zhi = _mm256_set1_epi32(OZ_Z_MAX);
+        const __m256i step = _mm256_set1_epi32(8 * slope);
+        const __m128i sh = _mm_cvtsi32_si128(kind == 2 ? as - 32 : as);
+        __m256i bias = _mm256_mullo_epi32(_mm256_set1_epi32(slope),
+                                          _mm256_sub_epi32(_mm256_set1_epi32((int32_t)n - 1), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
+        for (; j + 8 <= n; j += 8, bias = _mm256_sub_epi32(bias, step)) {
+            __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(zs + j)), x;
+            __m256i pe = _mm256_add_epi64(_mm256_mul_epi32(a, mm), rnd);
+            __m256i po = _mm256_add_epi64(_mm256_mul_epi32(_mm256_shuffle_epi32(a, 0xF5), mm), rnd);
+            if (kind == 2) /* high halves: pe's to the even lanes, po's stay in the odd ones */
+                x = _mm256_sra_epi32(_mm256_blend_epi32(_mm256_shuffle_epi32(pe, 0xF5), po, 0xAA), sh);
+            else /* low halves of the logical shifts: po's to the odd lanes */
+                x = _mm256_blend_epi32(_mm256_srl_epi64(pe, sh), _mm256_shuffle_epi32(_mm256_srl_epi64(po, sh), 0xA0), 0xAA);
+            x = _mm256_sub_epi32(_mm256_min_epi32(_mm256_max_epi32(x, zlo), zhi), bias);
+            vmax = _mm256_max_epi32(vmax, x);
+            _mm256_storeu_si256((__m256i *)(void *)(zs + j), x);
+        }
+    } else { /* the 64-bit form, then the bias and the maximum */
+        rq_uniform(zs, n, am, as, -OZ_Z_MAX, OZ_Z_MAX, zs);
+        for (; j < n; j++) {
+            zs[j] -= slope * (int32_t)(n - 1 - j);
+            vmax = _mm256_max_epi32(vmax, _mm256_set1_epi32(zs[j]));
+        }
+    }
+    for (; j < n; j++) {
+        zs[j] = oz_att_logit(zs[j], am, as, slope, n - 1 - j);
+        vmax = _mm256_max_epi32(vmax, _mm256_set1_epi32(zs[j]));
+    }
+    _mm256_storeu_si256((__m256i *)(void *)lanes, vmax);
+    zmax = lanes[0];
+    for (j = 1; j < 8; j++)
+        zmax = lanes[j] > zmax ? lanes[j] : zmax;
+    /* e, E and e' = e - 2^15 (int16) in the layout prep_eprime() writes:
+     * ring-slot order from slot 4 floor(a / 4), -2^15 outside the run */
+    {
+        const __m256i vz = _mm256_set1_epi32(zmax), m255 = _mm256_set1_epi32(255), c4096 = _mm256_set1_epi32(4096);
+        const __m256i c32k = _mm256_set1_epi32(32768);
+        for (r = 0; r < nr; r++) {
+            uint32_t len = rb[r] - ra[r], off = ra[r] & 3, i = 0, k;
+            const int32_t *zr = zs + jo[r];
+            int16_t *er = ep[r] + off;
+            for (k = 0; k < 4; k++)
+                ep[r][k] = INT16_MIN;
+            for (; i + 8 <= len; i += 8) {
+                __m256i t = _mm256_sub_epi32(vz, _mm256_loadu_si256((const __m256i *)(const void *)(zr + i))), e;
+                if (!_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(c4096, t)))) {
+                    /* t >= 4096 in all 8: every e is 0, e' = -2^15 */
+                    _mm_storeu_si128((__m128i *)(void *)(er + i), _mm_set1_epi16(INT16_MIN));
+                    continue;
+                }
+                e = _mm256_i32gather_epi32((const int *)(const void *)ozf_exp2_u32, _mm256_and_si256(t, m255), 4);
+                e = _mm256_srlv_epi32(e, _mm256_srli_epi32(t, 8)); /* counts >= 32 give 0 */
+                vE = _mm256_add_epi32(vE, e);
+                e = _mm256_sub_epi32(e, c32k); /* -2^15 .. 0: vpackssdw saturates nothing */
+                _mm_storeu_si128((__m128i *)(void *)(er + i),
+                                 _mm_packs_epi32(_mm256_castsi256_si128(e), _mm256_extracti128_si256(e, 1)));
+            }
+            for (; i < len; i++) {
+                uint32_t e1 = oz_att_weight(zmax, zr[i]);
+                E += e1;
+                er[i] = (int16_t)(e1 ^ 0x8000u);
+            }
+            for (k = 0; k < 4; k++)
+                er[len + k] = INT16_MIN;
+            g0[r] = ra[r] / 4;
+            ng[r] = (rb[r] + 3) / 4 - g0[r];
+        }
+        _mm256_storeu_si256((__m256i *)(void *)lanes, vE);
+        for (j = 0; j < 8; j++)
+            E += (uint32_t)lanes[j]; /* E <= 2^24 */
+    }
+    for (db = 0; db < dh; db += 16) {
+        switch (dh - db >= 16 ? 4 : (dh - db) / 4) { /* dh is a multiple of 4 */
+        case 4: vsum_dims(epp, vp, dh, db, g0, ng, nr, 4, acc); break;
+        case 3: vsum_dims(epp, vp, dh, db, g0, ng, nr, 3, acc); break;
+        case 2: vsum_dims(epp, vp, dh, db, g0, ng, nr, 2, acc); break;
+        default: vsum_dims(epp, vp, dh, db, g0, ng, nr, 1, acc); break;
+        }
+    }
+    R = oz_att_recip(E);
+    for (d = 0; d < dh; d++)
+        o[d] = oz_att_out(acc[d], R);
 }
 
 /* ---- the layer glue in AVX2 (used by forward_impl.h; the same results
