@@ -4,7 +4,11 @@
  * reference (core/) and beside a measured peak per ISA.
  *
  *   build/engine_bench [--arch SPEC | --level L] [--data FILE] [--bytes N] [--streams S] [--threads T]
- *                      [--repeat R] [--only ENGINE:MODE] [--csv]
+ *                      [--repeat R] [--only ENGINE:MODE] [--model FILE | --save-model FILE] [--csv]
+ *
+ * --save-model FILE writes the trained model's image; --model FILE uses such
+ * an image instead of training one (its shape replaces --arch/--level), so
+ * that two builds can be timed on the same model without the training time.
  *
  * --level L benchmarks the shape ozip picks at level L for the whole of FILE
  * (instead of --arch). With one thread the time is that thread's CPU time
