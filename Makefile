@@ -88,7 +88,7 @@ HOST_OBJ  = $(patsubst hls/%.c,build/hls/%.o,$(HOST_SRC:host/%.c=build/host/%.o)
 LIB_OBJ   = $(CORE_OBJ) $(TRAIN_OBJ) $(HOST_OBJ) $(ISA_OBJ)
 HEADERS   = $(wildcard core/*.h host/*.h host/fast/*.h gpu_train/*.h include/*.h hls/*.h)
 
-.PHONY: all deps demo test check-deps clean tables install bench bench-quick bench-engine hls-tb hls-vectors
+.PHONY: all deps demo test check-deps clean tables install bench bench-quick bench-engine hls-tb hls-vectors print-ldlibs
 
 all: check-deps ozip build/libozip_kernel_emu.so $(CUDA_PLUGIN)
 
@@ -194,7 +194,8 @@ build/tests/mkxclbin: tests/mkxclbin.c
 
 test: deps
 	@$(MAKE) --no-print-directory all $(TEST_BIN) build/tests/test_model_san build/tests/test_core_san $(FPGA_TEST_BIN) \
-	    $(EMU_DIR)/libozip_cuda.so $(EMU_DIR)/libcuda.so.1 build/tests/emu/attn_check $(CUDA_TEST_BIN)
+	    $(EMU_DIR)/libozip_cuda.so $(EMU_DIR)/libcuda.so.1 build/tests/emu/attn_check $(CUDA_TEST_BIN) \
+	    build/engine_bench build/fwd_bench
 	@tests/run.sh
 
 # ---------------------------------------------------------------- benchmarks
@@ -274,3 +275,10 @@ clean:
 # speed of the integer model per engine (docs/benchmarks.md, "CPU inference")
 build/engine_bench: tools/engine_bench.c libozip.a
 	$(CC) $(CFLAGS_HOST) -o $@ $< libozip.a $(LDLIBS)
+
+# the forward pass's best case in TSC ticks; tools/ab.sh compares two builds
+build/fwd_bench: tools/fwd_bench.c libozip.a
+	$(CC) $(CFLAGS_HOST) -o $@ $< libozip.a $(LDLIBS)
+
+print-ldlibs:
+	@echo $(LDLIBS)

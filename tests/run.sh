@@ -45,6 +45,7 @@ run "core builds (freestanding, C++, nvcc)" tests/builds.sh
 run "command line" tests/cli.sh
 run "FPGA kernel and hosts, without Vitis" tests/fpga.sh
 run "benchmark harness (bench-quick)" tests/bench/quick.sh
+run "speed tools (engine_bench, fwd_bench)" tests/tools.sh
 
 passed=$(grep -c "^ok " "$LOG")
 failed=$(grep -c "^not ok " "$LOG")
