@@ -326,7 +326,29 @@ static void rq_rows(const int32_t *acc, uint32_t n, const int32_t *m, const int3
     const __m256i one = _mm256_set1_epi64x(1), bias = _mm256_set1_epi64x((int64_t)((uint64_t)1 << 63));
     const __m256i c63 = _mm256_set1_epi64x(63), vlo = _mm256_set1_epi64x(lo), vhi = _mm256_set1_epi64x(hi);
     const __m256i pick = _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0);
+    const __m256i lo32 = _mm256_set1_epi64x(0xFFFFFFFFll), c32 = _mm256_set1_epi32(32);
+    const __m256i vlo32 = _mm256_set1_epi32(lo), vhi32 = _mm256_set1_epi32(hi);
     uint32_t i = 0;
+    /* 8 rows at a time where all 8 shifts are >= 32 (docs/integer-model.md,
+     * "Requantisation of scores and rows"): P = acc m + 2^(s-1) exactly in
+     * 64-bit lanes, its high half is floor(P / 2^32), and vpsravd by s - 32
+     * gives floor(P / 2^s); the clamp is done on int32 */
+    for (; i + 8 <= n; i += 8) {
+        __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(acc + i));
+        __m256i mm = _mm256_loadu_si256((const __m256i *)(const void *)(m + i));
+        __m256i sh = _mm256_loadu_si256((const __m256i *)(const void *)(s + i)), se, so, pe, po, r;
+        if (!_mm256_testz_si256(_mm256_cmpgt_epi32(c32, sh), _mm256_cmpgt_epi32(c32, sh)))
+            break; /* some shift below 32 */
+        se = _mm256_and_si256(sh, lo32); /* the even lanes' shifts, as 64-bit counts */
+        so = _mm256_srli_epi64(sh, 32);  /* the odd lanes' */
+        pe = _mm256_add_epi64(_mm256_mul_epi32(a, mm), _mm256_sllv_epi64(one, _mm256_sub_epi64(se, one)));
+        po = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(a, 32), _mm256_srli_epi64(mm, 32)),
+                              _mm256_sllv_epi64(one, _mm256_sub_epi64(so, one)));
+        /* high halves: the even lanes' moved down, the odd lanes' in place */
+        r = _mm256_blend_epi32(_mm256_srli_epi64(pe, 32), po, 0xAA);
+        r = _mm256_srav_epi32(r, _mm256_sub_epi32(sh, c32)); /* counts 0 .. 30 */
+        _mm256_storeu_si256((__m256i *)(void *)(out + i), _mm256_min_epi32(_mm256_max_epi32(r, vlo32), vhi32));
+    }
     for (; i + 4 <= n; i += 4) {
         __m256i a = _mm256_cvtepi32_epi64(_mm_loadu_si128((const __m128i *)(const void *)(acc + i)));
         __m256i mm = _mm256_cvtepi32_epi64(_mm_loadu_si128((const __m128i *)(const void *)(m + i)));
