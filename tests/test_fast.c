@@ -11,9 +11,6 @@
 #include "harness.h"
 #include "rand_model.h"
 
-extern uint32_t ozf_exp2_u32[256];
-extern uint16_t ozf_exp2_u16[256];
-extern uint8_t ozf_exp2_b8[512];
 static const ozf_kernels *const KS[OZF_NISA] = {&ozf_kernels_scalar, &ozf_kernels_avx2, &ozf_kernels_avx512};
 
 static int8_t rnd8(int extreme, int allow_m128)
@@ -588,12 +585,8 @@ int main(void)
 {
     int isa;
     const char *why;
-    /* the table the gather kernels use; the engine fills it in ozf_model_init */
-    for (isa = 0; isa < 256; isa++) {
-        ozf_exp2_u32[isa] = ozf_exp2_u16[isa] = OZ_EXP2_Q15[isa];
-        ozf_exp2_b8[isa] = (uint8_t)(OZ_EXP2_Q15[isa] & 255);
-        ozf_exp2_b8[256 + isa] = (uint8_t)(OZ_EXP2_Q15[isa] >> 8);
-    }
+    /* the kernels' tables (ozf_model_init fills them too) */
+    ozf_tables_init();
     test_isqrt();
     for (isa = 0; isa < OZF_NISA; isa++) {
         if (!ozf_cpu_has(isa)) {

@@ -8,8 +8,9 @@
 #include "../../core/oz_ops.h"
 
 /* The file may define its own ring_put, keep_stats and act_apply (same
- * results, SIMD); these are the portable forms. */
-#ifndef OZF_HAVE_GLUE
+ * results, SIMD; OZF_HAVE_RING_PUT, ..._KEEP_STATS, ..._ACT); these are the
+ * portable forms. */
+#ifndef OZF_HAVE_RING_PUT
 /* Stores the k and v of one position into slot `slot` of a layer's ring. */
 static void ring_put(ozf_ring *r, const oz_config *c, uint32_t l, uint32_t slot, const int8_t *k, const int8_t *v)
 {
@@ -27,7 +28,9 @@ static void ring_put(ozf_ring *r, const oz_config *c, uint32_t l, uint32_t slot,
         ks[(size_t)h * cap + slot] = 128 * sum; /* |sum| <= 127 Dh */
     }
 }
+#endif
 
+#ifndef OZF_HAVE_KEEP_STATS
 /* l1 = sum |q_d|, dot = q . k over dh dimensions */
 static void keep_stats(const int8_t *q, const int8_t *k, uint32_t dh, int32_t *l1, int32_t *dot)
 {
@@ -38,7 +41,9 @@ static void keep_stats(const int8_t *q, const int8_t *k, uint32_t dh, int32_t *l
     *l1 = a;
     *dot = oz_dot_i8(q, k, (int)dh);
 }
+#endif
 
+#ifndef OZF_HAVE_ACT
 /* g[i] = table[g[i] + 128], the layer's activation */
 static void act_apply(int vbmi, const int8_t *table, int8_t *g, uint32_t n)
 {

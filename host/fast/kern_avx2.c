@@ -211,11 +211,26 @@ static inline __attribute__((always_inline)) void vsum_dims(const int16_t *const
     }
 }
 
+/* vsum_dims over every block of up to 16 dimensions (dh a multiple of 4) */
+static void vsum_all(const int16_t *const ep[2], const int8_t *vp, uint32_t dh, const uint32_t g0[2],
+                     const uint32_t ng[2], uint32_t nr, int32_t *acc)
+{
+    uint32_t db;
+    for (db = 0; db < dh; db += 16) {
+        switch (dh - db >= 16 ? 4 : (dh - db) / 4) {
+        case 4: vsum_dims(ep, vp, dh, db, g0, ng, nr, 4, acc); break;
+        case 3: vsum_dims(ep, vp, dh, db, g0, ng, nr, 3, acc); break;
+        case 2: vsum_dims(ep, vp, dh, db, g0, ng, nr, 2, acc); break;
+        default: vsum_dims(ep, vp, dh, db, g0, ng, nr, 1, acc); break;
+        }
+    }
+}
+
 static void vsum(const uint16_t *e, const int8_t *vp, uint32_t cap, uint32_t dh, const ozf_window *w, int32_t *acc)
 {
     int16_t ep[2][OZ_MAX_CTX + 16];
     const int16_t *const epp[2] = {ep[0], ep[1]};
-    uint32_t g0[2], ng[2], r, db, nr = 1;
+    uint32_t g0[2], ng[2], r, nr = 1;
     uint32_t ra[2] = {w->a0, w->a1}, rb[2] = {w->b0, w->b1}, jo[2] = {0, w->b0 - w->a0};
     (void)cap;
     if (w->b1 > w->a1)
@@ -225,14 +240,7 @@ static void vsum(const uint16_t *e, const int8_t *vp, uint32_t cap, uint32_t dh,
         ng[r] = (rb[r] + 3) / 4 - g0[r];
         prep_eprime(e + jo[r], ra[r], rb[r], ep[r]);
     }
-    for (db = 0; db < dh; db += 16) {
-        switch (dh - db >= 16 ? 4 : (dh - db) / 4) { /* dh is a multiple of 4 */
-        case 4: vsum_dims(epp, vp, dh, db, g0, ng, nr, 4, acc); break;
-        case 3: vsum_dims(epp, vp, dh, db, g0, ng, nr, 3, acc); break;
-        case 2: vsum_dims(epp, vp, dh, db, g0, ng, nr, 2, acc); break;
-        default: vsum_dims(epp, vp, dh, db, g0, ng, nr, 1, acc); break;
-        }
-    }
+    vsum_all(epp, vp, dh, g0, ng, nr, acc);
 }
 
 /* max |acc[i]| (|INT32_MIN| = 2^31, which vpabsd leaves as 0x80000000) */
@@ -411,7 +419,7 @@ static void attend(const int8_t *q, const int8_t *kp, const int32_t *ksum, const
     int16_t ep[2][OZ_MAX_CTX + 16];
     const int16_t *const epp[2] = {ep[0], ep[1]};
     uint32_t ra[2] = {w->a0, w->a1}, rb[2] = {w->b0, w->b1}, jo[2] = {0, w->b0 - w->a0};
-    uint32_t g0[2], ng[2], r, nr = w->b1 > w->a1 ? 2 : 1, j, d, db, E = 0;
+    uint32_t g0[2], ng[2], r, nr = w->b1 > w->a1 ? 2 : 1, j, d, E = 0;
     int kind = att_rq_kind(dh, am, as);
     __m256i vmax = _mm256_set1_epi32(INT32_MIN), vE = _mm256_setzero_si256();
     int64_t R;
@@ -492,22 +500,16 @@ static void attend(const int8_t *q, const int8_t *kp, const int32_t *ksum, const
         for (j = 0; j < 8; j++)
             E += (uint32_t)lanes[j]; /* E <= 2^24 */
     }
-    for (db = 0; db < dh; db += 16) {
-        switch (dh - db >= 16 ? 4 : (dh - db) / 4) { /* dh is a multiple of 4 */
-        case 4: vsum_dims(epp, vp, dh, db, g0, ng, nr, 4, acc); break;
-        case 3: vsum_dims(epp, vp, dh, db, g0, ng, nr, 3, acc); break;
-        case 2: vsum_dims(epp, vp, dh, db, g0, ng, nr, 2, acc); break;
-        default: vsum_dims(epp, vp, dh, db, g0, ng, nr, 1, acc); break;
-        }
-    }
+    vsum_all(epp, vp, dh, g0, ng, nr, acc);
     R = oz_att_recip(E);
     for (d = 0; d < dh; d++)
         o[d] = oz_att_out(acc[d], R);
 }
 
 /* ---- the layer glue in AVX2 (used by forward_impl.h; the same results
- * as its portable forms) ---- */
-#define OZF_HAVE_GLUE 1
+ * as its portable forms; the activation table keeps the portable one) ---- */
+#define OZF_HAVE_RING_PUT 1
+#define OZF_HAVE_KEEP_STATS 1
 
 static inline int32_t hsum8(__m256i v)
 {
@@ -573,14 +575,6 @@ static void keep_stats(const int8_t *q, const int8_t *k, uint32_t dh, int32_t *l
     }
     *l1 = hsum8(a) + ta;
     *dot = hsum8(b) + tb;
-}
-
-static void act_apply(int vbmi, const int8_t *table, int8_t *g, uint32_t n)
-{
-    uint32_t i;
-    (void)vbmi;
-    for (i = 0; i < n; i++)
-        g[i] = table[g[i] + 128];
 }
 
 #include "forward_impl.h"

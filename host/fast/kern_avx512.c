@@ -48,18 +48,43 @@ static inline __m512i bcast_u8(const int8_t *p)
 }
 
 /* NRB row blocks (16 rows each) x NB batch rows; a is already unsigned
- * (a + 128), so each group of four activation bytes is one broadcast load. */
+ * (a + 128), so each group of four activation bytes is one broadcast load.
+ * SPLIT (for NB <= 4, a decode batch): the even and the odd groups of four
+ * columns go to separate accumulators, so that 4 NB independent vpdpbusd
+ * chains (12 for the batch of 3 at W = 512, against 6) cover the
+ * instruction's latency; the two halves are added at the end (an exact
+ * int32 sum, docs/integer-model.md "Matrix products"). */
 static inline __attribute__((always_inline)) void micro(const int8_t *w, uint32_t k, uint32_t rb0, int nrb,
                                                         const uint8_t *a, uint32_t lda, uint32_t b0, int nb,
-                                                        const int32_t *rs, int32_t *c, uint32_t ldc)
+                                                        const int32_t *rs, int32_t *c, uint32_t ldc, const int SPLIT)
 {
-    __m512i acc[2][8];
-    uint32_t kg, nkg = KG(k);
+    __m512i acc[2][8], acc2[2][8];
+    uint32_t kg = 0, nkg = KG(k);
     int i, b;
     for (i = 0; i < 2; i++)
         for (b = 0; b < 8; b++)
-            acc[i][b] = _mm512_setzero_si512();
-    for (kg = 0; kg < nkg; kg++) {
+            acc[i][b] = acc2[i][b] = _mm512_setzero_si512();
+    if (SPLIT)
+        for (; kg + 2 <= nkg; kg += 2) {
+            const int8_t *p0 = w + ((size_t)rb0 * nkg + kg) * 64, *p1 = w + ((size_t)(rb0 + 1) * nkg + kg) * 64;
+            __m512i w0 = _mm512_load_si512(p0), v0 = _mm512_load_si512(p0 + 64);
+            __m512i w1 = nrb > 1 ? _mm512_load_si512(p1) : w0, v1 = nrb > 1 ? _mm512_load_si512(p1 + 64) : v0;
+            for (b = 0; b < nb; b++) {
+                int32_t x, y;
+                __m512i ax, ay;
+                memcpy(&x, a + (size_t)(b0 + b) * lda + kg * 4, 4);
+                memcpy(&y, a + (size_t)(b0 + b) * lda + kg * 4 + 4, 4);
+                ax = _mm512_set1_epi32(x);
+                ay = _mm512_set1_epi32(y);
+                acc[0][b] = _mm512_dpbusd_epi32(acc[0][b], ax, w0);
+                acc2[0][b] = _mm512_dpbusd_epi32(acc2[0][b], ay, v0);
+                if (nrb > 1) {
+                    acc[1][b] = _mm512_dpbusd_epi32(acc[1][b], ax, w1);
+                    acc2[1][b] = _mm512_dpbusd_epi32(acc2[1][b], ay, v1);
+                }
+            }
+        }
+    for (; kg < nkg; kg++) { /* every group, or after SPLIT the odd one left */
         __m512i w0 = _mm512_load_si512(w + (((size_t)rb0 * nkg + kg) * 64));
         __m512i w1 = nrb > 1 ? _mm512_load_si512(w + (((size_t)(rb0 + 1) * nkg + kg) * 64)) : w0;
         for (b = 0; b < nb; b++) {
@@ -75,62 +100,8 @@ static inline __attribute__((always_inline)) void micro(const int8_t *w, uint32_
     for (i = 0; i < nrb; i++) {
         __m512i corr = _mm512_slli_epi32(_mm512_loadu_si512(rs + (rb0 + i) * 16), 7);
         for (b = 0; b < nb; b++)
-            _mm512_storeu_si512(c + (size_t)(b0 + b) * ldc + (rb0 + i) * 16, _mm512_sub_epi32(acc[i][b], corr));
-    }
-}
-
-/* micro() for NB <= 4 batch rows (a decode batch): the even and the odd
- * groups of four columns go to separate accumulators, so that 4 NB
- * independent vpdpbusd chains (12 for the batch of 3 at W = 512, against 6)
- * cover the instruction's latency; the two halves are added at the end (an
- * exact int32 sum, docs/integer-model.md "Matrix products"). */
-static inline __attribute__((always_inline)) void micro_split(const int8_t *w, uint32_t k, uint32_t rb0, int nrb,
-                                                              const uint8_t *a, uint32_t lda, uint32_t b0, int nb,
-                                                              const int32_t *rs, int32_t *c, uint32_t ldc)
-{
-    __m512i acc[2][4], acc2[2][4];
-    uint32_t kg, nkg = KG(k);
-    int i, b;
-    for (i = 0; i < 2; i++)
-        for (b = 0; b < 4; b++)
-            acc[i][b] = acc2[i][b] = _mm512_setzero_si512();
-    for (kg = 0; kg + 2 <= nkg; kg += 2) {
-        const int8_t *p0 = w + ((size_t)rb0 * nkg + kg) * 64, *p1 = w + ((size_t)(rb0 + 1) * nkg + kg) * 64;
-        __m512i w0 = _mm512_load_si512(p0), v0 = _mm512_load_si512(p0 + 64);
-        __m512i w1 = nrb > 1 ? _mm512_load_si512(p1) : w0, v1 = nrb > 1 ? _mm512_load_si512(p1 + 64) : v0;
-        for (b = 0; b < nb; b++) {
-            int32_t x, y;
-            __m512i ax, ay;
-            memcpy(&x, a + (size_t)(b0 + b) * lda + kg * 4, 4);
-            memcpy(&y, a + (size_t)(b0 + b) * lda + kg * 4 + 4, 4);
-            ax = _mm512_set1_epi32(x);
-            ay = _mm512_set1_epi32(y);
-            acc[0][b] = _mm512_dpbusd_epi32(acc[0][b], ax, w0);
-            acc2[0][b] = _mm512_dpbusd_epi32(acc2[0][b], ay, v0);
-            if (nrb > 1) {
-                acc[1][b] = _mm512_dpbusd_epi32(acc[1][b], ax, w1);
-                acc2[1][b] = _mm512_dpbusd_epi32(acc2[1][b], ay, v1);
-            }
-        }
-    }
-    if (kg < nkg) { /* an odd number of column groups */
-        __m512i w0 = _mm512_load_si512(w + ((size_t)rb0 * nkg + kg) * 64);
-        __m512i w1 = nrb > 1 ? _mm512_load_si512(w + ((size_t)(rb0 + 1) * nkg + kg) * 64) : w0;
-        for (b = 0; b < nb; b++) {
-            int32_t x;
-            __m512i ax;
-            memcpy(&x, a + (size_t)(b0 + b) * lda + kg * 4, 4);
-            ax = _mm512_set1_epi32(x);
-            acc[0][b] = _mm512_dpbusd_epi32(acc[0][b], ax, w0);
-            if (nrb > 1)
-                acc[1][b] = _mm512_dpbusd_epi32(acc[1][b], ax, w1);
-        }
-    }
-    for (i = 0; i < nrb; i++) {
-        __m512i corr = _mm512_slli_epi32(_mm512_loadu_si512(rs + (rb0 + i) * 16), 7);
-        for (b = 0; b < nb; b++)
             _mm512_storeu_si512(c + (size_t)(b0 + b) * ldc + (rb0 + i) * 16,
-                                _mm512_sub_epi32(_mm512_add_epi32(acc[i][b], acc2[i][b]), corr));
+                                _mm512_sub_epi32(SPLIT ? _mm512_add_epi32(acc[i][b], acc2[i][b]) : acc[i][b], corr));
     }
 }
 
@@ -185,21 +156,19 @@ static void gemm(const void *wp, uint32_t rows, uint32_t k, const int8_t *a_sign
             /* the row count a constant in each call, so that micro() is
              * unrolled for it: a decode batch of 3 reads each weight once,
              * not 3 times */
-#define OZF_MICRO(NB) (two ? micro(w, k, rb, 2, a, k, b, NB, rs, c, ldc) : micro(w, k, rb, 1, a, k, b, NB, rs, c, ldc))
-#define OZF_MICRO_SPLIT(NB)                                                                                          \
-    (two ? micro_split(w, k, rb, 2, a, k, b, NB, rs, c, ldc) : micro_split(w, k, rb, 1, a, k, b, NB, rs, c, ldc))
+#define OZF_MICRO(NB, SPLIT)                                                                                     \
+    (two ? micro(w, k, rb, 2, a, k, b, NB, rs, c, ldc, SPLIT) : micro(w, k, rb, 1, a, k, b, NB, rs, c, ldc, SPLIT))
             switch (left >= 8 ? 8 : left) {
-            case 8: OZF_MICRO(8); break;
-            case 7: OZF_MICRO(7); break;
-            case 6: OZF_MICRO(6); break;
-            case 5: OZF_MICRO(5); break;
-            case 4: OZF_MICRO_SPLIT(4); break;
-            case 3: OZF_MICRO_SPLIT(3); break;
-            case 2: OZF_MICRO_SPLIT(2); break;
-            default: OZF_MICRO_SPLIT(1); break;
+            case 8: OZF_MICRO(8, 0); break;
+            case 7: OZF_MICRO(7, 0); break;
+            case 6: OZF_MICRO(6, 0); break;
+            case 5: OZF_MICRO(5, 0); break;
+            case 4: OZF_MICRO(4, 1); break;
+            case 3: OZF_MICRO(3, 1); break;
+            case 2: OZF_MICRO(2, 1); break;
+            default: OZF_MICRO(1, 1); break;
             }
 #undef OZF_MICRO
-#undef OZF_MICRO_SPLIT
         }
     }
 }
@@ -666,7 +635,9 @@ static void freq_cum(const int32_t *z, uint32_t *cum)
 
 /* ---- the layer glue in AVX-512 (used by forward_impl.h; the same
  * results as its portable forms) ---- */
-#define OZF_HAVE_GLUE 1
+#define OZF_HAVE_RING_PUT 1
+#define OZF_HAVE_KEEP_STATS 1
+#define OZF_HAVE_ACT 1
 
 /* ring_put: for each head, the key's groups of 4 bytes go to their group
  * rows (4-byte stores); the value's byte d goes to byte 4 d + slot % 4 of

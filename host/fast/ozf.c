@@ -15,7 +15,7 @@ uint32_t ozf_exp2_u32[256];
 uint16_t ozf_exp2_u16[256];
 uint8_t ozf_exp2_b8[512]; /* the low bytes of the 256 entries, then the high bytes */
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
-static void tables_init(void)
+static void tables_fill(void)
 {
     int i;
     for (i = 0; i < 256; i++) {
@@ -24,6 +24,8 @@ static void tables_init(void)
         ozf_exp2_b8[256 + i] = (uint8_t)(OZ_EXP2_Q15[i] >> 8);
     }
 }
+
+void ozf_tables_init(void) { pthread_once(&tables_once, tables_fill); }
 
 static const ozf_kernels *const KERNELS[OZF_NISA] = {&ozf_kernels_scalar, &ozf_kernels_avx2, &ozf_kernels_avx512};
 
@@ -101,7 +103,7 @@ int ozf_model_init(ozf_model *fm, const oz_model *m, int isa)
     uint32_t D = c->d_model, F = c->d_ff, l;
     size_t total = 0, off = 0;
     memset(fm, 0, sizeof *fm);
-    pthread_once(&tables_once, tables_init);
+    ozf_tables_init();
     if (isa < 0 || isa >= OZF_NISA || (D / c->n_head) % 4 != 0)
         return -1;
     k = KERNELS[isa];

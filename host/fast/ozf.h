@@ -100,6 +100,10 @@ extern const ozf_kernels ozf_kernels_avx512;
  * on integers from above (a handful of divisions instead of 31 steps). */
 uint32_t ozf_isqrt64(uint64_t v);
 
+/* Fills the kernels' copies of core's exp2 table (ozf_model_init does;
+ * callers of single kernels call it first). Thread-safe, idempotent. */
+void ozf_tables_init(void);
+
 /* Best ISA this CPU runs; OZIP_FORCE_ISA=scalar|avx2|avx512 overrides. Returns
  * -1 (and sets *why) if the forced ISA is unknown or not supported here. */
 int ozf_select_isa(const char **why);
