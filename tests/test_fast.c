@@ -174,81 +174,123 @@ static void test_attention_kernels(int isa)
  * the largest. The AVX-512 kernel picks one of three requantisations from the
  * bound |q.k| <= dh 127^2; the trials are counted by the bound they meet
  * (computed here from docs/integer-model.md) so that each kind is exercised. */
-/* vbmi: the AVX-512 attention compiled for VBMI (ozf_kernels.attend_vbmi) */
-static void test_attend(int isa, int vbmi)
+/* One trial of test_attend: a random head, window and requantisation. */
+typedef struct att_trial {
+    int8_t *kp, *vp, q[OZ_MAX_DHEAD], o[OZ_MAX_DHEAD];
+    int32_t *ks, am, as, slope;
+    uint32_t dh, cap, n, lo;
+    ozf_window w;
+} att_trial;
+
+static void att_trial_make(att_trial *t, int trial, int kinds[3])
 {
     static const uint32_t dhs[] = {4, 8, 12, 16, 32, 64};
+    int ext = trial % 5 == 0, kind = (trial / 6) % 3;
+    uint64_t bound;
+    t->dh = dhs[trial % 6], t->cap = 16 * (1 + (uint32_t)(t_rand() % 33)), t->n = 1 + (uint32_t)(t_rand() % t->cap);
+    t->lo = (uint32_t)(t_rand() % t->cap);
+    t->kp = amalloc((size_t)t->dh * t->cap), t->vp = amalloc((size_t)t->dh * t->cap), t->ks = amalloc(4 * (size_t)t->cap);
+    if (t->n > 512)
+        t->n = 512;
+    random_head(t->dh, t->cap, ext, t->kp, t->vp, t->ks, t->q);
+    if (kind == 0) { /* the exporter's: 16 significant bits, z about +-2^12 .. 2^20 */
+        t->am = (int32_t)((32768 + t_rand() % 32768) << 15);
+        t->as = 31 + 4 + (int32_t)(t_rand() % 12);
+    } else if (kind == 1) {
+        t->am = (int32_t)(t_rand() & 0x7FFFFFFF);
+        t->as = 1 + (int32_t)(t_rand() % 62);
+    } else {
+        t->am = 0x7FFFFFFF;
+        t->as = 1 + (int32_t)(t_rand() % 30);
+    }
+    t->slope = t_rand() % 4 == 0 ? 0 : t_rand() % 4 == 0 ? OZ_MAX_SLOPE : (int32_t)(t_rand() % (OZ_MAX_SLOPE + 1));
+    bound = (uint64_t)t->dh * 127 * 127 * (uint64_t)t->am + ((uint64_t)1 << t->as);
+    kinds[t->as >= 40 || bound < ((uint64_t)1 << (t->as + 24)) ? 0 : t->as >= 33 || bound < ((uint64_t)1 << (t->as + 31)) ? 1 : 2]++;
+    t->w = window_at(t->lo, t->n, t->cap);
+    memset(t->o, 0x55, sizeof t->o);
+}
+
+static void att_trial_job(att_trial *t, ozf_att_job *j)
+{
+    j->q = t->q, j->kp = t->kp, j->vp = t->vp, j->ksum = t->ks, j->w = t->w, j->cap = t->cap, j->dh = t->dh;
+    j->n = t->n, j->am = t->am, j->as = t->as, j->slope = t->slope, j->o = t->o;
+}
+
+/* 1 if t->o is core's attention (printing the first difference if *bad is 0); frees the trial */
+static int att_trial_check(att_trial *t, int bad)
+{
+    int32_t zs[OZ_MAX_CTX], acc[OZ_MAX_DHEAD], zmax = OZ_ATT_ZMIN;
+    uint32_t j, d, slot, E = 0, dh = t->dh;
+    int64_t R;
+    int ok = 1;
+    for (j = 0; j < t->n; j++) {
+        slot = (t->lo + j) % t->cap;
+        zs[j] = oz_att_logit(ref_score(t->q, t->kp, t->cap, dh, slot), t->am, t->as, t->slope, t->n - 1 - j);
+        zmax = zs[j] > zmax ? zs[j] : zmax;
+    }
+    for (d = 0; d < dh; d++)
+        acc[d] = 0;
+    for (j = 0; j < t->n; j++) {
+        uint32_t e = oz_att_weight(zmax, zs[j]);
+        slot = (t->lo + j) % t->cap;
+        E += e;
+        for (d = 0; d < dh; d++)
+            acc[d] = oz_att_mac(acc[d], e, t->vp[(size_t)(slot / 4) * dh * 4 + d * 4 + slot % 4]);
+    }
+    R = oz_att_recip(E);
+    for (d = 0; d < dh && ok; d++)
+        if (t->o[d] != oz_att_out(acc[d], R)) {
+            if (!bad)
+                printf("#   dh %u n %u am %d as %d slope %d: dim %u is %d, core %d\n", dh, t->n, t->am, t->as, t->slope, d,
+                       t->o[d], oz_att_out(acc[d], R));
+            ok = 0;
+        }
+    free(t->kp);
+    free(t->vp);
+    free(t->ks);
+    return ok;
+}
+
+/* vbmi: the AVX-512 attention compiled for VBMI (ozf_kernels.attend_vbmi);
+ * pair: the pair kernel (attend2), on two trials at a time */
+static void test_attend(int isa, int vbmi, int pair)
+{
     static const oz_config big = {1, 64, 1, 64, 512, 8, 0};
     const ozf_kernels *K = KS[isa];
     int bad = 0, trial, kinds[3] = {0, 0, 0};
     ozf_scratch sc;
-    char name[200];
+    att_trial t[2];
+    ozf_att_job j[2];
+    char name[220];
     if (ozf_scratch_init(&sc, &big, 1)) {
         t_result(0, "attention scratch", NULL);
         return;
     }
     for (trial = 0; trial < 900; trial++) {
-        uint32_t dh = dhs[trial % 6], cap = 16 * (1 + (uint32_t)(t_rand() % 33)), n = 1 + (uint32_t)(t_rand() % cap);
-        uint32_t lo = (uint32_t)(t_rand() % cap), j, d, slot, E = 0;
-        int ext = trial % 5 == 0, kind = (trial / 6) % 3;
-        int8_t *kp = amalloc((size_t)dh * cap), *vp = amalloc((size_t)dh * cap), q[OZ_MAX_DHEAD], o[OZ_MAX_DHEAD];
-        int32_t *ks = amalloc(4 * (size_t)cap), zs[OZ_MAX_CTX], acc[OZ_MAX_DHEAD], zmax = OZ_ATT_ZMIN, am, as, slope;
-        uint64_t bound;
-        int64_t R;
-        ozf_window w;
-        if (n > 512)
-            n = 512;
-        random_head(dh, cap, ext, kp, vp, ks, q);
-        if (kind == 0) { /* the exporter's: 16 significant bits, z about +-2^12 .. 2^20 */
-            am = (int32_t)((32768 + t_rand() % 32768) << 15);
-            as = 31 + 4 + (int32_t)(t_rand() % 12);
-        } else if (kind == 1) {
-            am = (int32_t)(t_rand() & 0x7FFFFFFF);
-            as = 1 + (int32_t)(t_rand() % 62);
-        } else {
-            am = 0x7FFFFFFF;
-            as = 1 + (int32_t)(t_rand() % 30);
+        att_trial *tr = &t[pair ? trial % 2 : 0];
+        att_trial_make(tr, trial, kinds);
+        if (!pair) {
+            (vbmi ? K->attend_vbmi : K->attend)(tr->q, tr->kp, tr->ks, tr->vp, tr->cap, tr->dh, &tr->w, tr->n, tr->am,
+                                                tr->as, tr->slope, &sc, tr->o);
+            bad += !att_trial_check(tr, bad);
+        } else if (trial % 2) {
+            att_trial_job(&t[0], &j[0]);
+            att_trial_job(&t[1], &j[1]);
+            (vbmi ? K->attend2_vbmi : K->attend2)(&j[0], &j[1], &sc);
+            bad += !att_trial_check(&t[0], bad);
+            bad += !att_trial_check(&t[1], bad);
         }
-        slope = t_rand() % 4 == 0 ? 0 : t_rand() % 4 == 0 ? OZ_MAX_SLOPE : (int32_t)(t_rand() % (OZ_MAX_SLOPE + 1));
-        bound = (uint64_t)dh * 127 * 127 * (uint64_t)am + ((uint64_t)1 << as);
-        kinds[as >= 40 || bound < ((uint64_t)1 << (as + 24)) ? 0 : as >= 33 || bound < ((uint64_t)1 << (as + 31)) ? 1 : 2]++;
-        w = window_at(lo, n, cap);
-        (vbmi ? K->attend_vbmi : K->attend)(q, kp, ks, vp, cap, dh, &w, n, am, as, slope, &sc, o);
-        /* core's definition, slot by slot */
-        for (j = 0; j < n; j++) {
-            slot = (lo + j) % cap;
-            zs[j] = oz_att_logit(ref_score(q, kp, cap, dh, slot), am, as, slope, n - 1 - j);
-            zmax = zs[j] > zmax ? zs[j] : zmax;
-        }
-        for (d = 0; d < dh; d++)
-            acc[d] = 0;
-        for (j = 0; j < n; j++) {
-            uint32_t e = oz_att_weight(zmax, zs[j]);
-            slot = (lo + j) % cap;
-            E += e;
-            for (d = 0; d < dh; d++)
-                acc[d] = oz_att_mac(acc[d], e, vp[(size_t)(slot / 4) * dh * 4 + d * 4 + slot % 4]);
-        }
-        R = oz_att_recip(E);
-        for (d = 0; d < dh; d++)
-            if (o[d] != oz_att_out(acc[d], R)) {
-                if (!bad)
-                    printf("#   dh %u n %u am %d as %d slope %d: dim %u is %d, core %d\n", dh, n, am, as, slope, d, o[d],
-                           oz_att_out(acc[d], R));
-                bad++;
-                break;
-            }
-        free(kp);
-        free(vp);
-        free(ks);
     }
     ozf_scratch_free(&sc);
     snprintf(name, sizeof name,
-             "%s%s whole-head attention equals core's (wrapped windows, extremes, %d/%d/%d trials with scores within "
+             "%s%s whole-head attention%s equals core's (wrapped windows, extremes, %d/%d/%d trials with scores within "
              "+-2^24 / within int32 / wider)",
-             ozf_isa_name(isa), vbmi ? " (VBMI)" : "", kinds[0], kinds[1], kinds[2]);
+             ozf_isa_name(isa), vbmi ? " (VBMI)" : "", pair ? ", two at a time (attend2)," : "", kinds[0], kinds[1],
+             kinds[2]);
     t_result(!bad && kinds[0] && kinds[1] && kinds[2], name, "%d wrong", bad);
 }
+
+#define K_HAS_PAIR(isa) (KS[isa]->attend2 != NULL)
 
 static void test_small_kernels(int isa)
 {
@@ -597,9 +639,14 @@ int main(void)
         }
         test_gemm(isa);
         test_attention_kernels(isa);
-        test_attend(isa, 0);
+        test_attend(isa, 0, 0);
         if (isa == OZF_AVX512 && __builtin_cpu_supports("avx512vbmi"))
-            test_attend(isa, 1);
+            test_attend(isa, 1, 0);
+        if (K_HAS_PAIR(isa)) {
+            test_attend(isa, 0, 1);
+            if (isa == OZF_AVX512 && __builtin_cpu_supports("avx512vbmi"))
+                test_attend(isa, 1, 1);
+        }
         test_small_kernels(isa);
         test_glue(isa);
         test_freq(isa);

@@ -3,41 +3,72 @@
  * and, compiled for AVX-512 VBMI, as attend_vbmi() with vpermt2b (fewer
  * instructions per key). OZF_ATT_NAME, OZF_ATT_TABLE (the 8 zmm of the
  * table) and OZF_ATT_EXP2 (t -> e, 32 lanes) pick the variant. The same
- * integers as attend() in core; docs/integer-model.md proves each step. */
+ * integers as attend() in core; docs/integer-model.md proves each step.
+ *
+ * The attention is three phases, each waiting on the one before through a
+ * horizontal reduction or a division: the scores and their maximum, the
+ * weights and their sum E, the value sums and the division by E. At short
+ * windows those chains of latency are most of the time, so OZF_ATT_NAME##2
+ * runs two independent attentions phase by phase (A1 B1 A2 B2 A3 B3): while
+ * one waits on its reduction the core executes the other's work. */
 
-static void OZF_ATT_NAME(const int8_t *q, const int8_t *kp, const int32_t *ksum, const int8_t *vp, uint32_t cap, uint32_t dh,
-                   const ozf_window *w, uint32_t n, int32_t am, int32_t as, int32_t slope, ozf_scratch *scr, int8_t *o)
+#ifndef OZF_ATT_STATE
+#define OZF_ATT_STATE
+/* what one attention carries from one phase to the next */
+typedef struct att_state {
+    const int8_t *vp;
+    int8_t *o;
+    int32_t *zbuf;
+    uint32_t ra[2], rb[2], jo[2], nr, dh, E;
+    int32_t zmax;
+    uint8_t lo[2][OZ_MAX_CTX + 80], hi[2][OZ_MAX_CTX + 80];
+} att_state;
+#define OZF_ATT_CAT_(a, b) a##b
+#define OZF_ATT_CAT(a, b) OZF_ATT_CAT_(a, b)
+#endif
+
+/* phase 1: z for every window position into zbuf, and their maximum */
+static inline __attribute__((always_inline)) void OZF_ATT_CAT(OZF_ATT_NAME, _p1)(const ozf_att_job *a, int32_t *zbuf,
+                                                                                att_state *st)
 {
-    __m512i qb[OZ_MAX_DHEAD / 4], T[8];
-    __m512i vmax = _mm512_set1_epi32(INT32_MIN), vE = _mm512_setzero_si512();
+    __m512i qb[OZ_MAX_DHEAD / 4];
+    __m512i vmax = _mm512_set1_epi32(INT32_MIN);
+    const ozf_window *w = &a->w;
+    uint32_t dg, ndg = a->dh / 4, r;
+    int mode = rq_mode(a->dh, a->am, a->as);
+    st->vp = a->vp;
+    st->o = a->o;
+    st->zbuf = zbuf;
+    st->dh = a->dh;
+    st->ra[0] = w->a0, st->ra[1] = w->a1, st->rb[0] = w->b0, st->rb[1] = w->b1;
+    st->jo[0] = 0, st->jo[1] = w->b0 - w->a0;
+    st->nr = w->b1 > w->a1 ? 2 : 1;
+    for (dg = 0; dg < ndg; dg++)
+        qb[dg] = bcast_u8(a->q + 4 * dg);
+    for (r = 0; r < st->nr; r++)
+        vmax = scores_any(qb, ndg, mode, a->kp, a->ksum, a->cap, st->ra[r], st->rb[r], st->jo[r], a->n, a->am, a->as,
+                          a->slope, zbuf, vmax);
+    st->zmax = _mm512_reduce_max_epi32(vmax);
+}
+
+/* phase 2: e, their sum E, and e split into bytes in ring-slot order */
+static inline __attribute__((always_inline)) void OZF_ATT_CAT(OZF_ATT_NAME, _p2)(att_state *st)
+{
+    __m512i T[8], vE = _mm512_setzero_si512();
     const __m512i perm_slots = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     const __m512i zfill = _mm512_set1_epi32(-(1 << 29));
     /* in each 128-bit lane: the low bytes of its 8 words, then the high bytes */
     const __m512i shuf_lohi = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15));
-    int32_t *zbuf = scr->zs;
-    uint8_t lo[2][OZ_MAX_CTX + 80], hi[2][OZ_MAX_CTX + 80];
-    const uint8_t *const pl3[2] = {lo[0], lo[1]}, *const ph3[2] = {hi[0], hi[1]};
-    uint32_t ra[2] = {w->a0, w->a1}, rb[2] = {w->b0, w->b1}, jo[2] = {0, w->b0 - w->a0};
-    uint32_t dg, ndg = dh / 4, r, nr = w->b1 > w->a1 ? 2 : 1, j, E, d, lanes = 0;
-    int mode = rq_mode(dh, am, as);
-    int32_t zmax, acc[OZ_MAX_DHEAD];
-    int64_t R;
-    for (dg = 0; dg < ndg; dg++)
-        qb[dg] = bcast_u8(q + 4 * dg);
+    const __m512i vz = _mm512_set1_epi32(st->zmax);
+    uint32_t r, j, lanes = 0;
     for (j = 0; j < 8; j++)
         T[j] = _mm512_loadu_si512((const uint8_t *)OZF_ATT_TABLE + 64 * j);
-    /* pass 1: z for every window position, and their maximum */
-    for (r = 0; r < nr; r++)
-        vmax = scores_any(qb, ndg, mode, kp, ksum, cap, ra[r], rb[r], jo[r], n, am, as, slope, zbuf, vmax);
-    zmax = _mm512_reduce_max_epi32(vmax);
-    /* pass 2: e, their sum, and e split into bytes in ring-slot order */
-    for (r = 0; r < nr; r++) {
-        uint32_t len = rb[r] - ra[r], off = ra[r] & 3;
-        uint8_t *pl = lo[r] + off, *ph = hi[r] + off;
-        const int32_t *zr = zbuf + jo[r];
-        const __m512i vz = _mm512_set1_epi32(zmax);
-        memset(lo[r], 0, 4);
-        memset(hi[r], 0, 4);
+    for (r = 0; r < st->nr; r++) {
+        uint32_t len = st->rb[r] - st->ra[r], off = st->ra[r] & 3;
+        uint8_t *pl = st->lo[r] + off, *ph = st->hi[r] + off;
+        const int32_t *zr = st->zbuf + st->jo[r];
+        memset(st->lo[r], 0, 4);
+        memset(st->hi[r], 0, 4);
         for (j = 0; j < len; j += 32) {
             uint32_t cnt = len - j < 32 ? len - j : 32;
             __mmask32 m32 = cnt == 32 ? 0xFFFFFFFFu : (((uint32_t)1 << cnt) - 1);
@@ -73,17 +104,50 @@ static void OZF_ATT_NAME(const int8_t *q, const int8_t *kp, const int32_t *ksum,
         memset(pl + len, 0, 4);
         memset(ph + len, 0, 4);
     }
-    E = (uint32_t)(_mm512_reduce_add_epi32(vE) + (int32_t)(lanes << 15)); /* lanes <= 576: no overflow */
-    /* pass 3: the value sums, as vsum() */
-    vsum_bytes(pl3, ph3, vp, dh, ra, rb, nr, acc);
+    st->E = (uint32_t)(_mm512_reduce_add_epi32(vE) + (int32_t)(lanes << 15)); /* lanes <= 576: no overflow */
+}
+
+/* phase 3: the value sums, as vsum(), and the division */
+static inline __attribute__((always_inline)) void OZF_ATT_CAT(OZF_ATT_NAME, _p3)(att_state *st)
+{
+    const uint8_t *const pl3[2] = {st->lo[0], st->lo[1]}, *const ph3[2] = {st->hi[0], st->hi[1]};
+    int32_t acc[OZ_MAX_DHEAD];
+    uint32_t d, dh = st->dh;
+    int64_t R;
+    vsum_bytes(pl3, ph3, st->vp, dh, st->ra, st->rb, st->nr, acc);
     /* the division, as in core: |acc| <= 127 E, so |acc R| <= 127 2^46 */
-    R = (int64_t)(((uint64_t)1 << 46) / E);
+    R = (int64_t)(((uint64_t)1 << 46) / st->E);
     for (d = 0; d < dh; d += 8) {
         __mmask8 m = (__mmask8)(dh - d >= 8 ? 0xFF : ((1u << (dh - d)) - 1));
-        __m512i a = _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(m, acc + d));
-        a = _mm512_srai_epi64(_mm512_add_epi64(_mm512_mullo_epi64(a, _mm512_set1_epi64(R)), _mm512_set1_epi64((int64_t)1 << 45)), 46);
-        a = _mm512_min_epi64(_mm512_max_epi64(a, _mm512_set1_epi64(-OZ_ACT_MAX)), _mm512_set1_epi64(OZ_ACT_MAX));
-        _mm_mask_storeu_epi8(o + d, m, _mm512_cvtepi64_epi8(a));
+        __m512i x = _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(m, acc + d));
+        x = _mm512_srai_epi64(_mm512_add_epi64(_mm512_mullo_epi64(x, _mm512_set1_epi64(R)), _mm512_set1_epi64((int64_t)1 << 45)), 46);
+        x = _mm512_min_epi64(_mm512_max_epi64(x, _mm512_set1_epi64(-OZ_ACT_MAX)), _mm512_set1_epi64(OZ_ACT_MAX));
+        _mm_mask_storeu_epi8(st->o + d, m, _mm512_cvtepi64_epi8(x));
     }
 }
 
+static void OZF_ATT_NAME(const int8_t *q, const int8_t *kp, const int32_t *ksum, const int8_t *vp, uint32_t cap,
+                         uint32_t dh, const ozf_window *w, uint32_t n, int32_t am, int32_t as, int32_t slope,
+                         ozf_scratch *scr, int8_t *o)
+{
+    att_state st;
+    ozf_att_job a;
+    a.q = q, a.kp = kp, a.ksum = ksum, a.vp = vp, a.cap = cap, a.dh = dh, a.w = *w, a.n = n;
+    a.am = am, a.as = as, a.slope = slope, a.o = o;
+    OZF_ATT_CAT(OZF_ATT_NAME, _p1)(&a, scr->zs, &st);
+    OZF_ATT_CAT(OZF_ATT_NAME, _p2)(&st);
+    OZF_ATT_CAT(OZF_ATT_NAME, _p3)(&st);
+}
+
+/* two independent attentions (the work space of one scratch: the logits of
+ * the first in zs, of the second in tmp), phase by phase */
+static void OZF_ATT_CAT(OZF_ATT_NAME, 2)(const ozf_att_job *a, const ozf_att_job *b, ozf_scratch *scr)
+{
+    att_state sa, sb;
+    OZF_ATT_CAT(OZF_ATT_NAME, _p1)(a, scr->zs, &sa);
+    OZF_ATT_CAT(OZF_ATT_NAME, _p1)(b, scr->tmp, &sb);
+    OZF_ATT_CAT(OZF_ATT_NAME, _p2)(&sa);
+    OZF_ATT_CAT(OZF_ATT_NAME, _p2)(&sb);
+    OZF_ATT_CAT(OZF_ATT_NAME, _p3)(&sa);
+    OZF_ATT_CAT(OZF_ATT_NAME, _p3)(&sb);
+}

@@ -114,11 +114,11 @@ static uint32_t attend_keep(const int8_t *q, const int8_t *k, uint32_t dh, int32
 }
 
 /* One head's attention for a row at position p: the window of positions
- * max(0, p-W+1)..p, less the oldest ones whose weights are 0 (attend_keep),
- * as runs of ring slots, then the file's attention. q is the row's query;
- * the row's own key follows it at q + D. */
-static void attend_row(const ozf_model *fm, ozf_scratch *s, const ozf_ring *r, uint32_t l, uint32_t h, uint32_t p,
-                       const int8_t *q, int8_t *o)
+ * max(0, p-W+1)..p, less the oldest ones whose weight is 0 (attend_keep),
+ * as runs of ring slots. q is the row's query; the row's own key follows it
+ * at q + D. */
+static void attend_job(const ozf_model *fm, ozf_scratch *s, const ozf_ring *r, uint32_t l, uint32_t h, uint32_t p,
+                       const int8_t *q, int8_t *o, ozf_att_job *j)
 {
     const oz_config *c = &fm->m->cfg;
     const oz_layer *L = &fm->m->layer[l];
@@ -126,24 +126,51 @@ static void attend_row(const ozf_model *fm, ozf_scratch *s, const ozf_ring *r, u
     uint32_t full = p + 1 >= W ? W : p + 1, n = attend_keep(q, q + D, Dh, L->att[0], L->att[1], L->slope[h], full);
     uint32_t lo = p + 1 - n;
     size_t head = (size_t)l * D * cap + (size_t)h * Dh * cap;
-    ozf_window w;
     s->trimmed += full - n;
-    w.a0 = lo % cap;
-    if (w.a0 + n <= cap) {
-        w.b0 = w.a0 + n;
-        w.a1 = w.b1 = 0;
+    j->w.a0 = lo % cap;
+    if (j->w.a0 + n <= cap) {
+        j->w.b0 = j->w.a0 + n;
+        j->w.a1 = j->w.b1 = 0;
     } else {
-        w.b0 = cap;
-        w.a1 = 0;
-        w.b1 = w.a0 + n - cap;
+        j->w.b0 = cap;
+        j->w.a1 = 0;
+        j->w.b1 = j->w.a0 + n - cap;
     }
-#ifdef OZF_ATTEND_FOR
-    OZF_ATTEND_FOR(fm)
-#else
-    attend
+    j->q = q, j->kp = r->k + head, j->ksum = r->ksum + ((size_t)l * H + h) * cap, j->vp = r->v + head;
+    j->cap = cap, j->dh = Dh, j->n = n, j->am = L->att[0], j->as = L->att[1], j->slope = L->slope[h], j->o = o;
+}
+
+/* every head's attention for every row, head by head (in encode the rows
+ * share one ring, and a head's keys and values, 2 W Dh bytes, stay in L1 from
+ * one row to the next); by the file's pair kernel where it has one
+ * (OZF_ATTEND2_FOR): two of these independent attentions at a time, so that
+ * one's chains of latency overlap the other's work */
+static void attend_all(const ozf_model *fm, ozf_scratch *s, ozf_ring *const *rings, uint32_t l, uint32_t nrows,
+                       const uint32_t *pos)
+{
+    const oz_config *c = &fm->m->cfg;
+    uint32_t D = c->d_model, H = c->n_head, Dh = D / H, k = 0, nk = H * nrows, h, r;
+    ozf_att_job a;
+#ifdef OZF_ATTEND2_FOR
+    ozf_att_job b;
+    for (; k + 2 <= nk; k += 2) {
+        h = k / nrows, r = k % nrows;
+        attend_job(fm, s, rings[r], l, h, pos[r], s->qkv + (size_t)r * 3 * D + h * Dh, s->a + (size_t)r * D + h * Dh, &a);
+        h = (k + 1) / nrows, r = (k + 1) % nrows;
+        attend_job(fm, s, rings[r], l, h, pos[r], s->qkv + (size_t)r * 3 * D + h * Dh, s->a + (size_t)r * D + h * Dh, &b);
+        OZF_ATTEND2_FOR(fm)(&a, &b, s);
+    }
 #endif
-    (q, r->k + head, r->ksum + ((size_t)l * H + h) * cap, r->v + head, cap, Dh, &w, n, L->att[0], L->att[1],
-     L->slope[h], s, o);
+    for (; k < nk; k++) {
+        h = k / nrows, r = k % nrows;
+        attend_job(fm, s, rings[r], l, h, pos[r], s->qkv + (size_t)r * 3 * D + h * Dh, s->a + (size_t)r * D + h * Dh, &a);
+#ifdef OZF_ATTEND_FOR
+        OZF_ATTEND_FOR(fm)
+#else
+        attend
+#endif
+        (a.q, a.kp, a.ksum, a.vp, a.cap, a.dh, &a.w, a.n, a.am, a.as, a.slope, s, a.o);
+    }
 }
 
 /* oz_rmsnorm with the square root of ozf_isqrt64 (the same integers: core's
@@ -185,7 +212,7 @@ static void forward(const ozf_model *fm, ozf_scratch *s, uint32_t nrows, const u
 {
     const oz_model *m = fm->m;
     const oz_config *c = &m->cfg;
-    uint32_t D = c->d_model, F = c->d_ff, H = c->n_head, Dh = D / H, l, r, i, h;
+    uint32_t D = c->d_model, F = c->d_ff, l, r, i;
     int32_t *x = s->x, *acc = s->acc;
 
     for (r = 0; r < nrows; r++) {
@@ -205,12 +232,7 @@ static void forward(const ozf_model *fm, ozf_scratch *s, uint32_t nrows, const u
             const int8_t *row = s->qkv + (size_t)r * 3 * D;
             ring_put(rings[r], c, l, pos[r] % rings[r]->cap, row + D, row + 2 * D);
         }
-        /* head by head: in encode the rows share one ring, and a head's
-         * keys and values (2 W Dh bytes) stay in L1 from one row to the next */
-        for (h = 0; h < H; h++)
-            for (r = 0; r < nrows; r++)
-                attend_row(fm, s, rings[r], l, h, pos[r], s->qkv + (size_t)r * 3 * D + h * Dh,
-                           s->a + (size_t)r * D + h * Dh);
+        attend_all(fm, s, rings, l, nrows, pos);
         gemm(fm->wo[l], D, D, s->a, D, nrows, acc, D);
         for (r = 0; r < nrows; r++)
             rq_res(acc + (size_t)r * D, D, fm->mo[l], fm->so[l], x + (size_t)r * D);

@@ -559,6 +559,7 @@ static inline __m512i exp2_t16_vbmi(__m512i t, const __m512i *T)
 
 /* forward_impl.h calls the variant the model was prepared for */
 #define OZF_ATTEND_FOR(fm) ((fm)->vbmi ? attend_vbmi : attend)
+#define OZF_ATTEND2_FOR(fm) ((fm)->vbmi ? attend_vbmi2 : attend2)
 
 /* oz_freq_cum with 16 lanes (docs/integer-model.md, "Frequencies"):
  * e_s * R / 2^32 with R < 2^37 is computed as e_s * Rhi + (e_s * Rlo) / 2^32
@@ -715,4 +716,4 @@ static void act_apply(int vbmi, const int8_t *table, int8_t *g, uint32_t n)
 
 #include "forward_impl.h"
 
-const ozf_kernels ozf_kernels_avx512 = {"avx512", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, freq_cum, forward, ring_put, keep_stats, act_apply, attend_vbmi};
+const ozf_kernels ozf_kernels_avx512 = {"avx512", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, freq_cum, forward, ring_put, keep_stats, act_apply, attend_vbmi, attend2, attend_vbmi2};

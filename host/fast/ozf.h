@@ -41,6 +41,17 @@ typedef struct ozf_window {
     uint32_t a0, b0, a1, b1;
 } ozf_window;
 
+/* One head's attention for one query, as the arguments of attend() (the
+ * pair kernel attend2 takes two). */
+typedef struct ozf_att_job {
+    const int8_t *q, *kp, *vp;
+    const int32_t *ksum;
+    ozf_window w;
+    uint32_t cap, dh, n;
+    int32_t am, as, slope;
+    int8_t *o;
+} ozf_att_job;
+
 struct ozf_model;
 struct ozf_scratch;
 struct ozf_ring;
@@ -90,6 +101,11 @@ typedef struct ozf_kernels {
     void (*attend_vbmi)(const int8_t *q, const int8_t *kp, const int32_t *ksum, const int8_t *vp, uint32_t cap,
                         uint32_t dh, const ozf_window *w, uint32_t n, int32_t am, int32_t as, int32_t slope,
                         struct ozf_scratch *s, int8_t *o);
+    /* two independent attentions, each as attend() computes it (the same
+     * scratch serves both), and the same compiled for VBMI; NULL where the
+     * ISA has none */
+    void (*attend2)(const ozf_att_job *a, const ozf_att_job *b, struct ozf_scratch *s);
+    void (*attend2_vbmi)(const ozf_att_job *a, const ozf_att_job *b, struct ozf_scratch *s);
 } ozf_kernels;
 
 extern const ozf_kernels ozf_kernels_scalar;
@@ -151,7 +167,7 @@ typedef struct ozf_scratch {
     int8_t *y, *qkv, *a, *g;
     int32_t *zs;        /* (W) window logits */
     uint16_t *e;        /* (W) */
-    int32_t *tmp;       /* (W) */
+    int32_t *tmp;       /* (W) the portable attention's work space; the second attention's logits in attend2 */
     uint64_t trimmed;   /* window positions left out because their weight is 0 (attend_keep), a count for tests */
 } ozf_scratch;
 
