@@ -412,17 +412,33 @@ static int att_rq_kind(uint32_t dh, int32_t am, int32_t as)
     return (big >> (as + 31)) == 0 ? 1 : 0;
 }
 
-static void attend(const int8_t *q, const int8_t *kp, const int32_t *ksum, const int8_t *vp, uint32_t cap, uint32_t dh,
-                   const ozf_window *w, uint32_t n, int32_t am, int32_t as, int32_t slope, ozf_scratch *scr, int8_t *o)
-{
-    int32_t *restrict zs = scr->zs, zmax, acc[OZ_MAX_DHEAD], lanes[8];
+/* What one attention carries from one phase to the next. The attention is
+ * three phases, each waiting on the one before through a horizontal
+ * reduction or a division (the scores and their maximum; the weights and E;
+ * the value sums and the division); attend2 runs two independent attentions
+ * phase by phase, so that one's chains of latency overlap the other's work. */
+typedef struct att_state {
+    const int8_t *vp;
+    int8_t *o;
+    int32_t *zs, zmax;
+    uint32_t ra[2], rb[2], jo[2], g0[2], ng[2], nr, dh, E;
     int16_t ep[2][OZ_MAX_CTX + 16];
-    const int16_t *const epp[2] = {ep[0], ep[1]};
-    uint32_t ra[2] = {w->a0, w->a1}, rb[2] = {w->b0, w->b1}, jo[2] = {0, w->b0 - w->a0};
-    uint32_t g0[2], ng[2], r, nr = w->b1 > w->a1 ? 2 : 1, j, d, E = 0;
+} att_state;
+
+/* phase 1: z for every window position into zs, and their maximum */
+static inline __attribute__((always_inline)) void attend_p1(const ozf_att_job *aj, int32_t *restrict zs, att_state *st)
+{
+    const int8_t *q = aj->q, *kp = aj->kp;
+    const int32_t *ksum = aj->ksum;
+    const ozf_window *w = &aj->w;
+    uint32_t cap = aj->cap, dh = aj->dh, n = aj->n, j;
+    int32_t am = aj->am, as = aj->as, slope = aj->slope, zmax, lanes[8];
     int kind = att_rq_kind(dh, am, as);
-    __m256i vmax = _mm256_set1_epi32(INT32_MIN), vE = _mm256_setzero_si256();
-    int64_t R;
+    __m256i vmax = _mm256_set1_epi32(INT32_MIN);
+    st->vp = aj->vp, st->o = aj->o, st->zs = zs, st->dh = dh;
+    st->ra[0] = w->a0, st->ra[1] = w->a1, st->rb[0] = w->b0, st->rb[1] = w->b1;
+    st->jo[0] = 0, st->jo[1] = w->b0 - w->a0;
+    st->nr = w->b1 > w->a1 ? 2 : 1;
     scores(q, kp, ksum, cap, dh, w, zs);
     /* z = clamp(rq(s)) - slope (n - 1 - j) and the maximum; the bias
      * (<= 2^16 * 527 < 2^26) drops by 8 slope from one group to the next */
@@ -461,6 +477,19 @@ static void attend(const int8_t *q, const int8_t *kp, const int32_t *ksum, const
     zmax = lanes[0];
     for (j = 1; j < 8; j++)
         zmax = lanes[j] > zmax ? lanes[j] : zmax;
+    st->zmax = zmax;
+}
+
+/* phase 2: e, E and e' */
+static inline __attribute__((always_inline)) void attend_p2(att_state *st)
+{
+    const int32_t *zs = st->zs;
+    int32_t zmax = st->zmax, lanes[8];
+    uint32_t r, j, nr = st->nr, E = 0;
+    const uint32_t *ra = st->ra, *rb = st->rb, *jo = st->jo;
+    uint32_t *g0 = st->g0, *ng = st->ng;
+    int16_t (*ep)[OZ_MAX_CTX + 16] = st->ep;
+    __m256i vE = _mm256_setzero_si256();
     /* e, E and e' = e - 2^15 (int16) in the layout prep_eprime() writes:
      * ring-slot order from slot 4 floor(a / 4), -2^15 outside the run */
     {
@@ -500,11 +529,47 @@ static void attend(const int8_t *q, const int8_t *kp, const int32_t *ksum, const
         for (j = 0; j < 8; j++)
             E += (uint32_t)lanes[j]; /* E <= 2^24 */
     }
-    vsum_all(epp, vp, dh, g0, ng, nr, acc);
-    R = oz_att_recip(E);
-    for (d = 0; d < dh; d++)
-        o[d] = oz_att_out(acc[d], R);
+    st->E = E;
 }
+
+/* phase 3: the value sums and the division */
+static inline __attribute__((always_inline)) void attend_p3(att_state *st)
+{
+    const int16_t *const epp[2] = {st->ep[0], st->ep[1]};
+    int32_t acc[OZ_MAX_DHEAD];
+    uint32_t d;
+    int64_t R;
+    vsum_all(epp, st->vp, st->dh, st->g0, st->ng, st->nr, acc);
+    R = oz_att_recip(st->E);
+    for (d = 0; d < st->dh; d++)
+        st->o[d] = oz_att_out(acc[d], R);
+}
+
+static void attend(const int8_t *q, const int8_t *kp, const int32_t *ksum, const int8_t *vp, uint32_t cap, uint32_t dh,
+                   const ozf_window *w, uint32_t n, int32_t am, int32_t as, int32_t slope, ozf_scratch *scr, int8_t *o)
+{
+    att_state st;
+    ozf_att_job a;
+    a.q = q, a.kp = kp, a.ksum = ksum, a.vp = vp, a.cap = cap, a.dh = dh, a.w = *w, a.n = n;
+    a.am = am, a.as = as, a.slope = slope, a.o = o;
+    attend_p1(&a, scr->zs, &st);
+    attend_p2(&st);
+    attend_p3(&st);
+}
+
+/* two independent attentions (the logits of the first in zs, of the second
+ * in tmp), phase by phase */
+static void attend2(const ozf_att_job *a, const ozf_att_job *b, ozf_scratch *scr)
+{
+    att_state sa, sb;
+    attend_p1(a, scr->zs, &sa);
+    attend_p1(b, scr->tmp, &sb);
+    attend_p2(&sa);
+    attend_p2(&sb);
+    attend_p3(&sa);
+    attend_p3(&sb);
+}
+#define OZF_ATTEND2_FOR(fm) attend2
 
 /* ---- the layer glue in AVX2 (used by forward_impl.h; the same results
  * as its portable forms; the activation table keeps the portable one) ---- */
@@ -579,4 +644,4 @@ static void keep_stats(const int8_t *q, const int8_t *k, uint32_t dh, int32_t *l
 
 #include "forward_impl.h"
 
-const ozf_kernels ozf_kernels_avx2 = {"avx2", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, oz_freq_cum, forward, ring_put, keep_stats, act_apply, NULL, NULL, NULL};
+const ozf_kernels ozf_kernels_avx2 = {"avx2", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, oz_freq_cum, forward, ring_put, keep_stats, act_apply, NULL, attend2, NULL};
