@@ -171,8 +171,8 @@ static void test_attention_kernels(int isa)
  * (oz_att_logit, oz_att_weight, oz_att_mac, oz_att_recip, oz_att_out) over
  * wrapped windows, with score multipliers of three kinds: as the exporter
  * writes them (16 significant bits), random 31-bit ones with every shift, and
- * the largest. The AVX-512 kernel picks one of three requantisations from the
- * bound |q.k| <= dh 127^2; the trials are counted by the bound they meet
+ * the largest. The AVX-512 kernel picks one of four requantisations from the
+ * shift and the bound |q.k| <= dh 127^2; the trials are counted by the bound they meet
  * (computed here from docs/integer-model.md) so that each kind is exercised. */
 /* One trial of test_attend: a random head, window and requantisation. */
 typedef struct att_trial {
@@ -182,7 +182,7 @@ typedef struct att_trial {
     ozf_window w;
 } att_trial;
 
-static void att_trial_make(att_trial *t, int trial, int kinds[3])
+static void att_trial_make(att_trial *t, int trial, int kinds[4])
 {
     static const uint32_t dhs[] = {4, 8, 12, 16, 32, 64};
     int ext = trial % 5 == 0, kind = (trial / 6) % 3;
@@ -200,12 +200,15 @@ static void att_trial_make(att_trial *t, int trial, int kinds[3])
         t->am = (int32_t)(t_rand() & 0x7FFFFFFF);
         t->as = 1 + (int32_t)(t_rand() % 62);
     } else {
-        t->am = 0x7FFFFFFF;
-        t->as = 1 + (int32_t)(t_rand() % 30);
+        t->am = 0x7FFFFFFF; /* with shifts from 33: the high-half form's largest products */
+        t->as = t_rand() % 4 == 0 ? 33 + (int32_t)(t_rand() % 4) : 1 + (int32_t)(t_rand() % 30);
     }
     t->slope = t_rand() % 4 == 0 ? 0 : t_rand() % 4 == 0 ? OZ_MAX_SLOPE : (int32_t)(t_rand() % (OZ_MAX_SLOPE + 1));
     bound = (uint64_t)t->dh * 127 * 127 * (uint64_t)t->am + ((uint64_t)1 << t->as);
-    kinds[t->as >= 40 || bound < ((uint64_t)1 << (t->as + 24)) ? 0 : t->as >= 33 || bound < ((uint64_t)1 << (t->as + 31)) ? 1 : 2]++;
+    kinds[t->as >= 33                                        ? 3
+          : bound < ((uint64_t)1 << (t->as + 24))            ? 0
+          : bound < ((uint64_t)1 << (t->as + 31))            ? 1
+                                                             : 2]++;
     t->w = window_at(t->lo, t->n, t->cap);
     memset(t->o, 0x55, sizeof t->o);
 }
@@ -257,7 +260,7 @@ static void test_attend(int isa, int vbmi, int pair)
 {
     static const oz_config big = {1, 64, 1, 64, 512, 8, 0};
     const ozf_kernels *K = KS[isa];
-    int bad = 0, trial, kinds[3] = {0, 0, 0};
+    int bad = 0, trial, kinds[4] = {0, 0, 0, 0};
     ozf_scratch sc;
     att_trial t[2];
     ozf_att_job j[2];
@@ -283,11 +286,11 @@ static void test_attend(int isa, int vbmi, int pair)
     }
     ozf_scratch_free(&sc);
     snprintf(name, sizeof name,
-             "%s%s whole-head attention%s equals core's (wrapped windows, extremes, %d/%d/%d trials with scores within "
-             "+-2^24 / within int32 / wider)",
-             ozf_isa_name(isa), vbmi ? " (VBMI)" : "", pair ? ", two at a time (attend2)," : "", kinds[0], kinds[1],
-             kinds[2]);
-    t_result(!bad && kinds[0] && kinds[1] && kinds[2], name, "%d wrong", bad);
+             "%s%s whole-head attention%s equals core's (wrapped windows, extremes, %d/%d/%d/%d trials with shift >= 33 "
+             "/ scores within +-2^24 / within int32 / wider)",
+             ozf_isa_name(isa), vbmi ? " (VBMI)" : "", pair ? ", two at a time (attend2)," : "", kinds[3], kinds[0],
+             kinds[1], kinds[2]);
+    t_result(!bad && kinds[0] && kinds[1] && kinds[2] && kinds[3], name, "%d wrong", bad);
 }
 
 #define K_HAS_PAIR(isa) (KS[isa]->attend2 != NULL)

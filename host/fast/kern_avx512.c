@@ -416,10 +416,26 @@ static inline __m512i rq16_narrow(__m512i s, __m512i m64, __m512i rnd, __m128i s
     return _mm512_permutex2var_epi32(e, idx, o);
 }
 
+/* rq(s, m, as) of 16 lanes for as >= 33, unclamped (every result is then
+ * within +-2^20): from the high halves H = floor(P / 2^32) of the 64-bit
+ * products P = s m alone, as floor((H + 2^(as-33)) / 2^(as-32)), which
+ * equals floor((P + 2^(as-1)) / 2^as) (docs/integer-model.md, "Scores from
+ * the high halves"); |H| <= 2^21 and 2^(as-33) <= 2^30, so the 32-bit sum
+ * does not overflow. The
+ * even lanes' H are moved down from the odd dwords, the odd lanes' products
+ * leave theirs in place: one blend, no 64-bit adds or shifts. */
+static inline __m512i rq16_hi(__m512i s, __m512i m64, __m512i rnd32, __m128i sh32)
+{
+    __m512i e = _mm512_srli_epi64(_mm512_mul_epi32(s, m64), 32);
+    __m512i o = _mm512_mul_epi32(_mm512_srli_epi64(s, 32), m64);
+    return _mm512_sra_epi32(_mm512_add_epi32(_mm512_mask_blend_epi32((__mmask16)0xAAAA, e, o), rnd32), sh32);
+}
+
 /* The requantisations of scores: in 64-bit lanes; in 32-bit lanes when every
  * result fits int32; in 32-bit lanes without the clamp when every result is
- * within +-2^24 already (rq_mode picks the one that applies). */
-enum { RQ_WIDE = 0, RQ_NARROW = 1, RQ_NOCLAMP = 2 };
+ * within +-2^24 already; from the products' high halves when as >= 33
+ * (rq_mode picks the one that applies). */
+enum { RQ_WIDE = 0, RQ_NARROW = 1, RQ_NOCLAMP = 2, RQ_HI = 3 };
 
 /* the requantised scores (before ALiBi) of the 16 slots from blk; NDG groups
  * of 4 head dimensions, MODE one of RQ_* (constants in each instance) */
@@ -436,6 +452,8 @@ static inline __attribute__((always_inline)) __m512i score_block(const __m512i *
     if (dg < NDG)
         s0 = _mm512_dpbusd_epi32(s0, qb[dg], _mm512_load_si512(kp + ((size_t)dg * cap + blk) * 4));
     s0 = _mm512_sub_epi32(_mm512_add_epi32(s0, s1), _mm512_load_si512(ksum + blk));
+    if (MODE == RQ_HI) /* rnd, sh: 2^(as-33) and as - 32 in 32-bit lanes */
+        return rq16_hi(s0, m64, rnd, sh);
     if (MODE == RQ_NOCLAMP)
         return rq16_narrow(s0, m64, rnd, sh);
     if (MODE == RQ_NARROW)
@@ -454,8 +472,9 @@ static inline __attribute__((always_inline)) __m512i scores_z(const __m512i *qb,
                                                               int32_t am, int32_t as, int32_t slope, int32_t *zbuf,
                                                               __m512i vmax)
 {
-    const __m512i m64 = _mm512_set1_epi64(am), rnd = _mm512_set1_epi64((int64_t)1 << (as - 1));
-    const __m128i sh = _mm_cvtsi32_si128(as);
+    const __m512i m64 = _mm512_set1_epi64(am);
+    const __m512i rnd = MODE == RQ_HI ? _mm512_set1_epi32((int32_t)1 << (as - 33)) : _mm512_set1_epi64((int64_t)1 << (as - 1));
+    const __m128i sh = _mm_cvtsi32_si128(MODE == RQ_HI ? as - 32 : as);
     const __m512i step = _mm512_set1_epi32(16 * slope);
     uint32_t blk = a & ~15u;
     __m512i bias = _mm512_mullo_epi32(_mm512_set1_epi32(slope),
@@ -490,10 +509,19 @@ static __m512i scores_any(const __m512i *qb, uint32_t ndg, int mode, const int8_
 {
 #define OZF_SZ(NDG, MODE) scores_z(qb, NDG, MODE, kp, ksum, cap, a, b, jo, n, am, as, slope, zbuf, vmax)
     if (ndg == 4)
-        return mode == RQ_NOCLAMP ? OZF_SZ(4, RQ_NOCLAMP) : mode == RQ_NARROW ? OZF_SZ(4, RQ_NARROW) : OZF_SZ(4, RQ_WIDE);
+        return mode == RQ_HI        ? OZF_SZ(4, RQ_HI)
+               : mode == RQ_NOCLAMP ? OZF_SZ(4, RQ_NOCLAMP)
+               : mode == RQ_NARROW  ? OZF_SZ(4, RQ_NARROW)
+                                    : OZF_SZ(4, RQ_WIDE);
     if (ndg == 2)
-        return mode == RQ_NOCLAMP ? OZF_SZ(2, RQ_NOCLAMP) : mode == RQ_NARROW ? OZF_SZ(2, RQ_NARROW) : OZF_SZ(2, RQ_WIDE);
-    return mode == RQ_NOCLAMP ? OZF_SZ(ndg, RQ_NOCLAMP) : mode == RQ_NARROW ? OZF_SZ(ndg, RQ_NARROW) : OZF_SZ(ndg, RQ_WIDE);
+        return mode == RQ_HI        ? OZF_SZ(2, RQ_HI)
+               : mode == RQ_NOCLAMP ? OZF_SZ(2, RQ_NOCLAMP)
+               : mode == RQ_NARROW  ? OZF_SZ(2, RQ_NARROW)
+                                    : OZF_SZ(2, RQ_WIDE);
+    return mode == RQ_HI        ? OZF_SZ(ndg, RQ_HI)
+           : mode == RQ_NOCLAMP ? OZF_SZ(ndg, RQ_NOCLAMP)
+           : mode == RQ_NARROW  ? OZF_SZ(ndg, RQ_NARROW)
+                                : OZF_SZ(ndg, RQ_WIDE);
 #undef OZF_SZ
 }
 
@@ -501,10 +529,13 @@ static __m512i scores_any(const __m512i *qb, uint32_t ndg, int mode, const int8_
  * |s| = |q.k| <= dh 127^2 =: smax, and with big = smax m + 2^as,
  *   big < 2^(as+24): every result is within +-2^24, the clamp does nothing;
  *   big < 2^(as+31): every result fits int32.
- * (big < 2^22 2^31 + 2^62 never overflows; as >= 40 makes both hold.) */
+ * (big < 2^22 2^31 + 2^62 never overflows; as >= 40 makes both hold.)
+ * From as = 33 on |s m| / 2^as < 2^53 / 2^33 = 2^20: RQ_HI, unclamped. */
 static inline int rq_mode(uint32_t dh, int32_t am, int32_t as)
 {
     uint64_t big = (uint64_t)dh * 127 * 127 * (uint64_t)am + ((uint64_t)1 << as);
+    if (as >= 33) /* |s m| < 2^22 2^31: every result within +-(2^20 + 1) */
+        return RQ_HI;
     if (as >= 40 || (big >> (as + 24)) == 0)
         return RQ_NOCLAMP;
     return as >= 33 || (big >> (as + 31)) == 0 ? RQ_NARROW : RQ_WIDE;
