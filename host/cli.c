@@ -410,7 +410,9 @@ static void print_version(int verbose)
         {
             const char *why = NULL;
             int isa = ozf_select_isa(&why);
-            printf("inference: %s%s%s\n", isa >= 0 ? ozf_isa_name(isa) : "none", why ? " - " : "", why ? why : "");
+            printf("inference: %s%s%s%s\n", isa >= 0 ? ozf_isa_name(isa) : "none",
+                   isa == OZF_AVX512 && ozf_amx_available() ? " (encode's matrix products on AMX-INT8)" : "",
+                   why ? " - " : "", why ? why : "");
         }
         printf("classic: %s\n", classic_versions());
         printf("threads: %ld online CPUs\n", sysconf(_SC_NPROCESSORS_ONLN));

@@ -29,12 +29,17 @@ static void *amalloc(size_t n)
     return p;
 }
 
-static void test_gemm(int isa)
+/* amx: the AMX form (gemm_amx), for 16 rows or more on tiles of 16 rows and
+ * 64 columns: k = 16, 20 and 96 leave a partial tile of columns (its weight
+ * tile reads past the matrix, against activation columns of 0), 17, 37 and
+ * 33 + 4 rows a partial tile of rows, 16 and 48 weight rows an odd count of
+ * row blocks */
+static void test_gemm(int isa, int amx)
 {
     /* k = 20: an odd number of 4-column groups; batches of 1 to 4 rows (and
      * tails of 8 + 4, 32 + 5) take the AVX-512 kernel's split accumulators */
     static const uint32_t rows_[] = {16, 32, 48, 192, 256}, k_[] = {16, 20, 64, 96, 4096},
-                          nb_[] = {1, 2, 3, 4, 8, 9, 12, 37};
+                          nb_[] = {1, 2, 3, 4, 8, 9, 12, 16, 17, 37, 64};
     const ozf_kernels *K = KS[isa];
     unsigned ri, ki, bi;
     int bad = 0, ext;
@@ -42,7 +47,7 @@ static void test_gemm(int isa)
     for (ext = 0; ext < 2; ext++)
         for (ri = 0; ri < 5; ri++)
             for (ki = 0; ki < 5; ki++)
-                for (bi = 0; bi < 8 && !bad; bi++) {
+                for (bi = 0; bi < sizeof nb_ / sizeof nb_[0] && !bad; bi++) {
                     uint32_t R = rows_[ri], Kd = k_[ki], NB = nb_[bi], i, b;
                     int8_t *w = amalloc((size_t)R * Kd), *a = amalloc((size_t)NB * Kd);
                     void *wp = amalloc(K->pack_bytes(R, Kd));
@@ -54,7 +59,7 @@ static void test_gemm(int isa)
                     for (i = 0; i < NB * Kd; i++)
                         a[i] = rnd8(ext, 0);
                     K->pack(w, R, Kd, wp);
-                    K->gemm(wp, R, Kd, a, Kd, NB, c, R);
+                    (amx ? K->gemm_amx : K->gemm)(wp, R, Kd, a, Kd, NB, c, R);
                     for (b = 0; b < NB && !bad; b++)
                         for (i = 0; i < R; i++)
                             if (c[(size_t)b * R + i] != oz_dot_i8(w + (size_t)i * Kd, a + (size_t)b * Kd, (int)Kd)) {
@@ -67,8 +72,8 @@ static void test_gemm(int isa)
                     free(wp);
                     free(c);
                 }
-    snprintf(name, sizeof name, "%s gemm equals the int8 dot products (random and +-127/-128 extremes, k up to 4096)",
-             ozf_isa_name(isa));
+    snprintf(name, sizeof name, "%s gemm%s equals the int8 dot products (random and +-127/-128 extremes, k up to 4096)",
+             ozf_isa_name(isa), amx ? " on AMX tiles" : "");
     t_result(!bad, name, NULL);
 }
 
@@ -354,7 +359,7 @@ static void test_glue(int isa)
 {
     const ozf_kernels *K = KS[isa];
     static const uint32_t heads[][2] = {{16, 4}, {48, 4}, {96, 6}, {96, 2}, {64, 1}, {256, 1}, {40, 2}, {20, 5}};
-    int8_t q[256], k[256], table[256], g[300], want[300];
+    int8_t q[256], k[256], table[256], g[301], want[300];
     char name[160];
     int bad = 0, trial, vb;
     uint32_t hi, i, d, n;
@@ -428,9 +433,9 @@ static void test_glue(int isa)
                 g[i] = (int8_t)(trial % 2 ? (int)i - 128 : (int)(t_rand() & 255) - 128);
                 want[i] = table[g[i] + 128];
             }
-            g[n < 300 ? n : 299] = 55; /* past the end: left alone */
+            g[n] = 55; /* past the end: left alone (g has room for it at n = 300) */
             K->act(vb, table, g, n);
-            bad = memcmp(g, want, n) != 0 || (n < 300 && g[n] != 55);
+            bad = memcmp(g, want, n) != 0 || g[n] != 55;
         }
         snprintf(name, sizeof name, "%s activation table for every byte, lengths 1 to 300%s", ozf_isa_name(isa),
                  vb ? " (VBMI)" : "");
@@ -491,7 +496,8 @@ static uint8_t *real_data(size_t want, size_t *n)
  * consecutive positions of one stream). */
 /* novbmi: the AVX-512 engine with its VBMI path (the activation table)
  * turned off, as on a CPU without VBMI */
-static void test_forward(int isa, int novbmi)
+/* variant 1: without VBMI, 2: without AMX (where the CPU has them) */
+static void test_forward(int isa, int variant)
 {
     static const oz_config shapes[] = {{2, 32, 2, 64, 64, 5, OZ_CFG_TIED},
                                        {2, 64, 4, 128, 24, 8, OZ_CFG_TIED},
@@ -509,7 +515,7 @@ static void test_forward(int isa, int novbmi)
         const oz_config *c = &shapes[si];
         uint32_t size = 0, S = 5, steps = 2 * c->ctx + 40, t, r, k, where = 0;
         int steep = si == 5;
-        const char *isa_name = novbmi ? "avx512 (no VBMI)" : ozf_isa_name(isa);
+        const char *isa_name = variant == 1 ? "avx512 (no VBMI)" : variant == 2 ? "avx512 (no AMX)" : ozf_isa_name(isa);
         uint8_t *img;
         uint64_t trim_dec, trim_enc;
         rand_slope_max = steep ? 6000 : 200;
@@ -529,8 +535,12 @@ static void test_forward(int isa, int novbmi)
             t_result(0, "engine init", NULL);
             continue;
         }
-        if (novbmi)
+        if (variant == 1)
             fm.vbmi = 0;
+        if (variant == 2)
+            fm.amx = 0;
+        else if (fm.amx)
+            isa_name = variant == 1 ? "avx512 (no VBMI, AMX)" : "avx512 (AMX)";
         ws = amalloc(oz_step_ws_bytes(c));
         for (r = 0; r < S; r++) {
             ozf_ring_init(&rings[r], c, ozf_ring_cap(c->ctx, 1));
@@ -640,7 +650,13 @@ int main(void)
             t_skip(name, "this CPU does not have the instruction set");
             continue;
         }
-        test_gemm(isa);
+        test_gemm(isa, 0);
+        if (KS[isa]->gemm_amx) {
+            if (ozf_amx_available())
+                test_gemm(isa, 1);
+            else
+                t_skip("avx512 gemm on AMX tiles", "this CPU or kernel does not offer AMX-INT8 (or OZIP_AMX=0)");
+        }
         test_attention_kernels(isa);
         test_attend(isa, 0, 0);
         if (isa == OZF_AVX512 && __builtin_cpu_supports("avx512vbmi"))
@@ -656,6 +672,8 @@ int main(void)
         test_forward(isa, 0);
         if (isa == OZF_AVX512 && __builtin_cpu_supports("avx512vbmi"))
             test_forward(isa, 1);
+        if (isa == OZF_AVX512 && ozf_amx_available())
+            test_forward(isa, 2);
     }
     setenv("OZIP_FORCE_ISA", "nonsense", 1);
     t_result(ozf_select_isa(&why) == -1 && why, "OZIP_FORCE_ISA with an unknown name is refused", NULL);

@@ -7,6 +7,11 @@
 
 #include "../../core/oz_ops.h"
 
+/* the file may pick its matrix product per model (OZF_GEMM_FOR) */
+#ifndef OZF_GEMM_FOR
+#define OZF_GEMM_FOR(fm) gemm
+#endif
+
 /* The file may define its own ring_put, keep_stats and act_apply (same
  * results, SIMD; OZF_HAVE_RING_PUT, ..._KEEP_STATS, ..._ACT); these are the
  * portable forms. */
@@ -225,7 +230,7 @@ static void forward(const ozf_model *fm, ozf_scratch *s, uint32_t nrows, const u
         const oz_layer *L = &m->layer[l];
         for (r = 0; r < nrows; r++)
             rmsnorm(x + (size_t)r * D, s->y + (size_t)r * D, D);
-        gemm(fm->wqkv[l], 3 * D, D, s->y, D, nrows, acc, 3 * D);
+        OZF_GEMM_FOR(fm)(fm->wqkv[l], 3 * D, D, s->y, D, nrows, acc, 3 * D);
         for (r = 0; r < nrows; r++)
             rq_i8(acc + (size_t)r * 3 * D, 3 * D, fm->mqkv[l], fm->sqkv[l], s->qkv + (size_t)r * 3 * D);
         for (r = 0; r < nrows; r++) {
@@ -233,24 +238,24 @@ static void forward(const ozf_model *fm, ozf_scratch *s, uint32_t nrows, const u
             ring_put(rings[r], c, l, pos[r] % rings[r]->cap, row + D, row + 2 * D);
         }
         attend_all(fm, s, rings, l, nrows, pos);
-        gemm(fm->wo[l], D, D, s->a, D, nrows, acc, D);
+        OZF_GEMM_FOR(fm)(fm->wo[l], D, D, s->a, D, nrows, acc, D);
         for (r = 0; r < nrows; r++)
             rq_res(acc + (size_t)r * D, D, fm->mo[l], fm->so[l], x + (size_t)r * D);
         for (r = 0; r < nrows; r++)
             rmsnorm(x + (size_t)r * D, s->y + (size_t)r * D, D);
-        gemm(fm->w1[l], F, D, s->y, D, nrows, acc, F);
+        OZF_GEMM_FOR(fm)(fm->w1[l], F, D, s->y, D, nrows, acc, F);
         for (r = 0; r < nrows; r++) {
             int8_t *g = s->g + (size_t)r * F;
             rq_i8(acc + (size_t)r * F, F, fm->m1[l], fm->s1[l], g);
             act_apply(fm->vbmi, L->act, g, F);
         }
-        gemm(fm->w2[l], D, F, s->g, F, nrows, acc, D);
+        OZF_GEMM_FOR(fm)(fm->w2[l], D, F, s->g, F, nrows, acc, D);
         for (r = 0; r < nrows; r++)
             rq_res(acc + (size_t)r * D, D, fm->m2[l], fm->s2[l], x + (size_t)r * D);
     }
     for (r = 0; r < nrows; r++)
         rmsnorm(x + (size_t)r * D, s->y + (size_t)r * D, D);
-    gemm(fm->head, 256, D, s->y, D, nrows, acc, 256);
+    OZF_GEMM_FOR(fm)(fm->head, 256, D, s->y, D, nrows, acc, 256);
     for (r = 0; r < nrows; r++)
         rq_rows(acc + (size_t)r * 256, 256, fm->mhead, fm->shead, -OZ_Z_MAX, OZ_Z_MAX, z + (size_t)r * 256);
 }

@@ -19,8 +19,13 @@ extern uint32_t ozf_exp2_u32[256];
 
 #define KG(k) ((k) / 4)
 
-/* (rows, k) -> [rows/16][k/4][16][4], then the row sums (int32, rows) */
-static size_t pack_bytes(uint32_t rows, uint32_t k) { return (size_t)rows * k + 4 * (size_t)rows; }
+/* (rows, k) -> [rows/16][k/4][16][4], then the row sums (int32, rows), then
+ * 1024 bytes of zeros: the AMX product reads its weight tiles 16 groups of
+ * four columns at a time and may read up to 15 groups (960 bytes) past the
+ * last row block when k is not a multiple of 64 (multiplied by activation
+ * columns that are 0; see gemm_amx) */
+#define OZF_AMX_PAD 1024
+static size_t pack_bytes(uint32_t rows, uint32_t k) { return (size_t)rows * k + 4 * (size_t)rows + OZF_AMX_PAD; }
 
 static void pack(const int8_t *w, uint32_t rows, uint32_t k, void *dst)
 {
@@ -38,6 +43,7 @@ static void pack(const int8_t *w, uint32_t rows, uint32_t k, void *dst)
             s += w[(size_t)i * k + j];
         rs[i] = s;
     }
+    memset(rs + rows, 0, OZF_AMX_PAD);
 }
 
 static inline __m512i bcast_u8(const int8_t *p)
@@ -172,6 +178,125 @@ static void gemm(const void *wp, uint32_t rows, uint32_t k, const int8_t *a_sign
         }
     }
 }
+
+/* ---- the matrix products on AMX (Advanced Matrix Extensions, INT8) ----
+ * Used in encode (16 activation rows or more) where the CPU has AMX-INT8 and
+ * the kernel allows it (ozf_amx_available; ozf_model.amx). tdpbusd is the
+ * tile form of vpdpbusd: C[m][n] += sum over k of A[m][k] B[k][n], unsigned
+ * bytes A (the activations plus 128) times signed bytes B (the weights), four
+ * products per step added into int32 lanes without saturation; so the same
+ * row-sum correction and the same proof (docs/integer-model.md, "Matrix
+ * products") hold. A weight tile (16 groups of four columns x 16 rows) is 16
+ * consecutive 64-byte groups of the packed layout as it is. */
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("amx-tile,amx-int8"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("amx-tile,amx-int8")
+#endif
+
+/* a + 128 with rows of kp = k rounded up to 64 bytes, zero past k, and
+ * zero rows up to a multiple of 16, into a per-thread buffer (NULL if out of
+ * memory) */
+static const uint8_t *to_unsigned_amx(const int8_t *a, uint32_t lda, uint32_t k, uint32_t nb, uint32_t kp, uint32_t nbp)
+{
+    static __thread uint8_t *buf;
+    static __thread size_t cap;
+    size_t need = (size_t)nbp * kp;
+    uint32_t b, i;
+    if (need > cap) {
+        free(buf);
+        buf = aligned_alloc(64, need);
+        cap = buf ? need : 0;
+        if (!buf)
+            return NULL;
+    }
+    for (b = 0; b < nbp; b++) {
+        const int8_t *src = a + (size_t)b * lda;
+        uint8_t *dst = buf + (size_t)b * kp;
+        for (i = 0; i < kp; i += 64) {
+            uint32_t left = b < nb && k > i ? k - i : 0;
+            __mmask64 m = left >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << left) - 1);
+            /* the activation bytes where they are, 0 past k (and in the padding rows) */
+            _mm512_store_si512(dst + i, _mm512_maskz_mov_epi8(m, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, src + i),
+                                                                                  _mm512_set1_epi8((char)0x80))));
+        }
+    }
+    return buf;
+}
+
+typedef struct amx_cfg {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} amx_cfg;
+
+static void gemm_amx(const void *wp, uint32_t rows, uint32_t k, const int8_t *a_signed, uint32_t lda, uint32_t nb,
+                     int32_t *c, uint32_t ldc)
+{
+    const int8_t *w = (const int8_t *)wp;
+    const int32_t *rs = (const int32_t *)(const void *)(w + (size_t)rows * k);
+    uint32_t kp = (k + 63) & ~63u, nmb = (nb + 15) / 16, nkg = KG(k), nkc = kp / 64, nrb = rows / 16;
+    uint32_t mb, rb, kc, t, r;
+    const uint8_t *a;
+    amx_cfg cfg;
+    int32_t tile[4][256] __attribute__((aligned(64)));
+    if (nb < 16 || !(a = to_unsigned_amx(a_signed, lda, k, nb, kp, nmb * 16))) {
+        gemm(wp, rows, k, a_signed, lda, nb, c, ldc);
+        return;
+    }
+    /* tiles 0-3: C (16 x 16 int32), 4-5: A (16 rows x 64 bytes), 6-7: B
+     * (16 groups x 64 bytes) */
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (t = 0; t < 8; t++) {
+        cfg.rows[t] = 16;
+        cfg.colsb[t] = 64;
+    }
+    _tile_loadconfig(&cfg);
+    /* two blocks of 16 activation rows times two blocks of 16 weight rows at
+     * a time (an odd last block is computed twice and stored once) */
+    for (mb = 0; mb < nmb; mb += 2) {
+        uint32_t mb1 = mb + 1 < nmb ? mb + 1 : mb;
+        for (rb = 0; rb < nrb; rb += 2) {
+            uint32_t rb1 = rb + 1 < nrb ? rb + 1 : rb;
+            const uint32_t tm[4] = {mb, mb, mb1, mb1}, tr[4] = {rb, rb1, rb, rb1};
+            _tile_zero(0);
+            _tile_zero(1);
+            _tile_zero(2);
+            _tile_zero(3);
+            for (kc = 0; kc < nkc; kc++) {
+                /* groups past k (k not a multiple of 64) meet activation columns of 0 */
+                _tile_loadd(4, a + (size_t)mb * 16 * kp + kc * 64, kp);
+                _tile_loadd(5, a + (size_t)mb1 * 16 * kp + kc * 64, kp);
+                _tile_loadd(6, w + ((size_t)rb * nkg + kc * 16) * 64, 64);
+                _tile_loadd(7, w + ((size_t)rb1 * nkg + kc * 16) * 64, 64);
+                _tile_dpbusd(0, 4, 6);
+                _tile_dpbusd(1, 4, 7);
+                _tile_dpbusd(2, 5, 6);
+                _tile_dpbusd(3, 5, 7);
+            }
+            _tile_stored(0, tile[0], 64);
+            _tile_stored(1, tile[1], 64);
+            _tile_stored(2, tile[2], 64);
+            _tile_stored(3, tile[3], 64);
+            for (t = 0; t < 4; t++) {
+                __m512i corr = _mm512_slli_epi32(_mm512_loadu_si512(rs + tr[t] * 16), 7);
+                if ((t & 1 && rb1 == rb) || (t & 2 && mb1 == mb))
+                    continue;
+                for (r = 0; r < 16 && tm[t] * 16 + r < nb; r++)
+                    _mm512_storeu_si512(c + (size_t)(tm[t] * 16 + r) * ldc + tr[t] * 16,
+                                        _mm512_sub_epi32(_mm512_load_si512(tile[t] + 16 * r), corr));
+            }
+        }
+    }
+    _tile_release();
+}
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
 
 /* scores of the slots [a, b) of one run, written at s[joff + slot - a] */
 static void scores_run(const __m512i *qb, uint32_t ndg, const int8_t *kp, const int32_t *ksum, uint32_t cap,
@@ -590,6 +715,7 @@ static inline __m512i exp2_t16_vbmi(__m512i t, const __m512i *T)
 
 /* forward_impl.h calls the variant the model was prepared for */
 #define OZF_ATTEND_FOR(fm) ((fm)->vbmi ? attend_vbmi : attend)
+#define OZF_GEMM_FOR(fm) ((fm)->amx ? gemm_amx : gemm)
 #define OZF_ATTEND2_FOR(fm) ((fm)->vbmi ? attend_vbmi2 : attend2)
 
 /* oz_freq_cum with 16 lanes (docs/integer-model.md, "Frequencies"):
@@ -747,4 +873,4 @@ static void act_apply(int vbmi, const int8_t *table, int8_t *g, uint32_t n)
 
 #include "forward_impl.h"
 
-const ozf_kernels ozf_kernels_avx512 = {"avx512", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, freq_cum, forward, ring_put, keep_stats, act_apply, attend_vbmi, attend2, attend_vbmi2};
+const ozf_kernels ozf_kernels_avx512 = {"avx512", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, freq_cum, forward, ring_put, keep_stats, act_apply, attend_vbmi, attend2, attend_vbmi2, gemm_amx};

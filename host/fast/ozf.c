@@ -6,6 +6,11 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
+#include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #include "../../core/oz_int.h"
 
@@ -53,6 +58,37 @@ int ozf_cpu_has(int isa)
 #else
     return isa == OZF_SCALAR;
 #endif
+}
+
+/* AMX: CPUID.(7,0):EDX bits 24 (AMX-TILE) and 25 (AMX-INT8), the OS's
+ * XCR0 bits 17 and 18 (tile configuration and data), and Linux's permission
+ * for the tile data (ARCH_REQ_XCOMP_PERM for XFEATURE_XTILEDATA, 18), asked
+ * once per process. */
+static int amx_ok;
+static pthread_once_t amx_once = PTHREAD_ONCE_INIT;
+static void amx_probe(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
+    unsigned a, b, c, d, lo, hi;
+    const char *env = getenv("OZIP_AMX");
+    if (env && !strcmp(env, "0"))
+        return;
+    if (!ozf_cpu_has(OZF_AVX512) || !__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & (1u << 24)) || !(d & (1u << 25)))
+        return;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) /* OSXSAVE: xgetbv is allowed */
+        return;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    (void)hi;
+    if ((lo & (3u << 17)) != (3u << 17))
+        return;
+    amx_ok = syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */) == 0;
+#endif
+}
+
+int ozf_amx_available(void)
+{
+    pthread_once(&amx_once, amx_probe);
+    return amx_ok;
 }
 
 int ozf_select_isa(const char **why)
@@ -138,6 +174,7 @@ int ozf_model_init(ozf_model *fm, const oz_model *m, int isa)
 #if defined(__x86_64__) && defined(__GNUC__)
     fm->vbmi = isa == OZF_AVX512 && __builtin_cpu_supports("avx512vbmi");
 #endif
+    fm->amx = isa == OZF_AVX512 && k->gemm_amx && ozf_amx_available();
     return 0;
 }
 

@@ -106,6 +106,11 @@ typedef struct ozf_kernels {
      * ISA has none */
     void (*attend2)(const ozf_att_job *a, const ozf_att_job *b, struct ozf_scratch *s);
     void (*attend2_vbmi)(const ozf_att_job *a, const ozf_att_job *b, struct ozf_scratch *s);
+    /* gemm on AMX-INT8 tiles where nb >= 16 (the others, and an allocation
+     * failure, by gemm); NULL where the ISA has none. Call only where
+     * ozf_amx_available() */
+    void (*gemm_amx)(const void *wp, uint32_t rows, uint32_t k, const int8_t *a, uint32_t lda, uint32_t nb,
+                     int32_t *c, uint32_t ldc);
 } ozf_kernels;
 
 extern const ozf_kernels ozf_kernels_scalar;
@@ -125,6 +130,9 @@ void ozf_tables_init(void);
 int ozf_select_isa(const char **why);
 const char *ozf_isa_name(int isa);
 int ozf_cpu_has(int isa);
+/* 1 if the CPU has AMX-INT8 and the kernel lets this process use its tiles
+ * (asked once, with arch_prctl ARCH_REQ_XCOMP_PERM); OZIP_AMX=0 turns it off */
+int ozf_amx_available(void);
 
 /* A model prepared for the engine: weights packed for one ISA. */
 typedef struct ozf_model {
@@ -134,6 +142,9 @@ typedef struct ozf_model {
     /* AVX-512 VBMI present (the activation table by vpermt2b); only tests
      * clear it, to run the other path on a CPU that has it */
     int vbmi;
+    /* the matrix products of 16 rows or more on AMX tiles (ozf_amx_available);
+     * tests clear it, as vbmi */
+    int amx;
     void *mem;
     void *wqkv[OZ_MAX_LAYERS], *wo[OZ_MAX_LAYERS], *w1[OZ_MAX_LAYERS], *w2[OZ_MAX_LAYERS], *head;
     /* the (m, s) pairs of each matrix's rows, de-interleaved: m[rows], s[rows] */
