@@ -51,8 +51,12 @@ static inline __attribute__((always_inline)) void OZF_ATT_CAT(OZF_ATT_NAME, _p1)
     st->zmax = _mm512_reduce_max_epi32(vmax);
 }
 
-/* phase 2: e, their sum E, and e split into bytes in ring-slot order */
-static inline __attribute__((always_inline)) void OZF_ATT_CAT(OZF_ATT_NAME, _p2)(att_state *st)
+/* phase 2: e, their sum E, and e split into bytes in ring-slot order: into
+ * st->lo and st->hi (from slot 4 floor(a / 4) of each run, zero around the
+ * run), or, where dl is not NULL, run r's bytes from dl[r] and dh[r] on
+ * (zeros past the run's end for up to 31 bytes; the caller zeroed the rest) */
+static inline __attribute__((always_inline)) void OZF_ATT_CAT(OZF_ATT_NAME, _p2)(att_state *st, uint8_t *const *dl,
+                                                                                uint8_t *const *dhb)
 {
     __m512i T[8], vE = _mm512_setzero_si512();
     const __m512i perm_slots = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
@@ -65,10 +69,12 @@ static inline __attribute__((always_inline)) void OZF_ATT_CAT(OZF_ATT_NAME, _p2)
         T[j] = _mm512_loadu_si512((const uint8_t *)OZF_ATT_TABLE + 64 * j);
     for (r = 0; r < st->nr; r++) {
         uint32_t len = st->rb[r] - st->ra[r], off = st->ra[r] & 3;
-        uint8_t *pl = st->lo[r] + off, *ph = st->hi[r] + off;
+        uint8_t *pl = dl ? dl[r] : st->lo[r] + off, *ph = dl ? dhb[r] : st->hi[r] + off;
         const int32_t *zr = st->zbuf + st->jo[r];
-        memset(st->lo[r], 0, 4);
-        memset(st->hi[r], 0, 4);
+        if (!dl) {
+            memset(st->lo[r], 0, 4);
+            memset(st->hi[r], 0, 4);
+        }
         for (j = 0; j < len; j += 32) {
             uint32_t cnt = len - j < 32 ? len - j : 32;
             __mmask32 m32 = cnt == 32 ? 0xFFFFFFFFu : (((uint32_t)1 << cnt) - 1);
@@ -101,21 +107,19 @@ static inline __attribute__((always_inline)) void OZF_ATT_CAT(OZF_ATT_NAME, _p2)
             _mm256_storeu_si256((__m256i *)(void *)(pl + j), _mm512_castsi512_si256(x));
             _mm256_storeu_si256((__m256i *)(void *)(ph + j), _mm512_extracti64x4_epi64(x, 1));
         }
-        memset(pl + len, 0, 4);
-        memset(ph + len, 0, 4);
+        if (!dl) {
+            memset(pl + len, 0, 4);
+            memset(ph + len, 0, 4);
+        }
     }
     st->E = (uint32_t)(_mm512_reduce_add_epi32(vE) + (int32_t)(lanes << 15)); /* lanes <= 576: no overflow */
 }
 
-/* phase 3: the value sums, as vsum(), and the division */
-static inline __attribute__((always_inline)) void OZF_ATT_CAT(OZF_ATT_NAME, _p3)(att_state *st)
+/* the division, as in core: |acc| <= 127 E, so |acc R| <= 127 2^46 */
+static inline __attribute__((always_inline)) void OZF_ATT_CAT(OZF_ATT_NAME, _out)(const att_state *st, const int32_t *acc)
 {
-    const uint8_t *const pl3[2] = {st->lo[0], st->lo[1]}, *const ph3[2] = {st->hi[0], st->hi[1]};
-    int32_t acc[OZ_MAX_DHEAD];
     uint32_t d, dh = st->dh;
     int64_t R;
-    vsum_bytes(pl3, ph3, st->vp, dh, st->ra, st->rb, st->nr, acc);
-    /* the division, as in core: |acc| <= 127 E, so |acc R| <= 127 2^46 */
     R = (int64_t)(((uint64_t)1 << 46) / st->E);
     for (d = 0; d < dh; d += 8) {
         __mmask8 m = (__mmask8)(dh - d >= 8 ? 0xFF : ((1u << (dh - d)) - 1));
@@ -124,6 +128,15 @@ static inline __attribute__((always_inline)) void OZF_ATT_CAT(OZF_ATT_NAME, _p3)
         x = _mm512_min_epi64(_mm512_max_epi64(x, _mm512_set1_epi64(-OZ_ACT_MAX)), _mm512_set1_epi64(OZ_ACT_MAX));
         _mm_mask_storeu_epi8(st->o + d, m, _mm512_cvtepi64_epi8(x));
     }
+}
+
+/* phase 3: the value sums, as vsum(), and the division */
+static inline __attribute__((always_inline)) void OZF_ATT_CAT(OZF_ATT_NAME, _p3)(att_state *st)
+{
+    const uint8_t *const pl3[2] = {st->lo[0], st->lo[1]}, *const ph3[2] = {st->hi[0], st->hi[1]};
+    int32_t acc[OZ_MAX_DHEAD];
+    vsum_bytes(pl3, ph3, st->vp, st->dh, st->ra, st->rb, st->nr, acc);
+    OZF_ATT_CAT(OZF_ATT_NAME, _out)(st, acc);
 }
 
 static void OZF_ATT_NAME(const int8_t *q, const int8_t *kp, const int32_t *ksum, const int8_t *vp, uint32_t cap,
@@ -135,7 +148,7 @@ static void OZF_ATT_NAME(const int8_t *q, const int8_t *kp, const int32_t *ksum,
     a.q = q, a.kp = kp, a.ksum = ksum, a.vp = vp, a.cap = cap, a.dh = dh, a.w = *w, a.n = n;
     a.am = am, a.as = as, a.slope = slope, a.o = o;
     OZF_ATT_CAT(OZF_ATT_NAME, _p1)(&a, scr->zs, &st);
-    OZF_ATT_CAT(OZF_ATT_NAME, _p2)(&st);
+    OZF_ATT_CAT(OZF_ATT_NAME, _p2)(&st, NULL, NULL);
     OZF_ATT_CAT(OZF_ATT_NAME, _p3)(&st);
 }
 
@@ -146,8 +159,46 @@ static void OZF_ATT_CAT(OZF_ATT_NAME, 2)(const ozf_att_job *a, const ozf_att_job
     att_state sa, sb;
     OZF_ATT_CAT(OZF_ATT_NAME, _p1)(a, scr->zs, &sa);
     OZF_ATT_CAT(OZF_ATT_NAME, _p1)(b, scr->tmp, &sb);
-    OZF_ATT_CAT(OZF_ATT_NAME, _p2)(&sa);
-    OZF_ATT_CAT(OZF_ATT_NAME, _p2)(&sb);
+    OZF_ATT_CAT(OZF_ATT_NAME, _p2)(&sa, NULL, NULL);
+    OZF_ATT_CAT(OZF_ATT_NAME, _p2)(&sb, NULL, NULL);
     OZF_ATT_CAT(OZF_ATT_NAME, _p3)(&sa);
     OZF_ATT_CAT(OZF_ATT_NAME, _p3)(&sb);
+}
+
+/* 16 attentions of one head (Dh = 16) whose windows lie in one range of nu
+ * keys (a multiple of 64) from ring slot base (a multiple of 64; the ring's
+ * capacity is one too), row r's from key u0[r] on: scores and weights per
+ * row as above, two rows at a time, the weights' bytes into the rows of two
+ * 16 x nu matrices (zero outside each window), the value sums of all 16 on
+ * AMX tiles (vsum_amx16), the division per row. */
+static void OZF_ATT_CAT(OZF_ATT_NAME, 16)(const ozf_att_job *j, const uint32_t *u0, uint32_t base, uint32_t nu,
+                                         ozf_scratch *scr)
+{
+    att_state st[2];
+    int32_t acc[16][16] __attribute__((aligned(64)));
+    uint32_t E[16], r, i, ld = scr->ew_ld;
+    uint8_t *elo = scr->ew, *ehi = scr->ew + 16 * (size_t)ld;
+    for (r = 0; r < 16; r += 2) {
+        OZF_ATT_CAT(OZF_ATT_NAME, _p1)(&j[r], scr->zs, &st[0]);
+        OZF_ATT_CAT(OZF_ATT_NAME, _p1)(&j[r + 1], scr->tmp, &st[1]);
+        for (i = 0; i < 2; i++) {
+            uint8_t *rl = elo + (size_t)(r + i) * ld, *rh = ehi + (size_t)(r + i) * ld;
+            /* run 1 (past the ring's end) follows run 0 in key order */
+            uint8_t *dl[2] = {rl + u0[r + i], rl + u0[r + i] + (st[i].rb[0] - st[i].ra[0])};
+            uint8_t *dhb[2] = {rh + u0[r + i], rh + u0[r + i] + (st[i].rb[0] - st[i].ra[0])};
+            uint32_t x;
+            for (x = 0; x < nu; x += 64) {
+                _mm512_store_si512(rl + x, _mm512_setzero_si512());
+                _mm512_store_si512(rh + x, _mm512_setzero_si512());
+            }
+            OZF_ATT_CAT(OZF_ATT_NAME, _p2)(&st[i], dl, dhb);
+            E[r + i] = st[i].E;
+        }
+    }
+    vsum_amx16(elo, ehi, ld, nu, j[0].vp, j[0].cap, base, acc);
+    for (r = 0; r < 16; r++) {
+        att_state *so = &st[0];
+        so->dh = 16, so->o = j[r].o, so->E = E[r];
+        OZF_ATT_CAT(OZF_ATT_NAME, _out)(so, acc[r]);
+    }
 }

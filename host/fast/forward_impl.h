@@ -149,25 +149,66 @@ static void attend_job(const ozf_model *fm, ozf_scratch *s, const ozf_ring *r, u
  * share one ring, and a head's keys and values, 2 W Dh bytes, stay in L1 from
  * one row to the next); by the file's pair kernel where it has one
  * (OZF_ATTEND2_FOR): two of these independent attentions at a time, so that
- * one's chains of latency overlap the other's work */
+ * one's chains of latency overlap the other's work. Where the file has a
+ * kernel for 16 rows (OZF_ATTEND16_FOR, the value sums on AMX tiles) and a
+ * block of 16 rows are consecutive positions of one ring (encode), that
+ * kernel takes them: their windows are laid over one range of keys from
+ * basepos (a position whose slot is a multiple of 64) on, u = position -
+ * basepos, nu keys rounded up to 64, and row r's window starts at u0[r]. */
 static void attend_all(const ozf_model *fm, ozf_scratch *s, ozf_ring *const *rings, uint32_t l, uint32_t nrows,
                        const uint32_t *pos)
 {
     const oz_config *c = &fm->m->cfg;
-    uint32_t D = c->d_model, H = c->n_head, Dh = D / H, k = 0, nk = H * nrows, h, r;
+    uint32_t D = c->d_model, H = c->n_head, Dh = D / H, k = 0, nk = H * nrows, h, r, r16 = 0;
     ozf_att_job a;
+#ifdef OZF_ATTEND16_FOR
+    if (OZF_ATTEND16_OK(fm, s, Dh) && nrows >= 16 && rings[0]->cap % 64 == 0) {
+        /* the leading rows that form whole blocks of 16 consecutive positions of one ring */
+        for (r = 1; r < nrows && rings[r] == rings[0] && pos[r] == pos[0] + r; r++)
+            ;
+        r16 = r & ~15u;
+    }
+    if (r16) {
+        ozf_att_job j16[16];
+        uint32_t u0[16], r0, cap = rings[0]->cap;
+        for (h = 0; h < H; h++)
+            for (r0 = 0; r0 < r16; r0 += 16) {
+                uint32_t L = UINT32_MAX, basepos, nu;
+                for (r = 0; r < 16; r++) {
+                    uint32_t q = r0 + r;
+                    attend_job(fm, s, rings[q], l, h, pos[q], s->qkv + (size_t)q * 3 * D + h * Dh,
+                               s->a + (size_t)q * D + h * Dh, &j16[r]);
+                    if (pos[q] + 1 - j16[r].n < L)
+                        L = pos[q] + 1 - j16[r].n;
+                }
+                /* L % cap - basepos % cap = (L % cap) % 64, so basepos >= 0 */
+                basepos = L - (L % cap) % 64;
+                nu = (pos[r0 + 15] + 1 - basepos + 63) & ~63u;
+                for (r = 0; r < 16; r++)
+                    u0[r] = pos[r0 + r] + 1 - j16[r].n - basepos;
+                OZF_ATTEND16_FOR(fm)(j16, u0, basepos % cap, nu, s);
+            }
+    }
+#endif
+    /* the rest: (head, row) pairs over the rows from r16 on */
+    nk = H * (nrows - r16);
+#define OZF_HR(kk) (h = (kk) / (nrows - r16), r = r16 + (kk) % (nrows - r16))
 #ifdef OZF_ATTEND2_FOR
-    ozf_att_job b;
-    for (; k + 2 <= nk; k += 2) {
-        h = k / nrows, r = k % nrows;
-        attend_job(fm, s, rings[r], l, h, pos[r], s->qkv + (size_t)r * 3 * D + h * Dh, s->a + (size_t)r * D + h * Dh, &a);
-        h = (k + 1) / nrows, r = (k + 1) % nrows;
-        attend_job(fm, s, rings[r], l, h, pos[r], s->qkv + (size_t)r * 3 * D + h * Dh, s->a + (size_t)r * D + h * Dh, &b);
-        OZF_ATTEND2_FOR(fm)(&a, &b, s);
+    {
+        ozf_att_job b;
+        for (; k + 2 <= nk; k += 2) {
+            OZF_HR(k);
+            attend_job(fm, s, rings[r], l, h, pos[r], s->qkv + (size_t)r * 3 * D + h * Dh, s->a + (size_t)r * D + h * Dh,
+                       &a);
+            OZF_HR(k + 1);
+            attend_job(fm, s, rings[r], l, h, pos[r], s->qkv + (size_t)r * 3 * D + h * Dh, s->a + (size_t)r * D + h * Dh,
+                       &b);
+            OZF_ATTEND2_FOR(fm)(&a, &b, s);
+        }
     }
 #endif
     for (; k < nk; k++) {
-        h = k / nrows, r = k % nrows;
+        OZF_HR(k);
         attend_job(fm, s, rings[r], l, h, pos[r], s->qkv + (size_t)r * 3 * D + h * Dh, s->a + (size_t)r * D + h * Dh, &a);
 #ifdef OZF_ATTEND_FOR
         OZF_ATTEND_FOR(fm)
@@ -176,6 +217,7 @@ static void attend_all(const ozf_model *fm, ozf_scratch *s, ozf_ring *const *rin
 #endif
         (a.q, a.kp, a.ksum, a.vp, a.cap, a.dh, &a.w, a.n, a.am, a.as, a.slope, s, a.o);
     }
+#undef OZF_HR
 }
 
 /* oz_rmsnorm with the square root of ozf_isqrt64 (the same integers: core's

@@ -292,6 +292,44 @@ static void gemm_amx(const void *wp, uint32_t rows, uint32_t k, const int8_t *a_
     }
     _tile_release();
 }
+/* acc[r][d] = sum over the nu keys u of e_r,u v_u,d for 16 rows r and the 16
+ * dimensions of a head (Dh = 16): the weights' low and high bytes are the
+ * rows of two 16 x nu byte matrices (elo, ehi, ld bytes apart), key u is
+ * ring slot (base + u) mod cap, and base, cap and nu are multiples of 64, so
+ * the values of keys 64 t .. 64 t + 63 are 16 consecutive groups of the
+ * value ring (16 x 64 bytes: group g's byte 4 d + i is slot 4 g + i's value
+ * d), which is the B tile as it is: C[r][d] += sum over g and i of
+ * A[r][4 g + i] B[g][4 d + i]. acc = 256 sum(hi v) + sum(lo v), as
+ * vsum_bytes (docs/integer-model.md, "Value sums"). */
+static void vsum_amx16(const uint8_t *elo, const uint8_t *ehi, uint32_t ld, uint32_t nu, const int8_t *vp,
+                       uint32_t cap, uint32_t base, int32_t acc[16][16])
+{
+    amx_cfg cfg;
+    int32_t hi[16][16] __attribute__((aligned(64)));
+    uint32_t t, r;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (t = 0; t < 5; t++) { /* 0, 1: C (lo, hi); 2, 3: A (lo, hi); 4: B */
+        cfg.rows[t] = 16;
+        cfg.colsb[t] = 64;
+    }
+    _tile_loadconfig(&cfg);
+    _tile_zero(0);
+    _tile_zero(1);
+    for (t = 0; t < nu; t += 64) {
+        _tile_loadd(2, elo + t, ld);
+        _tile_loadd(3, ehi + t, ld);
+        _tile_loadd(4, vp + (size_t)((base + t) % cap) / 4 * 64, 64);
+        _tile_dpbusd(0, 2, 4);
+        _tile_dpbusd(1, 3, 4);
+    }
+    _tile_stored(0, acc, 64);
+    _tile_stored(1, hi, 64);
+    _tile_release();
+    for (r = 0; r < 16; r++)
+        _mm512_store_si512(acc[r], _mm512_add_epi32(_mm512_slli_epi32(_mm512_load_si512(hi[r]), 8), _mm512_load_si512(acc[r])));
+}
+
 #if defined(__clang__)
 #pragma clang attribute pop
 #else
@@ -717,6 +755,9 @@ static inline __m512i exp2_t16_vbmi(__m512i t, const __m512i *T)
 #define OZF_ATTEND_FOR(fm) ((fm)->vbmi ? attend_vbmi : attend)
 #define OZF_GEMM_FOR(fm) ((fm)->amx ? gemm_amx : gemm)
 #define OZF_ATTEND2_FOR(fm) ((fm)->vbmi ? attend_vbmi2 : attend2)
+/* 16 rows of encode with the value sums on AMX (forward_impl.h, attend_all) */
+#define OZF_ATTEND16_OK(fm, s, dh) ((fm)->amx && (dh) == 16 && (s)->ew)
+#define OZF_ATTEND16_FOR(fm) ((fm)->vbmi ? attend_vbmi16 : attend16)
 
 /* oz_freq_cum with 16 lanes (docs/integer-model.md, "Frequencies"):
  * e_s * R / 2^32 with R < 2^37 is computed as e_s * Rhi + (e_s * Rlo) / 2^32

@@ -215,7 +215,13 @@ uint32_t ozf_batch_max(const oz_config *c)
 
 /* ------------------------------------------------------------------ rings */
 
-uint32_t ozf_ring_cap(uint32_t ctx, uint32_t block) { return (ctx + block - 1 + 15) & ~15u; }
+/* a multiple of 16; of 64 for blocks of 16 or more (encode), whose value
+ * sums may be taken 64 slots at a time on AMX tiles (attend_all) */
+uint32_t ozf_ring_cap(uint32_t ctx, uint32_t block)
+{
+    uint32_t align = block >= 16 ? 63u : 15u;
+    return (ctx + block - 1 + align) & ~align;
+}
 
 int ozf_ring_init(ozf_ring *r, const oz_config *c, uint32_t cap)
 {
@@ -250,8 +256,12 @@ int ozf_scratch_init(ozf_scratch *s, const oz_config *c, uint32_t nrows)
     if (A < 256)
         A = 256;
 #define AL(x) (((x) + 63) & ~(size_t)63)
+    /* the AMX value sums' rows: up to W + 15 keys of 16 windows, from a slot
+     * up to 63 before the first, rounded up to 64, and 64 bytes for the
+     * weights' last stores past the end */
+    size_t ld = nrows >= 16 ? ((W + 15 + 63 + 63) & ~(size_t)63) + 64 : 0;
     sz = AL(4 * nrows * D) + AL(4 * nrows * A) + AL(nrows * D) + AL(nrows * 3 * D) + AL(nrows * D) +
-         AL(nrows * F) + 2 * AL(4 * W) + AL(2 * W);
+         AL(nrows * F) + 2 * AL(4 * W) + AL(2 * W) + 2 * 16 * ld;
     memset(s, 0, sizeof *s);
     if (posix_memalign(&s->mem, 64, sz))
         return -1;
@@ -265,7 +275,9 @@ int ozf_scratch_init(ozf_scratch *s, const oz_config *c, uint32_t nrows)
         s->g = (int8_t *)p, p += AL(nrows * F);
         s->zs = (int32_t *)(void *)p, p += AL(4 * W);
         s->tmp = (int32_t *)(void *)p, p += AL(4 * W);
-        s->e = (uint16_t *)(void *)p;
+        s->e = (uint16_t *)(void *)p, p += AL(2 * W);
+        s->ew = ld ? p : NULL;
+        s->ew_ld = (uint32_t)ld;
     }
 #undef AL
     s->nrows = nrows;

@@ -167,7 +167,8 @@ typedef struct ozf_ring {
 
 int ozf_ring_init(ozf_ring *r, const oz_config *c, uint32_t cap);
 void ozf_ring_free(ozf_ring *r);
-/* Smallest valid ring length (multiple of 16) for a window and block. */
+/* Smallest valid ring length for a window and block: a multiple of 16, of
+ * 64 for blocks of 16 or more (the AMX value sums read 64 slots at a time). */
 uint32_t ozf_ring_cap(uint32_t ctx, uint32_t block);
 
 /* Scratch for up to nrows rows. */
@@ -180,6 +181,10 @@ typedef struct ozf_scratch {
     uint16_t *e;        /* (W) */
     int32_t *tmp;       /* (W) the portable attention's work space; the second attention's logits in attend2 */
     uint64_t trimmed;   /* window positions left out because their weight is 0 (attend_keep), a count for tests */
+    /* (2, 16, ew_ld) the weights' low and high bytes of 16 rows for the
+     * AMX value sums (encode, nrows >= 16 only; else NULL) */
+    uint8_t *ew;
+    uint32_t ew_ld;
 } ozf_scratch;
 
 int ozf_scratch_init(ozf_scratch *s, const oz_config *c, uint32_t nrows);
