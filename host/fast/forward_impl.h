@@ -261,6 +261,11 @@ static void forward(const ozf_model *fm, ozf_scratch *s, uint32_t nrows, const u
     const oz_config *c = &m->cfg;
     uint32_t D = c->d_model, F = c->d_ff, l, r, i;
     int32_t *x = s->x, *acc = s->acc;
+#ifdef OZF_AMX_BEGIN
+    int amx = OZF_AMX_BEGIN(fm, nrows);
+    if (amx)
+        OZF_AMX_BEGIN_FN();
+#endif
 
     for (r = 0; r < nrows; r++) {
         const int8_t *e = m->emb + (size_t)tok[r] * D;
@@ -300,4 +305,8 @@ static void forward(const ozf_model *fm, ozf_scratch *s, uint32_t nrows, const u
     OZF_GEMM_FOR(fm)(fm->head, 256, D, s->y, D, nrows, acc, 256);
     for (r = 0; r < nrows; r++)
         rq_rows(acc + (size_t)r * 256, 256, fm->mhead, fm->shead, -OZ_Z_MAX, OZ_Z_MAX, z + (size_t)r * 256);
+#ifdef OZF_AMX_BEGIN
+    if (amx)
+        OZF_AMX_END_FN();
+#endif
 }

@@ -231,31 +231,35 @@ typedef struct amx_cfg {
     uint8_t rows[16];
 } amx_cfg;
 
-static void gemm_amx(const void *wp, uint32_t rows, uint32_t k, const int8_t *a_signed, uint32_t lda, uint32_t nb,
-                     int32_t *c, uint32_t ldc)
+/* One tile configuration for every AMX kernel: the 8 tiles of 16 rows of 64
+ * bytes. forward() loads it once for a pass of 16 rows or more and releases
+ * it at the end (ldtilecfg costs about as much as a few tile products); the
+ * kernels exposed alone (ozf_kernels.gemm_amx) load it themselves. */
+static void amx_begin(void)
+{
+    /* a constant in memory: gcc 12's _tile_loadconfig tells the compiler it
+     * reads 8 bytes, so stores that fill a local configuration may be
+     * dropped as dead (seen: the tiles were left unconfigured) */
+    static const amx_cfg cfg __attribute__((aligned(64))) = {
+        1, 0, {0}, {64, 64, 64, 64, 64, 64, 64, 64, 0, 0, 0, 0, 0, 0, 0, 0}, {16, 16, 16, 16, 16, 16, 16, 16, 0, 0, 0, 0, 0, 0, 0, 0}};
+    _tile_loadconfig(&cfg);
+}
+
+static void amx_end(void) { _tile_release(); }
+
+/* gemm on tiles; the configuration is loaded; nb >= 16 */
+static void gemm_amx_run(const void *wp, uint32_t rows, uint32_t k, const uint8_t *a, uint32_t nb, int32_t *c,
+                         uint32_t ldc)
 {
     const int8_t *w = (const int8_t *)wp;
     const int32_t *rs = (const int32_t *)(const void *)(w + (size_t)rows * k);
     uint32_t kp = (k + 63) & ~63u, nmb = (nb + 15) / 16, nkg = KG(k), nkc = kp / 64, nrb = rows / 16;
     uint32_t mb, rb, kc, t, r;
-    const uint8_t *a;
-    amx_cfg cfg;
     int32_t tile[4][256] __attribute__((aligned(64)));
-    if (nb < 16 || !(a = to_unsigned_amx(a_signed, lda, k, nb, kp, nmb * 16))) {
-        gemm(wp, rows, k, a_signed, lda, nb, c, ldc);
-        return;
-    }
     /* tiles 0-3: C (16 x 16 int32), 4-5: A (16 rows x 64 bytes), 6-7: B
-     * (16 groups x 64 bytes) */
-    memset(&cfg, 0, sizeof cfg);
-    cfg.palette = 1;
-    for (t = 0; t < 8; t++) {
-        cfg.rows[t] = 16;
-        cfg.colsb[t] = 64;
-    }
-    _tile_loadconfig(&cfg);
-    /* two blocks of 16 activation rows times two blocks of 16 weight rows at
-     * a time (an odd last block is computed twice and stored once) */
+     * (16 groups x 64 bytes); two blocks of 16 activation rows times two
+     * blocks of 16 weight rows at a time (an odd last block is computed
+     * twice and stored once) */
     for (mb = 0; mb < nmb; mb += 2) {
         uint32_t mb1 = mb + 1 < nmb ? mb + 1 : mb;
         for (rb = 0; rb < nrb; rb += 2) {
@@ -290,8 +294,34 @@ static void gemm_amx(const void *wp, uint32_t rows, uint32_t k, const int8_t *a_
             }
         }
     }
-    _tile_release();
 }
+
+/* the forward pass's gemm when the model uses AMX: on tiles (configured by
+ * forward) for 16 rows or more, else as gemm */
+static void gemm_amx_in(const void *wp, uint32_t rows, uint32_t k, const int8_t *a_signed, uint32_t lda, uint32_t nb,
+                        int32_t *c, uint32_t ldc)
+{
+    uint32_t kp = (k + 63) & ~63u;
+    const uint8_t *a = nb >= 16 ? to_unsigned_amx(a_signed, lda, k, nb, kp, (nb + 15) & ~15u) : NULL;
+    if (!a)
+        gemm(wp, rows, k, a_signed, lda, nb, c, ldc);
+    else
+        gemm_amx_run(wp, rows, k, a, nb, c, ldc);
+}
+
+/* ozf_kernels.gemm_amx: the same, on its own */
+static void gemm_amx(const void *wp, uint32_t rows, uint32_t k, const int8_t *a_signed, uint32_t lda, uint32_t nb,
+                     int32_t *c, uint32_t ldc)
+{
+    if (nb < 16) {
+        gemm(wp, rows, k, a_signed, lda, nb, c, ldc);
+        return;
+    }
+    amx_begin();
+    gemm_amx_in(wp, rows, k, a_signed, lda, nb, c, ldc);
+    amx_end();
+}
+
 /* acc[r][d] = sum over the nu keys u of e_r,u v_u,d for 16 rows r and the 16
  * dimensions of a head (Dh = 16): the weights' low and high bytes are the
  * rows of two 16 x nu byte matrices (elo, ehi, ld bytes apart), key u is
@@ -300,34 +330,44 @@ static void gemm_amx(const void *wp, uint32_t rows, uint32_t k, const int8_t *a_
  * value ring (16 x 64 bytes: group g's byte 4 d + i is slot 4 g + i's value
  * d), which is the B tile as it is: C[r][d] += sum over g and i of
  * A[r][4 g + i] B[g][4 d + i]. acc = 256 sum(hi v) + sum(lo v), as
- * vsum_bytes (docs/integer-model.md, "Value sums"). */
+ * vsum_bytes (docs/integer-model.md, "Value sums"). The configuration is
+ * loaded (forward). Keys alternate between two sets of accumulators (tiles
+ * 0, 1 and 2, 3), so that two tile products' latencies overlap;
+ * base + u < 2 cap (nu <= cap + 64, base <= cap - 64). */
 static void vsum_amx16(const uint8_t *elo, const uint8_t *ehi, uint32_t ld, uint32_t nu, const int8_t *vp,
                        uint32_t cap, uint32_t base, int32_t acc[16][16])
 {
-    amx_cfg cfg;
-    int32_t hi[16][16] __attribute__((aligned(64)));
-    uint32_t t, r;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.palette = 1;
-    for (t = 0; t < 5; t++) { /* 0, 1: C (lo, hi); 2, 3: A (lo, hi); 4: B */
-        cfg.rows[t] = 16;
-        cfg.colsb[t] = 64;
-    }
-    _tile_loadconfig(&cfg);
+    int32_t part[3][16][16] __attribute__((aligned(64)));
+    uint32_t t, r, slot = base;
     _tile_zero(0);
     _tile_zero(1);
-    for (t = 0; t < nu; t += 64) {
-        _tile_loadd(2, elo + t, ld);
-        _tile_loadd(3, ehi + t, ld);
-        _tile_loadd(4, vp + (size_t)((base + t) % cap) / 4 * 64, 64);
-        _tile_dpbusd(0, 2, 4);
-        _tile_dpbusd(1, 3, 4);
+    _tile_zero(2);
+    _tile_zero(3);
+    for (t = 0; t < nu; t += 128) {
+        _tile_loadd(4, elo + t, ld);
+        _tile_loadd(5, ehi + t, ld);
+        _tile_loadd(6, vp + (size_t)slot / 4 * 64, 64);
+        _tile_dpbusd(0, 4, 6);
+        _tile_dpbusd(1, 5, 6);
+        slot = slot + 64 >= cap ? slot + 64 - cap : slot + 64;
+        if (t + 64 < nu) {
+            _tile_loadd(4, elo + t + 64, ld);
+            _tile_loadd(5, ehi + t + 64, ld);
+            _tile_loadd(7, vp + (size_t)slot / 4 * 64, 64);
+            _tile_dpbusd(2, 4, 7);
+            _tile_dpbusd(3, 5, 7);
+            slot = slot + 64 >= cap ? slot + 64 - cap : slot + 64;
+        }
     }
     _tile_stored(0, acc, 64);
-    _tile_stored(1, hi, 64);
-    _tile_release();
+    _tile_stored(1, part[0], 64);
+    _tile_stored(2, part[1], 64);
+    _tile_stored(3, part[2], 64);
     for (r = 0; r < 16; r++)
-        _mm512_store_si512(acc[r], _mm512_add_epi32(_mm512_slli_epi32(_mm512_load_si512(hi[r]), 8), _mm512_load_si512(acc[r])));
+        _mm512_store_si512(acc[r], _mm512_add_epi32(_mm512_slli_epi32(_mm512_add_epi32(_mm512_load_si512(part[0][r]),
+                                                                                       _mm512_load_si512(part[2][r])),
+                                                                      8),
+                                                    _mm512_add_epi32(_mm512_load_si512(acc[r]), _mm512_load_si512(part[1][r]))));
 }
 
 #if defined(__clang__)
@@ -753,7 +793,11 @@ static inline __m512i exp2_t16_vbmi(__m512i t, const __m512i *T)
 
 /* forward_impl.h calls the variant the model was prepared for */
 #define OZF_ATTEND_FOR(fm) ((fm)->vbmi ? attend_vbmi : attend)
-#define OZF_GEMM_FOR(fm) ((fm)->amx ? gemm_amx : gemm)
+#define OZF_GEMM_FOR(fm) ((fm)->amx ? gemm_amx_in : gemm)
+/* forward loads the tile configuration for passes of 16 rows or more */
+#define OZF_AMX_BEGIN(fm, nrows) ((fm)->amx && (nrows) >= 16)
+#define OZF_AMX_BEGIN_FN amx_begin
+#define OZF_AMX_END_FN amx_end
 #define OZF_ATTEND2_FOR(fm) ((fm)->vbmi ? attend_vbmi2 : attend2)
 /* 16 rows of encode with the value sums on AMX (forward_impl.h, attend_all) */
 #define OZF_ATTEND16_OK(fm, s, dh) ((fm)->amx && (dh) == 16 && (s)->ew)
