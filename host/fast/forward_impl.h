@@ -97,9 +97,13 @@ static void attend(const int8_t *q, const int8_t *kp, const int32_t *ksum, const
  * maximum. A key with zub - slope * dist <= zself - 4096 therefore has
  * t = zmax - z >= 4096 and weight oz_exp2q15(t) = 0: it adds nothing to E or
  * to the value sums and is not the maximum. Those are the keys at distance
- * >= keep = ceil((zub - zself + 4096) / slope); keep >= 1. */
+ * >= keep = ceil((zub - zself + 4096) / slope); keep >= 1. Keeping more
+ * of the oldest positions than that changes nothing (their weights are 0
+ * as well), so keep is computed as floor(num rcp / 2^32) with
+ * rcp = ceil(2^32 / slope) (ozf_model.slope_rcp), which is floor(num /
+ * slope) or one more, without a division. */
 static uint32_t attend_keep(const int8_t *q, const int8_t *k, uint32_t dh, int32_t am, int32_t as, int32_t slope,
-                            uint32_t n)
+                            uint64_t rcp, uint32_t n)
 {
     int32_t l1, dot, zself, zub;
     uint32_t num;
@@ -110,29 +114,32 @@ static uint32_t attend_keep(const int8_t *q, const int8_t *k, uint32_t dh, int32
     zub = oz_att_logit(127 * l1, am, as, slope, 0); /* 127 |q|_1 <= 127 * 127 * 256 < 2^22 */
     /* keep = floor(num / slope) with num = zub - zself + 4096 + slope - 1:
      * zself <= zub (q . k_p <= 127 |q|_1, rq non-decreasing), both within
-     * +-2^24, so 0 < num < 2^26; keep >= n exactly when num >= n slope,
-     * which spares the division for the heads that keep their window */
+     * +-2^24, so 0 < num < 2^26; keep >= n exactly when num >= n slope.
+     * Otherwise keep < n, and num rcp / 2^32 lies in [num / slope,
+     * num / slope + num / 2^32) with num / 2^32 < 2^-6: its floor is keep or
+     * keep + 1 <= n (num rcp < 2^26 2^32, no overflow). */
     num = (uint32_t)(zub - zself) + 4096u + (uint32_t)slope - 1u;
     if ((uint64_t)num >= (uint64_t)n * (uint32_t)slope)
         return n;
-    return num / (uint32_t)slope;
+    return (uint32_t)(((uint64_t)num * rcp) >> 32);
 }
 
-/* One head's attention for a row at position p: the window of positions
- * max(0, p-W+1)..p, less the oldest ones whose weight is 0 (attend_keep),
- * as runs of ring slots. q is the row's query; the row's own key follows it
- * at q + D. */
+/* One head's attention for a row at position p (in ring slot ps = p mod
+ * cap): the window of positions max(0, p-W+1)..p, less the oldest ones whose
+ * weight is 0 (attend_keep), as runs of ring slots. q is the row's query;
+ * the row's own key follows it at q + D. */
 static void attend_job(const ozf_model *fm, ozf_scratch *s, const ozf_ring *r, uint32_t l, uint32_t h, uint32_t p,
-                       const int8_t *q, int8_t *o, ozf_att_job *j)
+                       uint32_t ps, const int8_t *q, int8_t *o, ozf_att_job *j)
 {
     const oz_config *c = &fm->m->cfg;
     const oz_layer *L = &fm->m->layer[l];
     uint32_t D = c->d_model, H = c->n_head, Dh = D / H, W = c->ctx, cap = r->cap;
-    uint32_t full = p + 1 >= W ? W : p + 1, n = attend_keep(q, q + D, Dh, L->att[0], L->att[1], L->slope[h], full);
-    uint32_t lo = p + 1 - n;
+    uint32_t full = p + 1 >= W ? W : p + 1;
+    uint32_t n = attend_keep(q, q + D, Dh, L->att[0], L->att[1], L->slope[h], fm->slope_rcp[l][h], full);
     size_t head = (size_t)l * D * cap + (size_t)h * Dh * cap;
     s->trimmed += full - n;
-    j->w.a0 = lo % cap;
+    /* the slot of p + 1 - n: (ps - (n - 1)) mod cap, 1 <= n <= W <= cap */
+    j->w.a0 = ps + 1 >= n ? ps + 1 - n : ps + 1 + cap - n;
     if (j->w.a0 + n <= cap) {
         j->w.b0 = j->w.a0 + n;
         j->w.a1 = j->w.b1 = 0;
@@ -176,7 +183,7 @@ static void attend_all(const ozf_model *fm, ozf_scratch *s, ozf_ring *const *rin
                 uint32_t L = UINT32_MAX, basepos, nu;
                 for (r = 0; r < 16; r++) {
                     uint32_t q = r0 + r;
-                    attend_job(fm, s, rings[q], l, h, pos[q], s->qkv + (size_t)q * 3 * D + h * Dh,
+                    attend_job(fm, s, rings[q], l, h, pos[q], s->slot[q], s->qkv + (size_t)q * 3 * D + h * Dh,
                                s->a + (size_t)q * D + h * Dh, &j16[r]);
                     if (pos[q] + 1 - j16[r].n < L)
                         L = pos[q] + 1 - j16[r].n;
@@ -198,10 +205,10 @@ static void attend_all(const ozf_model *fm, ozf_scratch *s, ozf_ring *const *rin
         ozf_att_job b;
         for (; k + 2 <= nk; k += 2) {
             OZF_HR(k);
-            attend_job(fm, s, rings[r], l, h, pos[r], s->qkv + (size_t)r * 3 * D + h * Dh, s->a + (size_t)r * D + h * Dh,
+            attend_job(fm, s, rings[r], l, h, pos[r], s->slot[r], s->qkv + (size_t)r * 3 * D + h * Dh, s->a + (size_t)r * D + h * Dh,
                        &a);
             OZF_HR(k + 1);
-            attend_job(fm, s, rings[r], l, h, pos[r], s->qkv + (size_t)r * 3 * D + h * Dh, s->a + (size_t)r * D + h * Dh,
+            attend_job(fm, s, rings[r], l, h, pos[r], s->slot[r], s->qkv + (size_t)r * 3 * D + h * Dh, s->a + (size_t)r * D + h * Dh,
                        &b);
             OZF_ATTEND2_FOR(fm)(&a, &b, s);
         }
@@ -209,7 +216,7 @@ static void attend_all(const ozf_model *fm, ozf_scratch *s, ozf_ring *const *rin
 #endif
     for (; k < nk; k++) {
         OZF_HR(k);
-        attend_job(fm, s, rings[r], l, h, pos[r], s->qkv + (size_t)r * 3 * D + h * Dh, s->a + (size_t)r * D + h * Dh, &a);
+        attend_job(fm, s, rings[r], l, h, pos[r], s->slot[r], s->qkv + (size_t)r * 3 * D + h * Dh, s->a + (size_t)r * D + h * Dh, &a);
 #ifdef OZF_ATTEND_FOR
         OZF_ATTEND_FOR(fm)
 #else
@@ -261,6 +268,8 @@ static void forward(const ozf_model *fm, ozf_scratch *s, uint32_t nrows, const u
     const oz_config *c = &m->cfg;
     uint32_t D = c->d_model, F = c->d_ff, l, r, i;
     int32_t *x = s->x, *acc = s->acc;
+    for (r = 0; r < nrows; r++) /* each row's ring slot, once per pass */
+        s->slot[r] = pos[r] % rings[r]->cap;
 #ifdef OZF_AMX_BEGIN
     int amx = OZF_AMX_BEGIN(fm, nrows);
     if (amx)
@@ -282,7 +291,7 @@ static void forward(const ozf_model *fm, ozf_scratch *s, uint32_t nrows, const u
             rq_i8(acc + (size_t)r * 3 * D, 3 * D, fm->mqkv[l], fm->sqkv[l], s->qkv + (size_t)r * 3 * D);
         for (r = 0; r < nrows; r++) {
             const int8_t *row = s->qkv + (size_t)r * 3 * D;
-            ring_put(rings[r], c, l, pos[r] % rings[r]->cap, row + D, row + 2 * D);
+            ring_put(rings[r], c, l, s->slot[r], row + D, row + 2 * D);
         }
         attend_all(fm, s, rings, l, nrows, pos);
         OZF_GEMM_FOR(fm)(fm->wo[l], D, D, s->a, D, nrows, acc, D);

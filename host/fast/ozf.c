@@ -175,6 +175,13 @@ int ozf_model_init(ozf_model *fm, const oz_model *m, int isa)
     fm->vbmi = isa == OZF_AVX512 && __builtin_cpu_supports("avx512vbmi");
 #endif
     fm->amx = isa == OZF_AVX512 && k->gemm_amx && ozf_amx_available();
+    for (l = 0; l < c->n_layer; l++) {
+        uint32_t h;
+        for (h = 0; h < c->n_head; h++) {
+            uint64_t sl = m->layer[l].slope[h] > 0 ? (uint64_t)m->layer[l].slope[h] : 0;
+            fm->slope_rcp[l][h] = sl ? (((uint64_t)1 << 32) + sl - 1) / sl : 0;
+        }
+    }
     return 0;
 }
 
@@ -261,7 +268,7 @@ int ozf_scratch_init(ozf_scratch *s, const oz_config *c, uint32_t nrows)
      * weights' last stores past the end */
     size_t ld = nrows >= 16 ? ((W + 15 + 63 + 63) & ~(size_t)63) + 64 : 0;
     sz = AL(4 * nrows * D) + AL(4 * nrows * A) + AL(nrows * D) + AL(nrows * 3 * D) + AL(nrows * D) +
-         AL(nrows * F) + 2 * AL(4 * W) + AL(2 * W) + 2 * 16 * ld;
+         AL(nrows * F) + 2 * AL(4 * W) + AL(2 * W) + AL(4 * nrows) + 2 * 16 * ld;
     memset(s, 0, sizeof *s);
     if (posix_memalign(&s->mem, 64, sz))
         return -1;
@@ -276,6 +283,7 @@ int ozf_scratch_init(ozf_scratch *s, const oz_config *c, uint32_t nrows)
         s->zs = (int32_t *)(void *)p, p += AL(4 * W);
         s->tmp = (int32_t *)(void *)p, p += AL(4 * W);
         s->e = (uint16_t *)(void *)p, p += AL(2 * W);
+        s->slot = (uint32_t *)(void *)p, p += AL(4 * nrows);
         s->ew = ld ? p : NULL;
         s->ew_ld = (uint32_t)ld;
     }

@@ -145,6 +145,9 @@ typedef struct ozf_model {
     /* the matrix products of 16 rows or more on AMX tiles (ozf_amx_available);
      * tests clear it, as vbmi */
     int amx;
+    /* ceil(2^32 / slope) of each head's ALiBi slope (0 for slope 0): the
+     * window trim's division as a product (forward_impl.h, attend_keep) */
+    uint64_t slope_rcp[OZ_MAX_LAYERS][OZ_MAX_HEADS];
     void *mem;
     void *wqkv[OZ_MAX_LAYERS], *wo[OZ_MAX_LAYERS], *w1[OZ_MAX_LAYERS], *w2[OZ_MAX_LAYERS], *head;
     /* the (m, s) pairs of each matrix's rows, de-interleaved: m[rows], s[rows] */
@@ -185,6 +188,7 @@ typedef struct ozf_scratch {
      * AMX value sums (encode, nrows >= 16 only; else NULL) */
     uint8_t *ew;
     uint32_t ew_ld;
+    uint32_t *slot; /* (nrows) each row's ring slot in the current pass */
 } ozf_scratch;
 
 int ozf_scratch_init(ozf_scratch *s, const oz_config *c, uint32_t nrows);
