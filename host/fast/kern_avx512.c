@@ -515,7 +515,8 @@ static void rq_rows(const int32_t *acc, uint32_t n, const int32_t *m, const int3
                     int32_t *out)
 {
     const __m512i one = _mm512_set1_epi64(1), vlo = _mm512_set1_epi64(lo), vhi = _mm512_set1_epi64(hi);
-    const __m512i lo32 = _mm512_set1_epi64(0xFFFFFFFFll), c32 = _mm512_set1_epi32(32);
+    const __m512i lo32 = _mm512_set1_epi64(0xFFFFFFFFll), c32 = _mm512_set1_epi32(32), c33 = _mm512_set1_epi32(33);
+    const __m512i one32 = _mm512_set1_epi32(1);
     const __m512i vlo32 = _mm512_set1_epi32(lo), vhi32 = _mm512_set1_epi32(hi);
     uint32_t i = 0;
     /* 16 lanes at a time where all 16 shifts are >= 32 (docs/integer-model.md,
@@ -525,6 +526,18 @@ static void rq_rows(const int32_t *acc, uint32_t n, const int32_t *m, const int3
     for (; i + 16 <= n; i += 16) {
         __m512i a = _mm512_loadu_si512(acc + i), mm = _mm512_loadu_si512(m + i), sh = _mm512_loadu_si512(s + i);
         __m512i se, so, pe, po, r;
+        if (!_mm512_cmplt_epi32_mask(sh, c33)) {
+            /* all shifts >= 33: from the high halves H of the products
+             * alone, (H + 2^(s-33)) >> (s-32) (as rq16_hi, docs/integer-model.md
+             * "Scores from the high halves"; |acc m| < 2^62, |H| < 2^30) */
+            pe = _mm512_srli_epi64(_mm512_mul_epi32(a, mm), 32);
+            po = _mm512_mul_epi32(_mm512_srli_epi64(a, 32), _mm512_srli_epi64(mm, 32));
+            r = _mm512_add_epi32(_mm512_mask_blend_epi32((__mmask16)0xAAAA, pe, po),
+                                 _mm512_sllv_epi32(one32, _mm512_sub_epi32(sh, c33)));
+            r = _mm512_srav_epi32(r, _mm512_sub_epi32(sh, c32));
+            _mm512_storeu_si512(out + i, _mm512_min_epi32(_mm512_max_epi32(r, vlo32), vhi32));
+            continue;
+        }
         if (_mm512_cmplt_epi32_mask(sh, c32))
             break;
         se = _mm512_and_si512(sh, lo32);     /* the even lanes' shifts, as 64-bit counts */
