@@ -28,7 +28,7 @@ typedef struct cpu_ctx {
     const oz_loaded_model *lm;
     const ozf_model *fm; /* NULL: reference */
     oz_stream_job *jobs;
-    uint32_t njobs, batch;
+    uint32_t njobs, batch, groups;
     const ozip_params *p;
     uint64_t done, total;
     int nomem;
@@ -75,7 +75,11 @@ static void ref_task(void *arg, uint32_t i)
 static void fast_task(void *arg, uint32_t g)
 {
     cpu_ctx *c = (cpu_ctx *)arg;
-    uint32_t first = g * c->batch, n = c->njobs - first < c->batch ? c->njobs - first : c->batch;
+    /* batch g: streams njobs g / groups up to njobs (g + 1) / groups, so the
+     * batches differ by at most one stream (16 streams in 6: 2,3,3,2,3,3,
+     * not 3,3,3,3,3,1, which left one thread 9 streams and the other 7) */
+    uint32_t first = (uint32_t)((uint64_t)c->njobs * g / c->groups);
+    uint32_t n = (uint32_t)((uint64_t)c->njobs * (g + 1) / c->groups) - first;
     if (ozf_decode_batch(c->fm, c->jobs + first, n, tick, c) != 0)
         c->nomem = 1;
 }
@@ -108,10 +112,11 @@ static ozip_status cpu_decode(const oz_loaded_model *lm, oz_stream_job *jobs, ui
         if (groups > njobs)
             groups = njobs ? njobs : 1;
         c.batch = (njobs + groups - 1) / groups;
+        c.groups = groups;
         c.fm = &fm;
         oz_log(p, 2, "decoding %u streams on the %s engine, %u batches of up to %u", njobs, oz_engine_name(engine),
                groups, c.batch);
-        oz_parallel(threads, (njobs + c.batch - 1) / c.batch, fast_task, &c);
+        oz_parallel(threads, groups, fast_task, &c);
         ozf_model_free(&fm);
     } else {
         oz_log(p, 2, "decoding %u streams with the reference code", njobs);

@@ -166,11 +166,13 @@ static void *run(void *arg)
         pthread_barrier_wait(j->ready);
         t0 = cpu_now();
         if (j->fm) {
-            /* in batches of the size ozip uses (ozf_batch_max) */
-            uint32_t bmax = ozf_batch_max(c);
-            for (k = 0; k < j->streams; k += bmax)
-                ozf_decode_batch(j->fm, jobs + k, j->streams - k < bmax ? (uint32_t)(j->streams - k) : bmax, NULL,
-                                 NULL);
+            /* in batches as ozip makes them (host/backend_cpu.c): as many as
+             * ozf_batch_max allows, their sizes differing by at most one */
+            uint32_t bmax = ozf_batch_max(c), groups = (j->streams + bmax - 1) / bmax, g;
+            for (g = 0; g < groups; g++) {
+                uint64_t first = j->streams * g / groups, last = j->streams * (g + 1) / groups;
+                ozf_decode_batch(j->fm, jobs + first, (uint32_t)(last - first), NULL, NULL);
+            }
         } else {
             oz_state st;
             void *mem = oz_aligned_alloc(oz_state_bytes(c, c->ctx)), *ws = oz_aligned_alloc(oz_step_ws_bytes(c));
