@@ -181,13 +181,12 @@ static void gemm(const void *wp, uint32_t rows, uint32_t k, const int8_t *a_sign
 
 /* ---- the matrix products on AMX (Advanced Matrix Extensions, INT8) ----
  * Used in encode (16 activation rows or more) where the CPU has AMX-INT8 and
- * the kernel allows it (ozf_amx_available; ozf_model.amx). tdpbusd is the
- * tile form of vpdpbusd: C[m][n] += sum over k of A[m][k] B[k][n], unsigned
- * bytes A (the activations plus 128) times signed bytes B (the weights), four
- * products per step added into int32 lanes without saturation; so the same
- * row-sum correction and the same proof (docs/integer-model.md, "Matrix
- * products") hold. A weight tile (16 groups of four columns x 16 rows) is 16
- * consecutive 64-byte groups of the packed layout as it is. */
+ * the kernel allows it (ozf_amx_available; ozf_model.amx). tdpbssd is a
+ * tile product of signed bytes: C[m][n] += sum over k of A[m][k] B[k][n],
+ * four products per step added into int32 lanes without saturation, so the
+ * int8 dot products are exact (docs/integer-model.md, "Matrix products"). A
+ * weight tile (16 groups of four columns x 16 rows) is 16 consecutive
+ * 64-byte groups of the packed layout as it is. */
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("amx-tile,amx-int8"))), apply_to = function)
 #else
@@ -195,12 +194,12 @@ static void gemm(const void *wp, uint32_t rows, uint32_t k, const int8_t *a_sign
 #pragma GCC target("amx-tile,amx-int8")
 #endif
 
-/* a + 128 with rows of kp = k rounded up to 64 bytes, zero past k, and
- * zero rows up to a multiple of 16, into a per-thread buffer (NULL if out of
- * memory) */
-static const uint8_t *to_unsigned_amx(const int8_t *a, uint32_t lda, uint32_t k, uint32_t nb, uint32_t kp, uint32_t nbp)
+/* the activations (signed, as they are) in rows of kp = k rounded up to 64
+ * bytes, zero past k, and zero rows up to nbp (a multiple of 16), into a
+ * per-thread buffer (NULL if out of memory) */
+static const int8_t *pad_amx(const int8_t *a, uint32_t lda, uint32_t k, uint32_t nb, uint32_t kp, uint32_t nbp)
 {
-    static __thread uint8_t *buf;
+    static __thread int8_t *buf;
     static __thread size_t cap;
     size_t need = (size_t)nbp * kp;
     uint32_t b, i;
@@ -213,13 +212,12 @@ static const uint8_t *to_unsigned_amx(const int8_t *a, uint32_t lda, uint32_t k,
     }
     for (b = 0; b < nbp; b++) {
         const int8_t *src = a + (size_t)b * lda;
-        uint8_t *dst = buf + (size_t)b * kp;
+        int8_t *dst = buf + (size_t)b * kp;
         for (i = 0; i < kp; i += 64) {
             uint32_t left = b < nb && k > i ? k - i : 0;
             __mmask64 m = left >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << left) - 1);
             /* the activation bytes where they are, 0 past k (and in the padding rows) */
-            _mm512_store_si512(dst + i, _mm512_maskz_mov_epi8(m, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, src + i),
-                                                                                  _mm512_set1_epi8((char)0x80))));
+            _mm512_store_si512(dst + i, _mm512_maskz_loadu_epi8(m, src + i));
         }
     }
     return buf;
@@ -247,15 +245,17 @@ static void amx_begin(void)
 
 static void amx_end(void) { _tile_release(); }
 
-/* gemm on tiles; the configuration is loaded; nb >= 16 */
-static void gemm_amx_run(const void *wp, uint32_t rows, uint32_t k, const uint8_t *a, uint32_t nb, int32_t *c,
+/* gemm on tiles; the configuration is loaded; nb >= 16. tdpbssd takes
+ * signed bytes on both sides, so the activations go in as they are and
+ * the products need no correction: whole blocks of 16 rows are stored
+ * from the tiles straight into c. */
+static void gemm_amx_run(const void *wp, uint32_t rows, uint32_t k, const int8_t *a, uint32_t nb, int32_t *c,
                          uint32_t ldc)
 {
     const int8_t *w = (const int8_t *)wp;
-    const int32_t *rs = (const int32_t *)(const void *)(w + (size_t)rows * k);
     uint32_t kp = (k + 63) & ~63u, nmb = (nb + 15) / 16, nkg = KG(k), nkc = kp / 64, nrb = rows / 16;
-    uint32_t mb, rb, kc, t, r;
-    int32_t tile[4][256] __attribute__((aligned(64)));
+    uint32_t mb, rb, kc, r;
+    int32_t tile[256] __attribute__((aligned(64)));
     /* tiles 0-3: C (16 x 16 int32), 4-5: A (16 rows x 64 bytes), 6-7: B
      * (16 groups x 64 bytes); two blocks of 16 activation rows times two
      * blocks of 16 weight rows at a time (an odd last block is computed
@@ -275,23 +275,31 @@ static void gemm_amx_run(const void *wp, uint32_t rows, uint32_t k, const uint8_
                 _tile_loadd(5, a + (size_t)mb1 * 16 * kp + kc * 64, kp);
                 _tile_loadd(6, w + ((size_t)rb * nkg + kc * 16) * 64, 64);
                 _tile_loadd(7, w + ((size_t)rb1 * nkg + kc * 16) * 64, 64);
-                _tile_dpbusd(0, 4, 6);
-                _tile_dpbusd(1, 4, 7);
-                _tile_dpbusd(2, 5, 6);
-                _tile_dpbusd(3, 5, 7);
+                _tile_dpbssd(0, 4, 6);
+                _tile_dpbssd(1, 4, 7);
+                _tile_dpbssd(2, 5, 6);
+                _tile_dpbssd(3, 5, 7);
             }
-            _tile_stored(0, tile[0], 64);
-            _tile_stored(1, tile[1], 64);
-            _tile_stored(2, tile[2], 64);
-            _tile_stored(3, tile[3], 64);
-            for (t = 0; t < 4; t++) {
-                __m512i corr = _mm512_slli_epi32(_mm512_loadu_si512(rs + tr[t] * 16), 7);
-                if ((t & 1 && rb1 == rb) || (t & 2 && mb1 == mb))
-                    continue;
-                for (r = 0; r < 16 && tm[t] * 16 + r < nb; r++)
-                    _mm512_storeu_si512(c + (size_t)(tm[t] * 16 + r) * ldc + tr[t] * 16,
-                                        _mm512_sub_epi32(_mm512_load_si512(tile[t] + 16 * r), corr));
-            }
+            /* a tile's 16 rows straight into c where all are rows of the
+             * batch; the last, partial block through a buffer */
+#define OZF_TSTORE(T)                                                                                            \
+    do {                                                                                                         \
+        if (!(((T) & 1 && rb1 == rb) || ((T) & 2 && mb1 == mb))) {                                               \
+            int32_t *dst = c + (size_t)tm[T] * 16 * ldc + tr[T] * 16;                                            \
+            if (tm[T] * 16 + 16 <= nb)                                                                           \
+                _tile_stored(T, dst, (size_t)ldc * 4);                                                           \
+            else {                                                                                               \
+                _tile_stored(T, tile, 64);                                                                       \
+                for (r = 0; tm[T] * 16 + r < nb; r++)                                                            \
+                    _mm512_storeu_si512(dst + (size_t)r * ldc, _mm512_load_si512(tile + 16 * r));                \
+            }                                                                                                    \
+        }                                                                                                        \
+    } while (0)
+            OZF_TSTORE(0);
+            OZF_TSTORE(1);
+            OZF_TSTORE(2);
+            OZF_TSTORE(3);
+#undef OZF_TSTORE
         }
     }
 }
@@ -302,7 +310,7 @@ static void gemm_amx_in(const void *wp, uint32_t rows, uint32_t k, const int8_t 
                         int32_t *c, uint32_t ldc)
 {
     uint32_t kp = (k + 63) & ~63u;
-    const uint8_t *a = nb >= 16 ? to_unsigned_amx(a_signed, lda, k, nb, kp, (nb + 15) & ~15u) : NULL;
+    const int8_t *a = nb >= 16 ? pad_amx(a_signed, lda, k, nb, kp, (nb + 15) & ~15u) : NULL;
     if (!a)
         gemm(wp, rows, k, a_signed, lda, nb, c, ldc);
     else
