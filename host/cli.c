@@ -411,7 +411,7 @@ static void print_version(int verbose)
             const char *why = NULL;
             int isa = ozf_select_isa(&why);
             printf("inference: %s%s%s%s\n", isa >= 0 ? ozf_isa_name(isa) : "none",
-                   isa == OZF_AVX512 && ozf_amx_available() ? " (encode's matrix products on AMX-INT8)" : "",
+                   isa == OZF_AVX512 && ozf_amx_available() ? " (encode on AMX-INT8: matrix products, attention value sums)" : "",
                    why ? " - " : "", why ? why : "");
         }
         printf("classic: %s\n", classic_versions());

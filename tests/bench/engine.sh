@@ -115,7 +115,7 @@ case $flags in *" avx512_vnni"*) isa="$isa, AVX-512 VNNI" ;; *" avx512f"*) isa="
 case $flags in *" amx_int8"*) isa="$isa, AMX-INT8" ;; esac
 # whether the engine uses AMX for encode's matrix products (ozip -V -v asks the kernel)
 case $(./ozip -V -v 2>/dev/null | grep '^inference:') in
-*AMX*) isa="$isa; the avx512 engine encodes with its matrix products on AMX" ;;
+*AMX*) isa="$isa; the avx512 engine encodes with AMX (matrix products, attention value sums)" ;;
 esac
 p2=$(awk -F, '$1 == "avx2" { printf "%.1f", $2 / 1e9 }' "$T/peak")
 p5=$(awk -F, '$1 == "avx512" { printf "%.1f", $2 / 1e9 }' "$T/peak")
