@@ -124,16 +124,20 @@ static uint32_t attend_keep(const int8_t *q, const int8_t *k, uint32_t dh, int32
     return (uint32_t)(((uint64_t)num * rcp) >> 32);
 }
 
-/* One head's attention for a row at position p (in ring slot ps = p mod
- * cap): the window of positions max(0, p-W+1)..p, less the oldest ones whose
- * weight is 0 (attend_keep), as runs of ring slots. q is the row's query;
- * the row's own key follows it at q + D. */
-static void attend_job(const ozf_model *fm, ozf_scratch *s, const ozf_ring *r, uint32_t l, uint32_t h, uint32_t p,
-                       uint32_t ps, const int8_t *q, int8_t *o, ozf_att_job *j)
+/* Head h's attention for row `row` of the pass (position p = pos[row], in
+ * ring slot ps = s->slot[row]): the window of positions max(0, p-W+1)..p,
+ * less the oldest ones whose weight is 0 (attend_keep), as runs of ring
+ * slots. The row's query is its q of head h in s->qkv, its own key follows
+ * at q + D; the output goes to its head h in s->a. */
+static void attend_job(const ozf_model *fm, ozf_scratch *s, ozf_ring *const *rings, const uint32_t *pos, uint32_t l,
+                       uint32_t h, uint32_t row, ozf_att_job *j)
 {
     const oz_config *c = &fm->m->cfg;
     const oz_layer *L = &fm->m->layer[l];
-    uint32_t D = c->d_model, H = c->n_head, Dh = D / H, W = c->ctx, cap = r->cap;
+    const ozf_ring *r = rings[row];
+    uint32_t D = c->d_model, H = c->n_head, Dh = D / H, W = c->ctx, cap = r->cap, p = pos[row], ps = s->slot[row];
+    const int8_t *q = s->qkv + (size_t)row * 3 * D + h * Dh;
+    int8_t *o = s->a + (size_t)row * D + h * Dh;
     uint32_t full = p + 1 >= W ? W : p + 1;
     uint32_t n = attend_keep(q, q + D, Dh, L->att[0], L->att[1], L->slope[h], fm->slope_rcp[l][h], full);
     size_t head = (size_t)l * D * cap + (size_t)h * Dh * cap;
@@ -166,10 +170,10 @@ static void attend_all(const ozf_model *fm, ozf_scratch *s, ozf_ring *const *rin
                        const uint32_t *pos)
 {
     const oz_config *c = &fm->m->cfg;
-    uint32_t D = c->d_model, H = c->n_head, Dh = D / H, k = 0, nk = H * nrows, h, r, r16 = 0;
+    uint32_t H = c->n_head, k = 0, nk, h, r, r16 = 0;
     ozf_att_job a;
 #ifdef OZF_ATTEND16_FOR
-    if (OZF_ATTEND16_OK(fm, s, Dh) && nrows >= 16 && rings[0]->cap % 64 == 0) {
+    if (OZF_ATTEND16_OK(fm, s, c->d_model / H) && nrows >= 16 && rings[0]->cap % 64 == 0) {
         /* the leading rows that form whole blocks of 16 consecutive positions of one ring */
         for (r = 1; r < nrows && rings[r] == rings[0] && pos[r] == pos[0] + r; r++)
             ;
@@ -182,11 +186,9 @@ static void attend_all(const ozf_model *fm, ozf_scratch *s, ozf_ring *const *rin
             for (r0 = 0; r0 < r16; r0 += 16) {
                 uint32_t L = UINT32_MAX, basepos, nu;
                 for (r = 0; r < 16; r++) {
-                    uint32_t q = r0 + r;
-                    attend_job(fm, s, rings[q], l, h, pos[q], s->slot[q], s->qkv + (size_t)q * 3 * D + h * Dh,
-                               s->a + (size_t)q * D + h * Dh, &j16[r]);
-                    if (pos[q] + 1 - j16[r].n < L)
-                        L = pos[q] + 1 - j16[r].n;
+                    attend_job(fm, s, rings, pos, l, h, r0 + r, &j16[r]);
+                    if (pos[r0 + r] + 1 - j16[r].n < L)
+                        L = pos[r0 + r] + 1 - j16[r].n;
                 }
                 /* L % cap - basepos % cap = (L % cap) % 64, so basepos >= 0 */
                 basepos = L - (L % cap) % 64;
@@ -205,18 +207,16 @@ static void attend_all(const ozf_model *fm, ozf_scratch *s, ozf_ring *const *rin
         ozf_att_job b;
         for (; k + 2 <= nk; k += 2) {
             OZF_HR(k);
-            attend_job(fm, s, rings[r], l, h, pos[r], s->slot[r], s->qkv + (size_t)r * 3 * D + h * Dh, s->a + (size_t)r * D + h * Dh,
-                       &a);
+            attend_job(fm, s, rings, pos, l, h, r, &a);
             OZF_HR(k + 1);
-            attend_job(fm, s, rings[r], l, h, pos[r], s->slot[r], s->qkv + (size_t)r * 3 * D + h * Dh, s->a + (size_t)r * D + h * Dh,
-                       &b);
+            attend_job(fm, s, rings, pos, l, h, r, &b);
             OZF_ATTEND2_FOR(fm)(&a, &b, s);
         }
     }
 #endif
     for (; k < nk; k++) {
         OZF_HR(k);
-        attend_job(fm, s, rings[r], l, h, pos[r], s->slot[r], s->qkv + (size_t)r * 3 * D + h * Dh, s->a + (size_t)r * D + h * Dh, &a);
+        attend_job(fm, s, rings, pos, l, h, r, &a);
 #ifdef OZF_ATTEND_FOR
         OZF_ATTEND_FOR(fm)
 #else

@@ -111,20 +111,28 @@ static inline __attribute__((always_inline)) void micro(const int8_t *w, uint32_
     }
 }
 
+/* *buf grown to at least need bytes (64-byte aligned, a multiple of 64):
+ * a per-thread work buffer kept from call to call; NULL if out of memory */
+static void *grow(uint8_t **buf, size_t *cap, size_t need)
+{
+    if (need > *cap) {
+        free(*buf);
+        *buf = aligned_alloc(64, (need + 63) & ~(size_t)63);
+        *cap = *buf ? need : 0;
+    }
+    return *buf;
+}
+
 /* a + 128 for every activation, into a per-thread buffer (NULL if out of memory) */
 static const uint8_t *to_unsigned(const int8_t *a, uint32_t lda, uint32_t k, uint32_t nb)
 {
-    static __thread uint8_t *buf;
-    static __thread size_t cap;
-    size_t need = (size_t)nb * k, i;
+    static __thread uint8_t *tbuf;
+    static __thread size_t tcap;
+    uint8_t *buf = (uint8_t *)grow(&tbuf, &tcap, (size_t)nb * k);
+    size_t i;
     uint32_t b;
-    if (need > cap) {
-        free(buf);
-        buf = aligned_alloc(64, (need + 63) & ~(size_t)63);
-        cap = buf ? need : 0;
-        if (!buf)
-            return NULL;
-    }
+    if (!buf)
+        return NULL;
     for (b = 0; b < nb; b++) {
         const int8_t *src = a + (size_t)b * lda;
         uint8_t *dst = buf + (size_t)b * k;
@@ -199,17 +207,12 @@ static void gemm(const void *wp, uint32_t rows, uint32_t k, const int8_t *a_sign
  * per-thread buffer (NULL if out of memory) */
 static const int8_t *pad_amx(const int8_t *a, uint32_t lda, uint32_t k, uint32_t nb, uint32_t kp, uint32_t nbp)
 {
-    static __thread int8_t *buf;
-    static __thread size_t cap;
-    size_t need = (size_t)nbp * kp;
+    static __thread uint8_t *tbuf;
+    static __thread size_t tcap;
+    int8_t *buf = (int8_t *)grow(&tbuf, &tcap, (size_t)nbp * kp);
     uint32_t b, i;
-    if (need > cap) {
-        free(buf);
-        buf = aligned_alloc(64, need);
-        cap = buf ? need : 0;
-        if (!buf)
-            return NULL;
-    }
+    if (!buf)
+        return NULL;
     for (b = 0; b < nbp; b++) {
         const int8_t *src = a + (size_t)b * lda;
         int8_t *dst = buf + (size_t)b * kp;
@@ -753,16 +756,16 @@ static __m512i scores_any(const __m512i *qb, uint32_t ndg, int mode, const int8_
  * |s| = |q.k| <= dh 127^2 =: smax, and with big = smax m + 2^as,
  *   big < 2^(as+24): every result is within +-2^24, the clamp does nothing;
  *   big < 2^(as+31): every result fits int32.
- * (big < 2^22 2^31 + 2^62 never overflows; as >= 40 makes both hold.)
- * From as = 33 on |s m| / 2^as < 2^53 / 2^33 = 2^20: RQ_HI, unclamped. */
+ * (big < 2^22 2^31 + 2^62 never overflows.) From as = 33 on
+ * |s m| / 2^as < 2^53 / 2^33 = 2^20: RQ_HI, unclamped, checked first. */
 static inline int rq_mode(uint32_t dh, int32_t am, int32_t as)
 {
     uint64_t big = (uint64_t)dh * 127 * 127 * (uint64_t)am + ((uint64_t)1 << as);
     if (as >= 33) /* |s m| < 2^22 2^31: every result within +-(2^20 + 1) */
         return RQ_HI;
-    if (as >= 40 || (big >> (as + 24)) == 0)
+    if ((big >> (as + 24)) == 0)
         return RQ_NOCLAMP;
-    return as >= 33 || (big >> (as + 31)) == 0 ? RQ_NARROW : RQ_WIDE;
+    return (big >> (as + 31)) == 0 ? RQ_NARROW : RQ_WIDE;
 }
 
 #define OZF_ATT_NAME attend
