@@ -33,7 +33,7 @@ CFLAGS_CORE = -std=c99 $(OPT) $(WARN) -pedantic -fno-strict-aliasing
 # The float trainer: fast-math only here (training need not be bit-exact across
 # machines; the integer model it exports is what must be).
 CFLAGS_TRAIN = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -ffast-math -fopenmp -pthread -I/usr/include/$(MULTIARCH)
-LDLIBS   = -lopenblas -lxxhash -llzma -lzstd -lbz2 -lbrotlienc -lbrotlidec -lm -ldl -fopenmp -pthread
+LDLIBS   = -lxxhash -llzma -lzstd -lbz2 -lbrotlienc -lbrotlidec -lm -ldl -fopenmp -pthread
 
 # The CUDA trainer plugin: machine code for sm_80 (A100) and sm_90 (H100,
 # H200), and compute_90 PTX that newer GPUs compile when it loads. cudart is
@@ -72,7 +72,7 @@ CFLAGS_HOST += $(BACKEND_DEFS)
 LDLIBS += $(BACKEND_LIBS)
 
 CORE_SRC  = core/oz_model.c core/oz_codec.c core/oz_format.c
-TRAIN_SRC = gpu_train/train_cpu.c gpu_train/train_common.c gpu_train/export.c
+TRAIN_SRC = gpu_train/train_cpu.c gpu_train/train_common.c gpu_train/export.c gpu_train/blas.c
 HOST_SRC  = host/ozip_lib.c host/classic.c host/model_io.c host/train_host.c host/util.c \
             host/backend_cpu.c host/fileio.c host/fast/ozf.c host/fast/ozf_codec.c host/fast/kern_scalar.c \
             host/cuda_plugin.c $(BACKEND_SRC)

@@ -14,7 +14,6 @@
  * the clip range, 0 outside). Weights are fake-quantised per output row to
  * +-(2^(wbits-1) - 1) steps, exactly as export.c stores them.
  */
-#include <cblas.h>
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -24,8 +23,6 @@
 #endif
 
 #include "trainer.h"
-
-extern void openblas_set_num_threads(int);
 
 /* Hot loops are compiled for three ISA levels and picked at load time
  * (glibc ifunc), so one binary uses AVX-512 or AVX2 where the CPU has them. */
@@ -76,8 +73,10 @@ cpu_trainer *cpu_trainer_new(const tr_opts *o)
     cpu_trainer *t = calloc(1, sizeof *t);
     size_t i, l, N, D, F;
     int ok = 1;
-    if (!t)
+    if (!t || tr_blas_load()) {
+        free(t);
         return NULL;
+    }
     t->o = *o;
     t->a = o->arch;
     if (oz_config_check(&t->a) != OZ_CORE_OK || o->seq < 1 || o->batch < 1) {
@@ -128,7 +127,6 @@ cpu_trainer *cpu_trainer_new(const tr_opts *o)
     if (o->threads > 0)
         omp_set_num_threads(o->threads);
 #endif
-    openblas_set_num_threads(1);
     return t;
 }
 
@@ -239,8 +237,7 @@ static void sgemm_rows(int transA, size_t M, size_t Nc, size_t K, const float *A
     int nt = nthreads(), k;
     size_t chunk = (M + (size_t)nt - 1) / (size_t)nt;
     if (M * Nc * K < 65536 || nt == 1) {
-        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    (int)M, (int)Nc, (int)K, 1.0f, A, (int)lda, Bm, (int)ldb, beta, C, (int)ldc);
+        tr_sgemm(transA, transB, (int)M, (int)Nc, (int)K, 1.0f, A, (int)lda, Bm, (int)ldb, beta, C, (int)ldc);
         return;
     }
     chunk = (chunk + 15) & ~(size_t)15;
@@ -249,9 +246,8 @@ static void sgemm_rows(int transA, size_t M, size_t Nc, size_t K, const float *A
         size_t r0 = (size_t)k * chunk, r1 = r0 + chunk > M ? M : r0 + chunk;
         if (r0 >= r1)
             continue;
-        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    (int)(r1 - r0), (int)Nc, (int)K, 1.0f, transA ? A + r0 : A + r0 * lda, (int)lda, Bm,
-                    (int)ldb, beta, C + r0 * ldc, (int)ldc);
+        tr_sgemm(transA, transB, (int)(r1 - r0), (int)Nc, (int)K, 1.0f, transA ? A + r0 : A + r0 * lda, (int)lda, Bm,
+                 (int)ldb, beta, C + r0 * ldc, (int)ldc);
     }
 }
 

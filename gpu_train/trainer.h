@@ -88,6 +88,21 @@ typedef int (*tr_progress_fn)(void *ctx, uint64_t step, uint64_t steps, double b
 
 typedef struct cpu_trainer cpu_trainer;
 
+/* OpenBLAS, loaded on first use (gpu_train/blas.c; nothing links it):
+ * tr_blas_load returns 0, or -1 with the reason in tr_blas_error().
+ * cpu_trainer_new loads it and fails without it. tr_sgemm is cblas_sgemm in
+ * row-major order, single-threaded; tr_blas_describe names the build and
+ * its kernel (loading it if need be). tr_blas_env sets, before the load,
+ * OPENBLAS_NUM_THREADS=1 (OpenBLAS then starts no thread pool) and
+ * OPENBLAS_CORETYPE from CPUID where the user has not set it: a program calls
+ * it before it starts threads (it uses setenv). */
+void tr_blas_env(void);
+int tr_blas_load(void);
+const char *tr_blas_error(void);
+void tr_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+              int ldb, float beta, float *C, int ldc);
+const char *tr_blas_describe(char *buf, size_t n);
+
 cpu_trainer *cpu_trainer_new(const tr_opts *o);
 void cpu_trainer_free(cpu_trainer *t);
 float *cpu_trainer_params(cpu_trainer *t);

@@ -12,9 +12,8 @@
 #include "../include/ozip.h"
 #include "fileio.h"
 #include "fast/ozf.h"
+#include "../gpu_train/trainer.h"
 
-extern char *openblas_get_config(void);
-extern char *openblas_get_corename(void);
 const char *classic_versions(void);
 void oz_cuda_describe(char *buf, size_t n);
 
@@ -402,9 +401,9 @@ static void print_version(int verbose)
     printf("backends: %s\n", ozip_backends());
     if (verbose) {
         const char *ct = getenv("OPENBLAS_CORETYPE");
-        char cuda[1024];
-        printf("trainer: cpu (OpenBLAS %s; kernel %s%s%s)\n", openblas_get_config(), openblas_get_corename(),
-               ct ? ", OPENBLAS_CORETYPE=" : "", ct ? ct : "");
+        char cuda[1024], blas[768];
+        printf("trainer: cpu (%s%s%s)\n", tr_blas_describe(blas, sizeof blas), ct ? ", OPENBLAS_CORETYPE=" : "",
+               ct ? ct : "");
         oz_cuda_describe(cuda, sizeof cuda);
         printf("cuda: %s\n", cuda);
         {
@@ -417,35 +416,6 @@ static void print_version(int verbose)
         printf("classic: %s\n", classic_versions());
         printf("threads: %ld online CPUs\n", sysconf(_SC_NPROCESSORS_ONLN));
     }
-}
-
-/* Debian's OpenBLAS does not recognise some recent CPUs and falls back to a
- * slow SSE3 kernel; the kernel is chosen when the library loads, so the only
- * fix from inside the program is to set OPENBLAS_CORETYPE and re-execute.
- * A value the user set is never overridden. */
-static void choose_blas_kernel(char **argv)
-{
-#if defined(__x86_64__) && defined(__GNUC__)
-    const char *ct = NULL;
-    if (getenv("OPENBLAS_CORETYPE") || getenv("OZIP_NO_REEXEC"))
-        return;
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512bf16"))
-        ct = "Cooperlake";
-    else if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-             __builtin_cpu_supports("avx512vl"))
-        ct = "SkylakeX";
-    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        ct = "Haswell";
-    if (!ct)
-        return;
-    setenv("OPENBLAS_CORETYPE", ct, 1);
-    setenv("OZIP_NO_REEXEC", "1", 1);
-    execv("/proc/self/exe", argv);
-    /* exec failed: carry on with the default kernel */
-#else
-    (void)argv;
-#endif
 }
 
 int main(int argc, char **argv)
@@ -490,7 +460,7 @@ int main(int argc, char **argv)
     };
     int show_version = 0;
 
-    choose_blas_kernel(argv);
+    tr_blas_env(); /* before OpenBLAS loads (gpu_train/blas.c) and before any thread */
     prog = "ozip";
     memset(&c, 0, sizeof c);
     ozip_params_init(&c.p);

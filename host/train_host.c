@@ -305,6 +305,10 @@ ozip_status oz_train(const uint8_t *data, size_t n, const oz_config *arch, int l
     oz_arch_string(arch, cb.what, sizeof cb.what);
     for (;;) {
         if (!r.cuda) {
+            if (tr_blas_load()) {
+                free(sample);
+                return oz_fail(p, OZIP_ERR_DEVICE, "%s", tr_blas_error());
+            }
             r.t = cpu_trainer_new(&o);
             snprintf(r.device, sizeof r.device, "cpu");
         }

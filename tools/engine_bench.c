@@ -29,6 +29,7 @@
 #include "../core/oz_codec.h"
 #include "../host/fast/ozf.h"
 #include "../host/internal.h"
+#include "../gpu_train/trainer.h"
 
 static double cpu_now(void)
 {
@@ -214,6 +215,8 @@ int main(int argc, char **argv)
     FILE *f;
     char shape[96];
     double peak[OZF_NISA] = {0, 0, 0};
+
+    tr_blas_env(); /* as ozip does: OpenBLAS, loaded if this run trains, starts no spinning thread pool */
     for (i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--arch") && i + 1 < argc)
             arch = argv[++i];
