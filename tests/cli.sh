@@ -55,6 +55,17 @@ cmp -s text text.orig && ok "decompressed file is identical" || nok "decompresse
 [ -f text.oz ] && ok "decompress keeps the .oz file" || nok "decompress keeps the .oz file"
 "$OZIP" -d text 2> err.out; check "decompress of a name without .oz exits 1" 1 $?
 "$OZIP" -t text.oz; check "-t on a good file exits 0" 0 $?
+# OpenBLAS loads only to train (gpu_train/blas.c): glibc's loader names each
+# library it loads under LD_DEBUG=files; compressing is the control
+LD_DEBUG=files "$OZIP" -c --force-model $FAST text.orig 2> ld-c.out > ld.oz
+LD_DEBUG=files "$OZIP" -d -c ld.oz 2> ld-d.out | cmp -s - text.orig && grep -q "libopenblas" ld-c.out &&
+    ! grep -q "libopenblas" ld-d.out
+if [ $? = 0 ]; then
+    ok "decompressing does not load OpenBLAS; compressing does"
+else
+    nok "decompressing does not load OpenBLAS; compressing does" \
+        "$(grep -c libopenblas ld-d.out) lines in decompress, $(grep -c libopenblas ld-c.out) in compress"
+fi
 "$OZIP" -l text.oz > l.out; check "-l exits 0" 0 $?
 grep -q "text.oz" l.out && grep -q "Bits/byte" l.out && ok "-l prints a table" || nok "-l prints a table" "$(cat l.out)"
 "$OZIP" -l -v text.oz > lv.out; grep -q "model:" lv.out && ok "-l -v describes the model" || nok "-l -v describes the model"
