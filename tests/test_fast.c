@@ -443,6 +443,55 @@ static void test_glue(int isa)
     }
 }
 
+/* rmsnorm_rows against core's oz_rmsnorm row by row. Row kinds: random
+ * residuals of every magnitude (2^0 to 2^23), the largest +-(2^23 - 1)
+ * (sum of squares near 2^56 at n = 1024), all zero (rms = 0, inv = 0),
+ * tiny values (rms 1 to 64: inv >= 2^31, past 32 bits), one spike among
+ * zeros (outputs that saturate at +-127), and a row of one repeated value.
+ * Widths n: 4 to 1024, powers of 2 and not (floor(ss / n) by shift and by
+ * division); row counts 1 to 33 (partial groups of 8). */
+static void test_rmsnorm(int isa)
+{
+    static const uint32_t widths[] = {4, 12, 16, 20, 32, 48, 64, 96, 100, 256, 1024};
+    const ozf_kernels *K = KS[isa];
+    int32_t *x = malloc(sizeof(int32_t) * 33 * 1024);
+    int8_t *y = malloc(33 * 1024 + 1), *want = malloc(33 * 1024);
+    char name[160];
+    int bad = 0, trial, kinds = 0;
+    for (trial = 0; trial < 600 && !bad && x && y && want; trial++) {
+        uint32_t n = widths[trial % (sizeof widths / sizeof widths[0])], nrows = 1 + (uint32_t)(t_rand() % 33), r, i;
+        for (r = 0; r < nrows; r++) {
+            int32_t *xr = x + (size_t)r * n;
+            int kind = (int)(t_rand() % 6);
+            int sh = (int)(t_rand() % 24);
+            int32_t rep = (int32_t)(t_rand() % 2000001) - 1000000;
+            kinds |= 1 << kind;
+            for (i = 0; i < n; i++) {
+                int32_t v;
+                switch (kind) {
+                case 0: v = (int32_t)(t_rand() % ((1u << sh) * 2 + 1)) - (int32_t)(1u << sh); break;
+                case 1: v = t_rand() % 2 ? OZ_RES_MAX : -OZ_RES_MAX; break;
+                case 2: v = 0; break;
+                case 3: v = (int32_t)(t_rand() % 129) - 64; break;
+                case 4: v = i == (uint32_t)sh % n ? (t_rand() % 2 ? OZ_RES_MAX : -OZ_RES_MAX) >> (t_rand() % 20) : 0; break;
+                default: v = rep; break;
+                }
+                xr[i] = v;
+            }
+            oz_rmsnorm(xr, want + (size_t)r * n, (int)n);
+        }
+        y[(size_t)nrows * n] = 55; /* past the last row: left alone */
+        K->rmsnorm_rows(x, y, nrows, n);
+        bad = memcmp(y, want, (size_t)nrows * n) != 0 || y[(size_t)nrows * n] != 55;
+    }
+    snprintf(name, sizeof name, "%s rmsnorm_rows equals oz_rmsnorm (widths 4 to 1024, 1 to 33 rows, zero, tiny, "
+             "largest, saturating rows)", ozf_isa_name(isa));
+    t_result(!bad && kinds == 63, name, "trial %d", trial - 1);
+    free(x);
+    free(y);
+    free(want);
+}
+
 static void test_freq(int isa)
 {
     const ozf_kernels *K = KS[isa];
@@ -668,6 +717,7 @@ int main(void)
         }
         test_small_kernels(isa);
         test_glue(isa);
+        test_rmsnorm(isa);
         test_freq(isa);
         test_forward(isa, 0);
         if (isa == OZF_AVX512 && __builtin_cpu_supports("avx512vbmi"))

@@ -227,6 +227,7 @@ static void attend_all(const ozf_model *fm, ozf_scratch *s, ozf_ring *const *rin
 #undef OZF_HR
 }
 
+#ifndef OZF_HAVE_RMSNORM_ROWS
 /* oz_rmsnorm with the square root of ozf_isqrt64 (the same integers: core's
  * oz_sq, oz_inv_rms, oz_norm) */
 static void rmsnorm(const int32_t *restrict x, int8_t *restrict y, uint32_t n)
@@ -240,6 +241,16 @@ static void rmsnorm(const int32_t *restrict x, int8_t *restrict y, uint32_t n)
     for (i = 0; i < n; i++)
         y[i] = oz_norm(x[i], inv);
 }
+
+/* rmsnorm of each of nrows rows of n (the file may have its own, the same
+ * integers: OZF_HAVE_RMSNORM_ROWS) */
+static void rmsnorm_rows(const int32_t *x, int8_t *y, uint32_t nrows, uint32_t n)
+{
+    uint32_t r;
+    for (r = 0; r < nrows; r++)
+        rmsnorm(x + (size_t)r * n, y + (size_t)r * n, n);
+}
+#endif
 
 /* out[i] = sat8(rq(acc[i])), in place in acc then narrowed */
 static void rq_i8(int32_t *restrict acc, uint32_t n, const int32_t *m, const int32_t *sh, int8_t *restrict out)
@@ -284,8 +295,7 @@ static void forward(const ozf_model *fm, ozf_scratch *s, uint32_t nrows, const u
     }
     for (l = 0; l < c->n_layer; l++) {
         const oz_layer *L = &m->layer[l];
-        for (r = 0; r < nrows; r++)
-            rmsnorm(x + (size_t)r * D, s->y + (size_t)r * D, D);
+        rmsnorm_rows(x, s->y, nrows, D);
         OZF_GEMM_FOR(fm)(fm->wqkv[l], 3 * D, D, s->y, D, nrows, acc, 3 * D);
         for (r = 0; r < nrows; r++)
             rq_i8(acc + (size_t)r * 3 * D, 3 * D, fm->mqkv[l], fm->sqkv[l], s->qkv + (size_t)r * 3 * D);
@@ -297,8 +307,7 @@ static void forward(const ozf_model *fm, ozf_scratch *s, uint32_t nrows, const u
         OZF_GEMM_FOR(fm)(fm->wo[l], D, D, s->a, D, nrows, acc, D);
         for (r = 0; r < nrows; r++)
             rq_res(acc + (size_t)r * D, D, fm->mo[l], fm->so[l], x + (size_t)r * D);
-        for (r = 0; r < nrows; r++)
-            rmsnorm(x + (size_t)r * D, s->y + (size_t)r * D, D);
+        rmsnorm_rows(x, s->y, nrows, D);
         OZF_GEMM_FOR(fm)(fm->w1[l], F, D, s->y, D, nrows, acc, F);
         for (r = 0; r < nrows; r++) {
             int8_t *g = s->g + (size_t)r * F;
@@ -309,8 +318,7 @@ static void forward(const ozf_model *fm, ozf_scratch *s, uint32_t nrows, const u
         for (r = 0; r < nrows; r++)
             rq_res(acc + (size_t)r * D, D, fm->m2[l], fm->s2[l], x + (size_t)r * D);
     }
-    for (r = 0; r < nrows; r++)
-        rmsnorm(x + (size_t)r * D, s->y + (size_t)r * D, D);
+    rmsnorm_rows(x, s->y, nrows, D);
     OZF_GEMM_FOR(fm)(fm->head, 256, D, s->y, D, nrows, acc, 256);
     for (r = 0; r < nrows; r++)
         rq_rows(acc + (size_t)r * 256, 256, fm->mhead, fm->shead, -OZ_Z_MAX, OZ_Z_MAX, z + (size_t)r * 256);

@@ -980,6 +980,70 @@ static void act_apply(int vbmi, const int8_t *table, int8_t *g, uint32_t n)
         g[i] = table[g[i] + 128];
 }
 
+/* RMS norms of nrows rows of n (oz_rmsnorm's integers, row by row;
+ * docs/integer-model.md, "The fast CPU engine", RMS norm), eight rows at a
+ * time: each row's sum of squares in 64-bit lanes (vpmuldq: |x| < 2^23,
+ * the sum < 2^56), floor(ss / n) (a shift where n is a power of 2), then the
+ * eight square roots at once by core's own digit-by-digit method
+ * (oz_isqrt64: the same steps, one lane per row, from the highest bit pair
+ * any lane needs, which only skips steps where every lane's bit is 0), the
+ * reciprocal floor(2^37 / rms) per row, and y = sat8((x inv + 2^31) >> 32)
+ * in 64-bit lanes (|x inv| < 2^60). */
+#define OZF_HAVE_RMSNORM_ROWS 1
+static void rmsnorm_rows(const int32_t *x, int8_t *y, uint32_t nrows, uint32_t n)
+{
+    const __m512i hi = _mm512_set1_epi64(OZ_ACT_MAX), lo = _mm512_set1_epi64(-OZ_ACT_MAX);
+    const __m512i half = _mm512_set1_epi64((int64_t)1 << 31);
+    const int pow2 = (n & (n - 1)) == 0;
+    const unsigned lg = (unsigned)__builtin_ctz(n);
+    uint32_t r0, r, i;
+    for (r0 = 0; r0 < nrows; r0 += 8) {
+        uint32_t nr = nrows - r0 < 8 ? nrows - r0 : 8;
+        uint64_t v[8] = {0}, vmax = 0;
+        int64_t inv[8];
+        __m512i vv, res, bit;
+        for (r = 0; r < nr; r++) {
+            const int32_t *xr = x + (size_t)(r0 + r) * n;
+            __m512i acc = _mm512_setzero_si512();
+            uint64_t ss;
+            for (i = 0; i < n; i += 8) {
+                __mmask8 m = n - i >= 8 ? 0xFF : (__mmask8)((1u << (n - i)) - 1);
+                __m512i a = _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(m, xr + i));
+                acc = _mm512_add_epi64(acc, _mm512_mul_epi32(a, a));
+            }
+            ss = (uint64_t)_mm512_reduce_add_epi64(acc);
+            v[r] = pow2 ? ss >> lg : ss / n;
+            vmax |= v[r];
+        }
+        /* oz_isqrt64 lane by lane: bit = the highest power of 4 <= max v */
+        vv = _mm512_loadu_si512(v);
+        res = _mm512_setzero_si512();
+        bit = _mm512_set1_epi64(vmax ? (int64_t)1 << ((63 - __builtin_clzll(vmax)) & ~1) : 0);
+        while (vmax) {
+            __m512i t = _mm512_add_epi64(res, bit);
+            __mmask8 fits = _mm512_cmpge_epu64_mask(vv, t);
+            vv = _mm512_mask_sub_epi64(vv, fits, vv, t);
+            res = _mm512_mask_add_epi64(_mm512_srli_epi64(res, 1), fits, _mm512_srli_epi64(res, 1), bit);
+            bit = _mm512_srli_epi64(bit, 2);
+            vmax >>= 2;
+        }
+        _mm512_storeu_si512(v, res);
+        for (r = 0; r < nr; r++)
+            inv[r] = oz_inv_rms((uint32_t)v[r]);
+        for (r = 0; r < nr; r++) {
+            const int32_t *xr = x + (size_t)(r0 + r) * n;
+            int8_t *yr = y + (size_t)(r0 + r) * n;
+            const __m512i iv = _mm512_set1_epi64(inv[r]);
+            for (i = 0; i < n; i += 8) {
+                __mmask8 m = n - i >= 8 ? 0xFF : (__mmask8)((1u << (n - i)) - 1);
+                __m512i a = _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(m, xr + i));
+                __m512i p = _mm512_srai_epi64(_mm512_add_epi64(_mm512_mullo_epi64(a, iv), half), 32);
+                _mm512_mask_cvtepi64_storeu_epi8(yr + i, m, _mm512_min_epi64(_mm512_max_epi64(p, lo), hi));
+            }
+        }
+    }
+}
+
 #include "forward_impl.h"
 
-const ozf_kernels ozf_kernels_avx512 = {"avx512", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, freq_cum, forward, ring_put, keep_stats, act_apply, attend_vbmi, attend2, attend_vbmi2, gemm_amx};
+const ozf_kernels ozf_kernels_avx512 = {"avx512", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, freq_cum, forward, ring_put, keep_stats, act_apply, attend_vbmi, attend2, attend_vbmi2, gemm_amx, rmsnorm_rows};

@@ -111,6 +111,9 @@ typedef struct ozf_kernels {
      * ozf_amx_available() */
     void (*gemm_amx)(const void *wp, uint32_t rows, uint32_t k, const int8_t *a, uint32_t lda, uint32_t nb,
                      int32_t *c, uint32_t ldc);
+    /* y row r = oz_rmsnorm(x row r) for nrows rows of n (|x| <= 2^23 - 1,
+     * n <= 1024): the forward pass's RMS norms */
+    void (*rmsnorm_rows)(const int32_t *x, int8_t *y, uint32_t nrows, uint32_t n);
 } ozf_kernels;
 
 extern const ozf_kernels ozf_kernels_scalar;
