@@ -252,13 +252,32 @@ static void rmsnorm_rows(const int32_t *x, int8_t *y, uint32_t nrows, uint32_t n
 }
 #endif
 
+#ifndef OZF_HAVE_EMBED
+/* x[i] = oz_embed1(e[i], m, s): a token's embedding into the residual (the
+ * file may have its own: OZF_HAVE_EMBED) */
+static void embed_row(const int8_t *e, uint32_t n, int32_t m, int32_t s, int32_t *x)
+{
+    uint32_t i;
+    for (i = 0; i < n; i++)
+        x[i] = oz_embed1(e[i], m, s);
+}
+#endif
+
+#ifndef OZF_HAVE_NARROW
+/* out[i] = acc[i] for |acc[i]| <= 127 (the file may have its own: OZF_HAVE_NARROW) */
+static void narrow_i8(const int32_t *restrict acc, uint32_t n, int8_t *restrict out)
+{
+    uint32_t i;
+    for (i = 0; i < n; i++)
+        out[i] = (int8_t)acc[i];
+}
+#endif
+
 /* out[i] = sat8(rq(acc[i])), in place in acc then narrowed */
 static void rq_i8(int32_t *restrict acc, uint32_t n, const int32_t *m, const int32_t *sh, int8_t *restrict out)
 {
-    uint32_t i;
     rq_rows(acc, n, m, sh, -OZ_ACT_MAX, OZ_ACT_MAX, acc);
-    for (i = 0; i < n; i++)
-        out[i] = (int8_t)acc[i];
+    narrow_i8(acc, n, out);
 }
 
 /* x[i] = oz_res_add(x[i], rq(acc[i])): the addend clamped, the sum clamped */
@@ -277,7 +296,7 @@ static void forward(const ozf_model *fm, ozf_scratch *s, uint32_t nrows, const u
 {
     const oz_model *m = fm->m;
     const oz_config *c = &m->cfg;
-    uint32_t D = c->d_model, F = c->d_ff, l, r, i;
+    uint32_t D = c->d_model, F = c->d_ff, l, r;
     int32_t *x = s->x, *acc = s->acc;
     for (r = 0; r < nrows; r++) /* each row's ring slot, once per pass */
         s->slot[r] = pos[r] % rings[r]->cap;
@@ -287,12 +306,8 @@ static void forward(const ozf_model *fm, ozf_scratch *s, uint32_t nrows, const u
         OZF_AMX_BEGIN_FN();
 #endif
 
-    for (r = 0; r < nrows; r++) {
-        const int8_t *e = m->emb + (size_t)tok[r] * D;
-        int32_t mm = m->rq_emb[2 * tok[r]], ss = m->rq_emb[2 * tok[r] + 1];
-        for (i = 0; i < D; i++)
-            x[(size_t)r * D + i] = (int32_t)oz_clamp64(oz_rq(e[i], mm, ss), -OZ_RES_MAX, OZ_RES_MAX);
-    }
+    for (r = 0; r < nrows; r++)
+        embed_row(m->emb + (size_t)tok[r] * D, D, m->rq_emb[2 * tok[r]], m->rq_emb[2 * tok[r] + 1], x + (size_t)r * D);
     for (l = 0; l < c->n_layer; l++) {
         const oz_layer *L = &m->layer[l];
         rmsnorm_rows(x, s->y, nrows, D);

@@ -980,6 +980,34 @@ static void act_apply(int vbmi, const int8_t *table, int8_t *g, uint32_t n)
         g[i] = table[g[i] + 128];
 }
 
+/* oz_embed1 for a row, eight elements in 64-bit lanes: e m (vpmuldq,
+ * |e m| < 2^39) + 2^(s-1), arithmetic shift by s (1 <= s <= 62), clamp */
+#define OZF_HAVE_EMBED 1
+static void embed_row(const int8_t *e, uint32_t n, int32_t m, int32_t s, int32_t *x)
+{
+    const __m512i vm = _mm512_set1_epi64(m), rnd = _mm512_set1_epi64((int64_t)1 << (s - 1));
+    const __m512i hi = _mm512_set1_epi64(OZ_RES_MAX), lo = _mm512_set1_epi64(-OZ_RES_MAX);
+    const __m128i cnt = _mm_cvtsi32_si128(s);
+    uint32_t i;
+    for (i = 0; i < n; i += 8) {
+        __mmask8 k = n - i >= 8 ? 0xFF : (__mmask8)((1u << (n - i)) - 1);
+        __m512i a = _mm512_cvtepi8_epi64(_mm_maskz_loadu_epi8(k, e + i));
+        __m512i p = _mm512_sra_epi64(_mm512_add_epi64(_mm512_mul_epi32(a, vm), rnd), cnt);
+        _mm512_mask_cvtepi64_storeu_epi32(x + i, k, _mm512_min_epi64(_mm512_max_epi64(p, lo), hi));
+    }
+}
+
+/* int32 values within +-127 to bytes (vpmovdb) */
+#define OZF_HAVE_NARROW 1
+static void narrow_i8(const int32_t *acc, uint32_t n, int8_t *out)
+{
+    uint32_t i;
+    for (i = 0; i < n; i += 16) {
+        __mmask16 k = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_cvtepi32_storeu_epi8(out + i, k, _mm512_maskz_loadu_epi32(k, acc + i));
+    }
+}
+
 /* RMS norms of nrows rows of n (oz_rmsnorm's integers, row by row;
  * docs/integer-model.md, "The fast CPU engine", RMS norm), eight rows at a
  * time: each row's sum of squares in 64-bit lanes (vpmuldq: |x| < 2^23,
