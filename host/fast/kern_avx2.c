@@ -642,6 +642,78 @@ static void keep_stats(const int8_t *q, const int8_t *k, uint32_t dh, int32_t *l
     *dot = hsum8(b) + tb;
 }
 
+/* RMS norms of nrows rows of n (oz_rmsnorm's integers; as the AVX-512
+ * rmsnorm_rows, docs/integer-model.md), four rows at a time: the sums of
+ * squares in 64-bit lanes (vpmuldq), floor(ss / n), the four square roots
+ * by core's digit-by-digit steps (v < 2^56 and res + bit < 2^57, so the
+ * signed vpcmpgtq compares them as unsigned), floor(2^37 / rms) per row.
+ * y: AVX2 has no 64-bit multiply or arithmetic shift, but where inv < 2^31
+ * (rms > 64) x inv is one vpmuldq and floor(P / 2^32) is P's high half;
+ * rows with a smaller rms, and tails of fewer than 8, take core's oz_norm. */
+#define OZF_HAVE_RMSNORM_ROWS 1
+static void rmsnorm_rows(const int32_t *x, int8_t *y, uint32_t nrows, uint32_t n)
+{
+    const __m256i half = _mm256_set1_epi64x((int64_t)1 << 31);
+    const __m256i hi = _mm256_set1_epi32(OZ_ACT_MAX), lo = _mm256_set1_epi32(-OZ_ACT_MAX);
+    const int pow2 = (n & (n - 1)) == 0;
+    const unsigned lg = (unsigned)__builtin_ctz(n);
+    uint32_t r0, r, i;
+    for (r0 = 0; r0 < nrows; r0 += 4) {
+        uint32_t nr = nrows - r0 < 4 ? nrows - r0 : 4;
+        uint64_t v[4] = {0, 0, 0, 0}, vmax = 0;
+        __m256i vv, res, bit;
+        for (r = 0; r < nr; r++) {
+            const int32_t *xr = x + (size_t)(r0 + r) * n;
+            __m256i acc = _mm256_setzero_si256();
+            uint64_t ss, q[4];
+            for (i = 0; i + 4 <= n; i += 4) {
+                __m256i a = _mm256_cvtepi32_epi64(_mm_loadu_si128((const __m128i *)(const void *)(xr + i)));
+                acc = _mm256_add_epi64(acc, _mm256_mul_epi32(a, a));
+            }
+            _mm256_storeu_si256((__m256i *)(void *)q, acc);
+            ss = q[0] + q[1] + q[2] + q[3];
+            for (; i < n; i++)
+                ss += oz_sq(xr[i]);
+            v[r] = pow2 ? ss >> lg : ss / n;
+            vmax |= v[r];
+        }
+        vv = _mm256_loadu_si256((const __m256i *)(const void *)v);
+        res = _mm256_setzero_si256();
+        bit = _mm256_set1_epi64x(vmax ? (int64_t)1 << ((63 - __builtin_clzll(vmax)) & ~1) : 0);
+        while (vmax) {
+            __m256i t = _mm256_add_epi64(res, bit);
+            __m256i no = _mm256_cmpgt_epi64(t, vv); /* t > v: the bit does not fit */
+            vv = _mm256_sub_epi64(vv, _mm256_andnot_si256(no, t));
+            res = _mm256_add_epi64(_mm256_srli_epi64(res, 1), _mm256_andnot_si256(no, bit));
+            bit = _mm256_srli_epi64(bit, 2);
+            vmax >>= 2;
+        }
+        _mm256_storeu_si256((__m256i *)(void *)v, res);
+        for (r = 0; r < nr; r++) {
+            const int32_t *xr = x + (size_t)(r0 + r) * n;
+            int8_t *yr = y + (size_t)(r0 + r) * n;
+            int64_t inv = oz_inv_rms((uint32_t)v[r]);
+            i = 0;
+            if (inv < ((int64_t)1 << 31)) {
+                const __m256i iv = _mm256_set1_epi64x(inv);
+                for (; i + 8 <= n; i += 8) {
+                    __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(xr + i));
+                    __m256i pe = _mm256_add_epi64(_mm256_mul_epi32(a, iv), half);
+                    __m256i po = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(a, 32), iv), half);
+                    __m256i q = _mm256_blend_epi32(_mm256_srli_epi64(pe, 32), po, 0xAA);
+                    __m256i b;
+                    q = _mm256_min_epi32(_mm256_max_epi32(q, lo), hi);
+                    b = _mm256_packs_epi16(_mm256_packs_epi32(q, q), _mm256_setzero_si256());
+                    _mm_storel_epi64((__m128i *)(void *)(yr + i),
+                                     _mm_unpacklo_epi32(_mm256_castsi256_si128(b), _mm256_extracti128_si256(b, 1)));
+                }
+            }
+            for (; i < n; i++)
+                yr[i] = oz_norm(xr[i], inv);
+        }
+    }
+}
+
 #include "forward_impl.h"
 
 const ozf_kernels ozf_kernels_avx2 = {"avx2", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, oz_freq_cum, forward, ring_put, keep_stats, act_apply, NULL, attend2, NULL, NULL, rmsnorm_rows};
