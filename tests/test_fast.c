@@ -34,37 +34,56 @@ static void *amalloc(size_t n)
  * tile reads past the matrix, against activation columns of 0), 17, 37 and
  * 33 + 4 rows a partial tile of rows, 16 and 48 weight rows an odd count of
  * row blocks */
+/* a weight within +-wlim (wlim 128: any byte, rnd8): the extremes +-wlim
+ * when `extreme`. Small limits take the AVX2 kernel's unsigned-activation
+ * path, whose int16 sums rely on |w| <= 64 (host/fast/kern_avx2.c, gemm_u) */
+static int8_t rndw(int extreme, int wlim)
+{
+    if (wlim >= 128)
+        return rnd8(extreme, 1);
+    if (extreme)
+        return (int8_t)((t_rand() & 1) ? wlim : -wlim);
+    return (int8_t)((int)(t_rand() % (2 * (unsigned)wlim + 1)) - wlim);
+}
+
 static void test_gemm(int isa, int amx)
 {
+    /* weight limits: any byte; 65 (just past the AVX2 unsigned path); 64, 63,
+     * 31, 15, 7, 1 (1 to 16 vpmaddubsw results per int16 sum); 0 */
+    static const int wlims[] = {128, 65, 64, 63, 31, 15, 7, 1, 0};
     /* k = 20: an odd number of 4-column groups; batches of 1 to 4 rows (and
      * tails of 8 + 4, 32 + 5) take the AVX-512 kernel's split accumulators */
     static const uint32_t rows_[] = {16, 32, 48, 192, 256}, k_[] = {16, 20, 64, 96, 4096},
                           nb_[] = {1, 2, 3, 4, 8, 9, 12, 16, 17, 37, 64};
     const ozf_kernels *K = KS[isa];
     unsigned ri, ki, bi;
-    int bad = 0, ext;
-    char name[128];
-    for (ext = 0; ext < 2; ext++)
+    int bad = 0, ext, wl = 0;
+    char name[160];
+    for (ext = 0; ext < 2 * (int)(sizeof wlims / sizeof wlims[0]) && !bad; ext++)
         for (ri = 0; ri < 5; ri++)
             for (ki = 0; ki < 5; ki++)
                 for (bi = 0; bi < sizeof nb_ / sizeof nb_[0] && !bad; bi++) {
                     uint32_t R = rows_[ri], Kd = k_[ki], NB = nb_[bi], i, b;
-                    int8_t *w = amalloc((size_t)R * Kd), *a = amalloc((size_t)NB * Kd);
-                    void *wp = amalloc(K->pack_bytes(R, Kd));
-                    int32_t *c = amalloc(4 * (size_t)NB * R);
-                    if (Kd == 4096 && R > 48)
+                    int8_t *w, *a;
+                    void *wp;
+                    int32_t *c;
+                    wl = wlims[ext / 2];
+                    if (Kd == 4096 && (R > 48 || (wl < 128 && NB > 4)))
                         continue;
+                    w = amalloc((size_t)R * Kd), a = amalloc((size_t)NB * Kd);
+                    wp = amalloc(K->pack_bytes(R, Kd));
+                    c = amalloc(4 * (size_t)NB * R);
                     for (i = 0; i < R * Kd; i++)
-                        w[i] = rnd8(ext, 1);
+                        w[i] = rndw(ext % 2, wl);
                     for (i = 0; i < NB * Kd; i++)
-                        a[i] = rnd8(ext, 0);
+                        a[i] = rnd8(ext % 2, 0);
                     K->pack(w, R, Kd, wp);
                     (amx ? K->gemm_amx : K->gemm)(wp, R, Kd, a, Kd, NB, c, R);
                     for (b = 0; b < NB && !bad; b++)
                         for (i = 0; i < R; i++)
                             if (c[(size_t)b * R + i] != oz_dot_i8(w + (size_t)i * Kd, a + (size_t)b * Kd, (int)Kd)) {
                                 bad = 1;
-                                printf("#   rows %u k %u nb %u: row %u batch %u\n", R, Kd, NB, i, b);
+                                printf("#   rows %u k %u nb %u |w| <= %d: row %u batch %u\n", R, Kd, NB, wl, i, b);
                                 break;
                             }
                     free(w);
@@ -72,7 +91,8 @@ static void test_gemm(int isa, int amx)
                     free(wp);
                     free(c);
                 }
-    snprintf(name, sizeof name, "%s gemm%s equals the int8 dot products (random and +-127/-128 extremes, k up to 4096)",
+    snprintf(name, sizeof name, "%s gemm%s equals the int8 dot products (random and +-127/-128 extremes, weights "
+             "within +-128 to +-0, k up to 4096)",
              ozf_isa_name(isa), amx ? " on AMX tiles" : "");
     t_result(!bad, name, NULL);
 }

@@ -6,6 +6,10 @@
  *                    pair <= 2 * 128 * 127 = 32512 < 32767;
  *   scores:          u8 = |q| <= 127, s8 = sign(q) * k with |k| <= 127:
  *                    pair <= 2 * 127 * 127 = 32258;
+ *   matrix products with small weights (|w| <= 64, every matrix of a
+ *                    wbits <= 7 model; gemm_u): u8 = a + 128 <= 255,
+ *                    s8 = w: pair <= 2 * 255 * 64 = 32640, and nacc pairs
+ *                    summed in int16 stay within nacc * 510 * max|w| <= 32767;
  *   value sums:      not vpmaddubsw: e - 2^15 and v as int16 through
  *                    vpmaddwd (see vsum below).
  * (vpsignb(x, y) negates x where y < 0 and zeroes it where y == 0; both
@@ -13,6 +17,7 @@
  * exactly. Activations, queries and keys are sat8 outputs (never -128);
  * weights may be -128 (|w| = 128 is fine as an unsigned byte). */
 #include <immintrin.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../core/oz_int.h"
@@ -23,18 +28,32 @@ extern uint32_t ozf_exp2_u32[256];
 
 #define KG(k) ((k) / 4)
 
-/* (rows, k) -> [rows/8][k/4][8][4] */
-static size_t pack_bytes(uint32_t rows, uint32_t k) { return (size_t)rows * k; }
+/* (rows, k) -> [rows/8][k/4][8][4], then the row sums (int32, rows), then
+ * nacc (int32): how many vpmaddubsw results of unsigned activations may be
+ * added in int16 (see gemm_u), 0 where some |w| > 64 */
+static size_t pack_bytes(uint32_t rows, uint32_t k) { return (size_t)rows * k + 4 * (size_t)rows + 4; }
 
 static void pack(const int8_t *w, uint32_t rows, uint32_t k, void *dst)
 {
     int8_t *o = (int8_t *)dst;
+    int32_t *rs = (int32_t *)(void *)(o + (size_t)rows * k), wmax = 1, nacc;
     uint32_t rb, kg, i, j;
     for (rb = 0; rb < rows / 8; rb++)
         for (kg = 0; kg < KG(k); kg++)
             for (i = 0; i < 8; i++)
                 for (j = 0; j < 4; j++)
                     o[(((size_t)rb * KG(k) + kg) * 8 + i) * 4 + j] = w[(size_t)(rb * 8 + i) * k + kg * 4 + j];
+    for (i = 0; i < rows; i++) {
+        int32_t sum = 0;
+        for (j = 0; j < k; j++) {
+            int32_t v = w[(size_t)i * k + j];
+            sum += v;
+            wmax = v > wmax ? v : (-v > wmax ? -v : wmax);
+        }
+        rs[i] = sum;
+    }
+    nacc = wmax > 64 ? 0 : 32767 / (510 * wmax);
+    rs[rows] = nacc > 16 ? 16 : nacc;
 }
 
 static inline __m256i bcast4(const int8_t *p)
@@ -77,11 +96,125 @@ static inline __attribute__((always_inline)) void micro(const int8_t *w, uint32_
             _mm256_storeu_si256((__m256i *)(void *)(c + (size_t)(b0 + b) * ldc + (rb0 + i) * 8), acc[i][b]);
 }
 
+/* Matrices whose weights are small, |w| <= 64 (every matrix of a model with
+ * wbits <= 7; the default levels use wbits = 5, |w| <= 15): the activations
+ * go in unsigned, u = a + 128 <= 255, against the signed weights, so a
+ * vpmaddubsw pair is at most 2 * 255 * 64 = 32640 in magnitude, and nacc =
+ * floor(32767 / (510 wmax)) of them (4 at |w| <= 15) add up in int16 without
+ * wrapping before one vpmaddwd widens the sum; no vpsignb. The result is
+ * sum u w - 128 sum w (the row sums kept by pack). 2.5 instructions per 32
+ * products at |w| <= 15, against 4 in micro(). */
+static inline __attribute__((always_inline)) void micro_u(const int8_t *w, uint32_t k, uint32_t rb, const int NRB,
+                                                          const uint8_t *a, uint32_t b0, const int NB,
+                                                          const int32_t *rs, const uint32_t nacc, int32_t *c,
+                                                          uint32_t ldc)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    const int8_t *wr = w + (size_t)rb * KG(k) * 32;
+    __m256i acc[2][3], s16[2][3];
+    uint32_t kg = 0, nkg = KG(k), end;
+    int b, i;
+    for (i = 0; i < NRB; i++)
+        for (b = 0; b < NB; b++)
+            acc[i][b] = _mm256_setzero_si256();
+    while (kg < nkg) {
+        end = nkg - kg > nacc ? kg + nacc : nkg;
+        for (i = 0; i < NRB; i++)
+            for (b = 0; b < NB; b++)
+                s16[i][b] = _mm256_setzero_si256();
+        for (; kg < end; kg++) {
+            __m256i w0 = _mm256_load_si256((const __m256i *)(const void *)(wr + (size_t)kg * 32));
+            __m256i w1 = NRB > 1 ? _mm256_load_si256((const __m256i *)(const void *)(wr + ((size_t)nkg + kg) * 32)) : w0;
+            for (b = 0; b < NB; b++) {
+                __m256i av = bcast4((const int8_t *)(a + (size_t)(b0 + b) * k + kg * 4));
+                s16[0][b] = _mm256_add_epi16(s16[0][b], _mm256_maddubs_epi16(av, w0));
+                if (NRB > 1)
+                    s16[1][b] = _mm256_add_epi16(s16[1][b], _mm256_maddubs_epi16(av, w1));
+            }
+        }
+        for (i = 0; i < NRB; i++)
+            for (b = 0; b < NB; b++)
+                acc[i][b] = _mm256_add_epi32(acc[i][b], _mm256_madd_epi16(s16[i][b], ones));
+    }
+    for (i = 0; i < NRB; i++) {
+        __m256i corr = _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(rs + (rb + i) * 8)), 7);
+        for (b = 0; b < NB; b++)
+            _mm256_storeu_si256((__m256i *)(void *)(c + (size_t)(b0 + b) * ldc + (rb + i) * 8),
+                                _mm256_sub_epi32(acc[i][b], corr));
+    }
+}
+
+/* *buf grown to at least need bytes (32-byte aligned): a per-thread work
+ * buffer kept from call to call; NULL if out of memory */
+static void *grow(uint8_t **buf, size_t *cap, size_t need)
+{
+    if (need > *cap) {
+        free(*buf);
+        *buf = aligned_alloc(32, (need + 31) & ~(size_t)31);
+        *cap = *buf ? need : 0;
+    }
+    return *buf;
+}
+
+/* gemm_u over every row block; a + 128 into a per-thread buffer first.
+ * Returns 0 if that buffer cannot be had (the caller then takes micro()) */
+static int gemm_u(const int8_t *w, uint32_t rows, uint32_t k, const int8_t *as, uint32_t lda, uint32_t nb,
+                  int32_t *c, uint32_t ldc, const int32_t *rs, uint32_t nacc)
+{
+    static __thread uint8_t *tbuf;
+    static __thread size_t tcap;
+    uint8_t *a = (uint8_t *)grow(&tbuf, &tcap, (size_t)nb * k);
+    uint32_t rb, b, i;
+    if (!a)
+        return 0;
+    for (b = 0; b < nb; b++) {
+        const int8_t *src = as + (size_t)b * lda;
+        uint8_t *dst = a + (size_t)b * k;
+        for (i = 0; i + 32 <= k; i += 32)
+            _mm256_storeu_si256((__m256i *)(void *)(dst + i),
+                                _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)(src + i)),
+                                                 _mm256_set1_epi8((char)0x80)));
+        for (; i < k; i++)
+            dst[i] = (uint8_t)(src[i] ^ 0x80);
+    }
+    /* two row blocks and three activation rows at a time (12 of the 16
+     * registers hold sums); nacc a constant in the common case (|w| <= 15) */
+    for (rb = 0; rb < rows / 8; rb += 2) {
+        int two = rb + 1 < rows / 8;
+        for (b = 0; b < nb; b += 3) {
+            int left = nb - b >= 3 ? 3 : (int)(nb - b);
+#define OZF_MU(NRB, NB) (nacc == 4 ? micro_u(w, k, rb, NRB, a, b, NB, rs, 4, c, ldc) \
+                                   : micro_u(w, k, rb, NRB, a, b, NB, rs, nacc, c, ldc))
+            if (two)
+                switch (left) {
+                case 3: OZF_MU(2, 3); break;
+                case 2: OZF_MU(2, 2); break;
+                default: OZF_MU(2, 1); break;
+                }
+            else
+                switch (left) {
+                case 3: OZF_MU(1, 3); break;
+                case 2: OZF_MU(1, 2); break;
+                default: OZF_MU(1, 1); break;
+                }
+#undef OZF_MU
+        }
+    }
+    return 1;
+}
+
 static void gemm(const void *wp, uint32_t rows, uint32_t k, const int8_t *a, uint32_t lda, uint32_t nb, int32_t *c,
                  uint32_t ldc)
 {
     const int8_t *w = (const int8_t *)wp;
+    const int32_t *rs = (const int32_t *)(const void *)(w + (size_t)rows * k);
     uint32_t nrb = rows / 8, rb, b;
+    /* k >= 96: the unsigned path paid at W = 512 (D = 96: tools/ab.sh 1.09x
+     * encode and decode; callgrind: 9% fewer instructions in gemm); at
+     * k = 16 to 64 it ran more instructions than micro() (the copy and the
+     * shorter runs of nacc per flush), so those keep micro() */
+    if (rs[rows] && k >= 96 && gemm_u(w, rows, k, a, lda, nb, c, ldc, rs, (uint32_t)rs[rows]))
+        return;
     for (rb = 0; rb < nrb; rb += 2) {
         int two = rb + 1 < nrb;
         for (b = 0; b < nb; b += 4) {
