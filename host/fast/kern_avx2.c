@@ -144,18 +144,6 @@ static inline __attribute__((always_inline)) void micro_u(const int8_t *w, uint3
     }
 }
 
-/* *buf grown to at least need bytes (32-byte aligned): a per-thread work
- * buffer kept from call to call; NULL if out of memory */
-static void *grow(uint8_t **buf, size_t *cap, size_t need)
-{
-    if (need > *cap) {
-        free(*buf);
-        *buf = aligned_alloc(32, (need + 31) & ~(size_t)31);
-        *cap = *buf ? need : 0;
-    }
-    return *buf;
-}
-
 /* gemm_u over every row block; a + 128 into a per-thread buffer first.
  * Returns 0 if that buffer cannot be had (the caller then takes micro()) */
 static int gemm_u(const int8_t *w, uint32_t rows, uint32_t k, const int8_t *as, uint32_t lda, uint32_t nb,
@@ -163,7 +151,7 @@ static int gemm_u(const int8_t *w, uint32_t rows, uint32_t k, const int8_t *as, 
 {
     static __thread uint8_t *tbuf;
     static __thread size_t tcap;
-    uint8_t *a = (uint8_t *)grow(&tbuf, &tcap, (size_t)nb * k);
+    uint8_t *a = (uint8_t *)ozf_grow(&tbuf, &tcap, (size_t)nb * k);
     uint32_t rb, b, i;
     if (!a)
         return 0;

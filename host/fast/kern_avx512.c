@@ -111,24 +111,12 @@ static inline __attribute__((always_inline)) void micro(const int8_t *w, uint32_
     }
 }
 
-/* *buf grown to at least need bytes (64-byte aligned, a multiple of 64):
- * a per-thread work buffer kept from call to call; NULL if out of memory */
-static void *grow(uint8_t **buf, size_t *cap, size_t need)
-{
-    if (need > *cap) {
-        free(*buf);
-        *buf = aligned_alloc(64, (need + 63) & ~(size_t)63);
-        *cap = *buf ? need : 0;
-    }
-    return *buf;
-}
-
 /* a + 128 for every activation, into a per-thread buffer (NULL if out of memory) */
 static const uint8_t *to_unsigned(const int8_t *a, uint32_t lda, uint32_t k, uint32_t nb)
 {
     static __thread uint8_t *tbuf;
     static __thread size_t tcap;
-    uint8_t *buf = (uint8_t *)grow(&tbuf, &tcap, (size_t)nb * k);
+    uint8_t *buf = (uint8_t *)ozf_grow(&tbuf, &tcap, (size_t)nb * k);
     size_t i;
     uint32_t b;
     if (!buf)
@@ -209,7 +197,7 @@ static const int8_t *pad_amx(const int8_t *a, uint32_t lda, uint32_t k, uint32_t
 {
     static __thread uint8_t *tbuf;
     static __thread size_t tcap;
-    int8_t *buf = (int8_t *)grow(&tbuf, &tcap, (size_t)nbp * kp);
+    int8_t *buf = (int8_t *)ozf_grow(&tbuf, &tcap, (size_t)nbp * kp);
     uint32_t b, i;
     if (!buf)
         return NULL;

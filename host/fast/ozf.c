@@ -196,6 +196,16 @@ void ozf_model_free(ozf_model *fm)
 /* docs/integer-model.md, "The fast CPU engine", RMS norm: from x0 >= isqrt(v),
  * x' = floor((x + floor(v / x)) / 2) decreases strictly while x > isqrt(v)
  * and never goes below it; at x = isqrt(v), x' >= x. */
+void *ozf_grow(uint8_t **buf, size_t *cap, size_t need)
+{
+    if (need > *cap) {
+        free(*buf);
+        *buf = aligned_alloc(64, (need + 63) & ~(size_t)63);
+        *cap = *buf ? need : 0;
+    }
+    return *buf;
+}
+
 uint32_t ozf_isqrt64(uint64_t v)
 {
     uint64_t x, y;

@@ -120,6 +120,11 @@ extern const ozf_kernels ozf_kernels_scalar;
 extern const ozf_kernels ozf_kernels_avx2;
 extern const ozf_kernels ozf_kernels_avx512;
 
+/* *buf grown to at least need bytes (64-byte aligned, a multiple of 64):
+ * the kernels' per-thread work buffers, kept from call to call; NULL if out
+ * of memory */
+void *ozf_grow(uint8_t **buf, size_t *cap, size_t need);
+
 /* floor(sqrt(v)) for any 64-bit v: oz_isqrt64's value, by Newton's iteration
  * on integers from above (a handful of divisions instead of 31 steps). */
 uint32_t ozf_isqrt64(uint64_t v);
