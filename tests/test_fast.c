@@ -244,8 +244,8 @@ static void att_trial_job(att_trial *t, ozf_att_job *j)
     j->n = t->n, j->am = t->am, j->as = t->as, j->slope = t->slope, j->o = t->o;
 }
 
-/* 1 if t->o is core's attention (printing the first difference if *bad is 0); frees the trial */
-static int att_trial_check(att_trial *t, int bad)
+/* 1 if t->o is core's attention (printing the first difference if bad is 0) */
+static int att_trial_ok(const att_trial *t, int bad)
 {
     int32_t zs[OZ_MAX_CTX], acc[OZ_MAX_DHEAD], zmax = OZ_ATT_ZMIN;
     uint32_t j, d, slot, E = 0, dh = t->dh;
@@ -273,6 +273,13 @@ static int att_trial_check(att_trial *t, int bad)
                        t->o[d], oz_att_out(acc[d], R));
             ok = 0;
         }
+    return ok;
+}
+
+/* att_trial_ok, then frees the trial */
+static int att_trial_check(att_trial *t, int bad)
+{
+    int ok = att_trial_ok(t, bad);
     free(t->kp);
     free(t->vp);
     free(t->ks);
@@ -319,6 +326,80 @@ static void test_attend(int isa, int vbmi, int pair)
 }
 
 #define K_HAS_PAIR(isa) (KS[isa]->attend2 != NULL)
+
+/* The pair kernel on two queries over the same head of one ring, as the
+ * forward pass of encode calls it (consecutive rows share their keys and
+ * values): the second window ends 0, 1, 2, 5 or cap - 1 slots after the
+ * first (the last: one slot before it) or anywhere, each of its own length
+ * (trimmed windows), wrapped or not, with one, a few or many logits equal
+ * to the maximum (identical keys, no slope); each output against core's. */
+static void test_attend_shared(int isa, int vbmi)
+{
+    static const oz_config big = {1, 64, 1, 64, 512, 8, 0};
+    const ozf_kernels *K = KS[isa];
+    int bad = 0, trial, kinds[4] = {0, 0, 0, 0};
+    ozf_scratch sc;
+    att_trial t[2];
+    ozf_att_job j[2];
+    char name[200];
+    if (ozf_scratch_init(&sc, &big, 2)) {
+        t_result(0, "attention scratch", NULL);
+        return;
+    }
+    for (trial = 0; trial < 600; trial++) {
+        uint32_t end, shift, cap, n2, lim, d;
+        att_trial_make(&t[0], trial, kinds);
+        cap = t[0].cap;
+        if (trial % 7 == 3) {
+            /* every key the same and no slope: every logit is the maximum,
+             * weight 2^15 everywhere (a few in short windows, many in long) */
+            uint32_t slot;
+            for (slot = 0; slot < cap; slot++) {
+                for (d = 0; d < t[0].dh; d++)
+                    t[0].kp[(size_t)(d / 4) * cap * 4 + slot * 4 + d % 4] = t[0].kp[(size_t)(d / 4) * cap * 4 + d % 4];
+                t[0].ks[slot] = t[0].ks[0];
+            }
+            t[0].slope = 0;
+            if (trial % 14 == 3) {
+                t[0].n = 1 + (uint32_t)(t_rand() % 6);
+                t[0].w = window_at(t[0].lo, t[0].n, cap);
+            }
+        }
+        t[1] = t[0]; /* the same ring: keys, values, key sums, requantisation, slope */
+        for (d = 0; d < t[0].dh; d++) /* another query */
+            t[1].q[d] = rnd8(trial % 5 == 0, 0);
+        switch (trial % 6) {
+        case 0: shift = 0; break;
+        case 1: case 2: shift = 1; break;
+        case 3: shift = 2; break;
+        case 4: shift = trial % 12 == 4 ? 5 : cap - 1; break;
+        default: shift = (uint32_t)(t_rand() % cap); break;
+        }
+        end = (t[0].lo + t[0].n + shift) % cap; /* the slot after the second window */
+        lim = cap < 512 ? cap : 512;
+        n2 = trial % 3 == 0 ? t[0].n + (t[0].n < lim) : 1 + (uint32_t)(t_rand() % (trial % 7 == 3 ? 8 : lim));
+        if (n2 > lim)
+            n2 = lim;
+        t[1].n = n2;
+        t[1].lo = (end + cap - n2) % cap;
+        t[1].w = window_at(t[1].lo, n2, cap);
+        memset(t[1].o, 0x55, sizeof t[1].o);
+        att_trial_job(&t[0], &j[0]);
+        att_trial_job(&t[1], &j[1]);
+        if (trial % 2)
+            (vbmi ? K->attend2_vbmi : K->attend2)(&j[1], &j[0], &sc);
+        else
+            (vbmi ? K->attend2_vbmi : K->attend2)(&j[0], &j[1], &sc);
+        bad += !att_trial_ok(&t[1], bad);
+        bad += !att_trial_check(&t[0], bad);
+    }
+    ozf_scratch_free(&sc);
+    snprintf(name, sizeof name,
+             "%s%s pair attention over one ring's head (windows ending 0, 1, 2, 5, -1 or any slots apart, "
+             "lengths of their own; one, a few or many logits at the maximum) equals core's",
+             ozf_isa_name(isa), vbmi ? " (VBMI)" : "");
+    t_result(!bad, name, "%d wrong", bad);
+}
 
 static void test_small_kernels(int isa)
 {
@@ -732,8 +813,11 @@ int main(void)
             test_attend(isa, 1, 0);
         if (K_HAS_PAIR(isa)) {
             test_attend(isa, 0, 1);
-            if (isa == OZF_AVX512 && __builtin_cpu_supports("avx512vbmi"))
+            test_attend_shared(isa, 0);
+            if (isa == OZF_AVX512 && __builtin_cpu_supports("avx512vbmi")) {
                 test_attend(isa, 1, 1);
+                test_attend_shared(isa, 1);
+            }
         }
         test_small_kernels(isa);
         test_glue(isa);
