@@ -598,8 +598,8 @@ static void test_freq(int isa)
     const ozf_kernels *K = KS[isa];
     int32_t z[256];
     uint32_t a[257], b[257];
-    int trial, s, bad = 0;
-    char name[128];
+    int trial, s, bad = 0, bad_find = 0;
+    char name[160];
     for (trial = 0; trial < 3000 && !bad; trial++) {
         int mode = trial % 6;
         for (s = 0; s < 256; s++) {
@@ -620,9 +620,24 @@ static void test_freq(int isa)
         K->freq_cum(z, b);
         if (memcmp(a, b, sizeof a))
             bad = 1;
+        /* decoding's search: every symbol's first and last slot, and random ones */
+        for (s = 0; s < 256 + 64 && K->freq_find && !bad_find; s++) {
+            uint32_t slot = s < 256 ? ((trial & 1) ? a[s] : a[s + 1] - 1) : (uint32_t)(t_rand() % ((uint32_t)1 << OZ_PROB_BITS));
+            uint32_t want = oz_cum_find(a, slot), start = 0, freq = 0, got = K->freq_find(z, slot, &start, &freq);
+            if (got != want || start != a[want] || freq != a[want + 1] - a[want]) {
+                printf("#   trial %d slot %u: symbol %u [%u, +%u), core %u [%u, +%u)\n", trial, slot, got, start, freq,
+                       want, a[want], a[want + 1] - a[want]);
+                bad_find = 1;
+            }
+        }
     }
     snprintf(name, sizeof name, "%s frequency tables equal oz_freq_cum (random, extreme, tied logits)", ozf_isa_name(isa));
     t_result(!bad, name, "trial %d", trial);
+    if (K->freq_find) {
+        snprintf(name, sizeof name, "%s decoding's symbol search equals oz_freq_cum + oz_cum_find (every symbol's "
+                 "first and last slot, random slots)", ozf_isa_name(isa));
+        t_result(!bad_find, name, NULL);
+    }
 }
 
 static uint8_t *real_data(size_t want, size_t *n)

@@ -546,6 +546,49 @@ typedef struct att_state {
     int16_t ep[2][OZ_MAX_CTX + 16];
 } att_state;
 
+/* z = clamp(rq(s)) - slope (n - 1 - j) for the whole groups of 8 of zs
+ * (in place), their maximum into vmax, *j past them. KIND 1: the low
+ * halves of the 64-bit P = s am + 2^(as-1) shifted logically (every result
+ * fits int32); 2: the high halves of P (as >= 32); 3 (as >= 33): the high
+ * halves H of s am alone, then (H + 2^(as-33)) >> (as - 32), which is
+ * floor(P / 2^as) because 2^(as-1) is a multiple of 2^32 (as rq_rows,
+ * docs/integer-model.md). CLAMP 0 where no result can pass +-2^24. The bias
+ * (<= 2^16 * 527 < 2^26) drops by 8 slope from one group to the next. */
+static inline __attribute__((always_inline)) __m256i p1_z(int32_t *zs, uint32_t n, int32_t am, int32_t as,
+                                                          int32_t slope, const int KIND, const int CLAMP, __m256i vmax,
+                                                          uint32_t *jp)
+{
+    const __m256i mm = _mm256_set1_epi64x(am);
+    const __m256i rnd = KIND == 3 ? _mm256_set1_epi32(1 << (as - 33)) : _mm256_set1_epi64x((int64_t)1 << (as - 1));
+    const __m256i zlo = _mm256_set1_epi32(-OZ_Z_MAX), zhi = _mm256_set1_epi32(OZ_Z_MAX);
+    const __m256i step = _mm256_set1_epi32(8 * slope);
+    const __m128i sh = _mm_cvtsi32_si128(KIND >= 2 ? as - 32 : as);
+    __m256i bias = _mm256_mullo_epi32(_mm256_set1_epi32(slope),
+                                      _mm256_sub_epi32(_mm256_set1_epi32((int32_t)n - 1), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
+    uint32_t j = 0;
+    for (; j + 8 <= n; j += 8, bias = _mm256_sub_epi32(bias, step)) {
+        __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(zs + j)), x;
+        __m256i pe = _mm256_mul_epi32(a, mm), po = _mm256_mul_epi32(_mm256_shuffle_epi32(a, 0xF5), mm);
+        if (KIND == 3) { /* |H| < 2^22 2^31 / 2^32, plus at most 2^29 */
+            x = _mm256_blend_epi32(_mm256_shuffle_epi32(pe, 0xF5), po, 0xAA);
+            x = _mm256_sra_epi32(_mm256_add_epi32(x, rnd), sh);
+        } else if (KIND == 2) { /* high halves: pe's to the even lanes, po's stay in the odd ones */
+            pe = _mm256_add_epi64(pe, rnd), po = _mm256_add_epi64(po, rnd);
+            x = _mm256_sra_epi32(_mm256_blend_epi32(_mm256_shuffle_epi32(pe, 0xF5), po, 0xAA), sh);
+        } else { /* low halves of the logical shifts: po's to the odd lanes */
+            pe = _mm256_add_epi64(pe, rnd), po = _mm256_add_epi64(po, rnd);
+            x = _mm256_blend_epi32(_mm256_srl_epi64(pe, sh), _mm256_shuffle_epi32(_mm256_srl_epi64(po, sh), 0xA0), 0xAA);
+        }
+        if (CLAMP)
+            x = _mm256_min_epi32(_mm256_max_epi32(x, zlo), zhi);
+        x = _mm256_sub_epi32(x, bias);
+        vmax = _mm256_max_epi32(vmax, x);
+        _mm256_storeu_si256((__m256i *)(void *)(zs + j), x);
+    }
+    *jp = j;
+    return vmax;
+}
+
 /* phase 1: z for every window position into zs, and their maximum */
 static inline __attribute__((always_inline)) void attend_p1(const ozf_att_job *aj, int32_t *restrict zs, att_state *st)
 {
@@ -565,24 +608,15 @@ static inline __attribute__((always_inline)) void attend_p1(const ozf_att_job *a
      * (<= 2^16 * 527 < 2^26) drops by 8 slope from one group to the next */
     j = 0;
     if (kind) {
-        const __m256i mm = _mm256_set1_epi64x(am), rnd = _mm256_set1_epi64x((int64_t)1 << (as - 1));
-        const __m256i zlo = _mm256_set1_epi32(-OZ_Z_MAX), zhi = _mm256_set1_epi32(OZ_Z_MAX);
-        const __m256i step = _mm256_set1_epi32(8 * slope);
-        const __m128i sh = _mm_cvtsi32_si128(kind == 2 ? as - 32 : as);
-        __m256i bias = _mm256_mullo_epi32(_mm256_set1_epi32(slope),
-                                          _mm256_sub_epi32(_mm256_set1_epi32((int32_t)n - 1), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
-        for (; j + 8 <= n; j += 8, bias = _mm256_sub_epi32(bias, step)) {
-            __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(zs + j)), x;
-            __m256i pe = _mm256_add_epi64(_mm256_mul_epi32(a, mm), rnd);
-            __m256i po = _mm256_add_epi64(_mm256_mul_epi32(_mm256_shuffle_epi32(a, 0xF5), mm), rnd);
-            if (kind == 2) /* high halves: pe's to the even lanes, po's stay in the odd ones */
-                x = _mm256_sra_epi32(_mm256_blend_epi32(_mm256_shuffle_epi32(pe, 0xF5), po, 0xAA), sh);
-            else /* low halves of the logical shifts: po's to the odd lanes */
-                x = _mm256_blend_epi32(_mm256_srl_epi64(pe, sh), _mm256_shuffle_epi32(_mm256_srl_epi64(po, sh), 0xA0), 0xAA);
-            x = _mm256_sub_epi32(_mm256_min_epi32(_mm256_max_epi32(x, zlo), zhi), bias);
-            vmax = _mm256_max_epi32(vmax, x);
-            _mm256_storeu_si256((__m256i *)(void *)(zs + j), x);
-        }
+        /* the clamp does nothing where every |rq(s)| < 2^24 (as rq_mode in
+         * kern_avx512.c): always from as = 33 on */
+        int clamp = ((uint64_t)dh * 127 * 127 * (uint64_t)am + ((uint64_t)1 << as)) >> (as + 24) != 0;
+        if (as >= 33)
+            vmax = p1_z(zs, n, am, as, slope, 3, 0, vmax, &j);
+        else if (kind == 2)
+            vmax = clamp ? p1_z(zs, n, am, as, slope, 2, 1, vmax, &j) : p1_z(zs, n, am, as, slope, 2, 0, vmax, &j);
+        else
+            vmax = clamp ? p1_z(zs, n, am, as, slope, 1, 1, vmax, &j) : p1_z(zs, n, am, as, slope, 1, 0, vmax, &j);
     } else { /* the 64-bit form, then the bias and the maximum */
         rq_uniform(zs, n, am, as, -OZ_Z_MAX, OZ_Z_MAX, zs);
         for (; j < n; j++) {
@@ -837,4 +871,4 @@ static void rmsnorm_rows(const int32_t *x, int8_t *y, uint32_t nrows, uint32_t n
 
 #include "forward_impl.h"
 
-const ozf_kernels ozf_kernels_avx2 = {"avx2", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, oz_freq_cum, forward, ring_put, keep_stats, act_apply, NULL, attend2, NULL, NULL, rmsnorm_rows};
+const ozf_kernels ozf_kernels_avx2 = {"avx2", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, oz_freq_cum, forward, ring_put, keep_stats, act_apply, NULL, attend2, NULL, NULL, rmsnorm_rows, NULL};

@@ -815,13 +815,14 @@ static inline __m512i exp2_t16_vbmi(__m512i t, const __m512i *T)
 #define OZF_ATTEND16_OK(fm, s, dh) ((fm)->amx && (dh) == 16 && (s)->ew)
 #define OZF_ATTEND16_FOR(fm) ((fm)->vbmi ? attend_vbmi16 : attend16)
 
-/* oz_freq_cum with 16 lanes (docs/integer-model.md, "Frequencies"):
- * e_s * R / 2^32 with R < 2^37 is computed as e_s * Rhi + (e_s * Rlo) / 2^32
- * (R = Rhi 2^32 + Rlo), exact because e_s * Rhi * 2^32 is a multiple of 2^32. */
-static void freq_cum(const int32_t *z, uint32_t *cum)
+/* oz_freq_cum's frequencies with 16 lanes (docs/integer-model.md,
+ * "Frequencies"): f[s / 16] lane s % 16 = the frequency of symbol s, the
+ * rest of 2^20 included. e_s * R / 2^32 with R < 2^37 is computed as
+ * e_s * Rhi + (e_s * Rlo) / 2^32 (R = Rhi 2^32 + Rlo), exact because
+ * e_s * Rhi * 2^32 is a multiple of 2^32. */
+static inline __attribute__((always_inline)) void freq_vecs(const int32_t *z, __m512i f[16])
 {
     __m512i T[8], vmax = _mm512_set1_epi32(INT32_MIN), vE = _mm512_setzero_si512(), vz;
-    __m512i f[16];
     uint16_t e[256];
     uint32_t s, best = 256, sum;
     int32_t zmax;
@@ -861,31 +862,80 @@ static void freq_cum(const int32_t *z, uint32_t *cum)
         }
         sum = (uint32_t)_mm512_reduce_add_epi32(vs);
     }
-    /* the rest of 2^20 to the first most likely byte, then the running sum:
-     * each block of 16 summed within its lanes (shifts by 1, 2, 4, 8 lanes,
-     * independent of the other blocks), then the blocks' carries added in
-     * order, the carry kept in a register (lane 15 broadcast) */
-    {
-        const __m512i i16 = iota16(), last = _mm512_set1_epi32(15);
-        const __m512i d1 = _mm512_sub_epi32(i16, _mm512_set1_epi32(1)), d2 = _mm512_sub_epi32(i16, _mm512_set1_epi32(2));
-        const __m512i d4 = _mm512_sub_epi32(i16, _mm512_set1_epi32(4)), d8 = _mm512_sub_epi32(i16, _mm512_set1_epi32(8));
-        __m512i carry = _mm512_setzero_si512();
-        f[best / 16] = _mm512_mask_add_epi32(f[best / 16], (__mmask16)(1u << (best % 16)), f[best / 16],
-                                             _mm512_set1_epi32((int32_t)(((uint32_t)1 << OZ_PROB_BITS) - sum)));
-        for (s = 0; s < 16; s++) {
-            __m512i v = f[s];
-            v = _mm512_add_epi32(v, _mm512_maskz_permutexvar_epi32(0xFFFE, d1, v));
-            v = _mm512_add_epi32(v, _mm512_maskz_permutexvar_epi32(0xFFFC, d2, v));
-            v = _mm512_add_epi32(v, _mm512_maskz_permutexvar_epi32(0xFFF0, d4, v));
-            f[s] = _mm512_add_epi32(v, _mm512_maskz_permutexvar_epi32(0xFF00, d8, v));
-        }
-        cum[0] = 0;
-        for (s = 0; s < 16; s++) {
-            __m512i v = _mm512_add_epi32(f[s], carry);
-            _mm512_storeu_si512(cum + 1 + 16 * s, v);
-            carry = _mm512_permutexvar_epi32(last, v);
-        }
+    /* the rest of 2^20 to the first most likely byte */
+    f[best / 16] = _mm512_mask_add_epi32(f[best / 16], (__mmask16)(1u << (best % 16)), f[best / 16],
+                                         _mm512_set1_epi32((int32_t)(((uint32_t)1 << OZ_PROB_BITS) - sum)));
+}
+
+/* the running sums of a vector's 16 lanes (shifts by 1, 2, 4, 8 lanes) */
+static inline __m512i prefix16(__m512i v)
+{
+    const __m512i i16 = iota16();
+    v = _mm512_add_epi32(v, _mm512_maskz_permutexvar_epi32(0xFFFE, _mm512_sub_epi32(i16, _mm512_set1_epi32(1)), v));
+    v = _mm512_add_epi32(v, _mm512_maskz_permutexvar_epi32(0xFFFC, _mm512_sub_epi32(i16, _mm512_set1_epi32(2)), v));
+    v = _mm512_add_epi32(v, _mm512_maskz_permutexvar_epi32(0xFFF0, _mm512_sub_epi32(i16, _mm512_set1_epi32(4)), v));
+    return _mm512_add_epi32(v, _mm512_maskz_permutexvar_epi32(0xFF00, _mm512_sub_epi32(i16, _mm512_set1_epi32(8)), v));
+}
+
+/* oz_freq_cum: the frequencies, then the running sum: each block of 16
+ * summed within its lanes (independent of the other blocks), then the
+ * blocks' carries added in order, the carry kept in a register (lane 15
+ * broadcast) */
+static void freq_cum(const int32_t *z, uint32_t *cum)
+{
+    const __m512i last = _mm512_set1_epi32(15);
+    __m512i f[16], carry = _mm512_setzero_si512();
+    uint32_t s;
+    freq_vecs(z, f);
+    for (s = 0; s < 16; s++)
+        f[s] = prefix16(f[s]);
+    cum[0] = 0;
+    for (s = 0; s < 16; s++) {
+        __m512i v = _mm512_add_epi32(f[s], carry);
+        _mm512_storeu_si512(cum + 1 + 16 * s, v);
+        carry = _mm512_permutexvar_epi32(last, v);
     }
+}
+
+/* Decoding's question without the whole table (docs/integer-model.md,
+ * "Frequencies"): the symbol s with cum[s] <= slot < cum[s + 1] (slot <
+ * 2^20), *start = cum[s], *freq = cum[s + 1] - cum[s], the same as
+ * oz_freq_cum then oz_cum_find. The 16 blocks' totals B come from one
+ * transposing reduction (pairs of blocks, then fours, then across the
+ * 128-bit lanes); the block b holding slot is the count of B's running
+ * sums <= slot (the last is 2^20 > slot); then the same within block b. */
+static uint32_t freq_find(const int32_t *z, uint32_t slot, uint32_t *start, uint32_t *freq)
+{
+    __m512i f[16], s2[8], t4[4], w0, w1, B, P, Q;
+    const __m512i vslot = _mm512_set1_epi32((int32_t)slot);
+    uint32_t i, b, k, base, q[16], fb[16];
+    freq_vecs(z, f);
+    /* pairs: 128-bit lane k of s2[i] = [a0+a2, b0+b2, a1+a3, b1+b3] of that
+     * lane of blocks a = 2i, b = 2i + 1 */
+    for (i = 0; i < 8; i++)
+        s2[i] = _mm512_add_epi32(_mm512_unpacklo_epi32(f[2 * i], f[2 * i + 1]), _mm512_unpackhi_epi32(f[2 * i], f[2 * i + 1]));
+    /* fours: 128-bit lane k of t4[i] = the sums of lane k of blocks 4i .. 4i+3 */
+    for (i = 0; i < 4; i++)
+        t4[i] = _mm512_add_epi32(_mm512_unpacklo_epi64(s2[2 * i], s2[2 * i + 1]),
+                                 _mm512_unpackhi_epi64(s2[2 * i], s2[2 * i + 1]));
+    /* across the 128-bit lanes: B lane 4i + m = the total of block 4i + m */
+    w0 = _mm512_add_epi32(_mm512_shuffle_i32x4(t4[0], t4[1], _MM_SHUFFLE(1, 0, 1, 0)),
+                          _mm512_shuffle_i32x4(t4[0], t4[1], _MM_SHUFFLE(3, 2, 3, 2)));
+    w1 = _mm512_add_epi32(_mm512_shuffle_i32x4(t4[2], t4[3], _MM_SHUFFLE(1, 0, 1, 0)),
+                          _mm512_shuffle_i32x4(t4[2], t4[3], _MM_SHUFFLE(3, 2, 3, 2)));
+    B = _mm512_add_epi32(_mm512_shuffle_i32x4(w0, w1, _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm512_shuffle_i32x4(w0, w1, _MM_SHUFFLE(3, 1, 3, 1)));
+    P = prefix16(B); /* P[15] = 2^20 */
+    b = (uint32_t)__builtin_popcount(_mm512_cmple_epu32_mask(P, vslot)); /* <= 15 */
+    _mm512_storeu_si512(q, P);
+    base = b ? q[b - 1] : 0;
+    _mm512_storeu_si512(fb, f[b]);
+    Q = _mm512_add_epi32(prefix16(_mm512_loadu_si512(fb)), _mm512_set1_epi32((int32_t)base));
+    k = (uint32_t)__builtin_popcount(_mm512_cmple_epu32_mask(Q, vslot)); /* <= 15: Q[15] = P[b] > slot */
+    _mm512_storeu_si512(q, Q);
+    *start = k ? q[k - 1] : base;
+    *freq = fb[k];
+    return 16 * b + k;
 }
 
 /* ---- the layer glue in AVX-512 (used by forward_impl.h; the same
@@ -1062,4 +1112,4 @@ static void rmsnorm_rows(const int32_t *x, int8_t *y, uint32_t nrows, uint32_t n
 
 #include "forward_impl.h"
 
-const ozf_kernels ozf_kernels_avx512 = {"avx512", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, freq_cum, forward, ring_put, keep_stats, act_apply, attend_vbmi, attend2, attend_vbmi2, gemm_amx, rmsnorm_rows};
+const ozf_kernels ozf_kernels_avx512 = {"avx512", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, freq_cum, forward, ring_put, keep_stats, act_apply, attend_vbmi, attend2, attend_vbmi2, gemm_amx, rmsnorm_rows, freq_find};

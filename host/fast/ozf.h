@@ -114,6 +114,11 @@ typedef struct ozf_kernels {
     /* y row r = oz_rmsnorm(x row r) for nrows rows of n (|x| <= 2^23 - 1,
      * n <= 1024): the forward pass's RMS norms */
     void (*rmsnorm_rows)(const int32_t *x, int8_t *y, uint32_t nrows, uint32_t n);
+    /* decoding's step without the whole table: the symbol s with cum[s] <=
+     * slot < cum[s + 1] of oz_freq_cum(z, cum) (slot < 2^20), *start =
+     * cum[s], *freq = cum[s + 1] - cum[s]; NULL where the ISA has none
+     * (then freq_cum and oz_cum_find) */
+    uint32_t (*freq_find)(const int32_t *z, uint32_t slot, uint32_t *start, uint32_t *freq);
 } ozf_kernels;
 
 extern const ozf_kernels ozf_kernels_scalar;

@@ -97,8 +97,15 @@ int ozf_decode_batch(const ozf_model *fm, ozf_job *jobs, uint32_t njobs, void (*
         ozf_forward(fm, &s, nact, tok, pos, rp, z);
         for (k = 0; k < nact; k++) {
             i = act[k];
-            fm->k->freq_cum(z + (size_t)k * 256, cum);
-            jobs[i].out[done[i]++] = (uint8_t)oz_decode_cum(&dec[i], cum);
+            if (fm->k->freq_find) {
+                uint32_t start, freq, sym;
+                sym = fm->k->freq_find(z + (size_t)k * 256, oz_rdec_slot(&dec[i], OZ_PROB_BITS), &start, &freq);
+                oz_rdec_advance(&dec[i], start, freq, OZ_PROB_BITS);
+                jobs[i].out[done[i]++] = (uint8_t)sym;
+            } else {
+                fm->k->freq_cum(z + (size_t)k * 256, cum);
+                jobs[i].out[done[i]++] = (uint8_t)oz_decode_cum(&dec[i], cum);
+            }
             if (dec[i].err)
                 jobs[i].rc = OZ_CORE_ETRUNC;
             else if (done[i] == jobs[i].out_len)
