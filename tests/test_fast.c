@@ -440,6 +440,65 @@ static void test_small_kernels(int isa)
              ozf_isa_name(isa));
     t_result(!bad, name, "trial %d", trial - 1);
     bad = 0;
+    /* prepared matrices (ozf_rq_prep) through rq_rows_q. Even trials: every
+     * shift 33 to 62 (OZF_RQ_HI), multipliers of either sign up to INT32_MIN,
+     * extreme accumulators. Odd trials: shifts 1 to 32 with accumulators
+     * within the bound amax < 2^(s-1) given to ozf_rq_prep (OZF_RQ_LO), up
+     * to +-amax. A shift of 32 among the HI ones, or a bound one too large
+     * for the LO ones, must leave the matrix to rq_rows (OZF_RQ_ANY). */
+    for (trial = 0; trial < 600 && !bad && K->rq_rows_q; trial++) {
+        static const int32_t los[3] = {-OZ_ACT_MAX, -OZ_RES_MAX, -OZ_Z_MAX};
+        int32_t pairs[2 * 1024], *buf, lo = los[(trial / 2) % 3], smin = 99;
+        uint32_t nr = 16 * (1 + (uint32_t)(t_rand() % 62)), r; /* <= 992 */
+        int hi = trial % 2 == 0, spoil = trial % 50 == 7 || trial % 50 == 8, want;
+        uint64_t amax;
+        ozf_rq q;
+        for (r = 0; r < nr; r++) {
+            uint32_t x = (uint32_t)t_rand();
+            pairs[2 * r] = trial % 4 < 2 ? (int32_t)x : (int32_t)(x & 0x7FFFFFFF);
+            if (trial % 10 < 2 && r % 7 == 0)
+                pairs[2 * r] = (r & 8) ? INT32_MIN : INT32_MAX;
+            if (hi)
+                pairs[2 * r + 1] = trial % 5 == 2 && r % 16 == 15 ? 62 : 33 + (int32_t)(t_rand() % 30);
+            else
+                pairs[2 * r + 1] = trial % 5 == 3 && r % 16 == 15 ? 32 : 1 + (int32_t)(t_rand() % 32);
+            smin = pairs[2 * r + 1] < smin ? pairs[2 * r + 1] : smin;
+        }
+        if (spoil && hi)
+            pairs[2 * (nr - 1) + 1] = 32;
+        amax = hi ? (uint64_t)1 << 31 : ((uint64_t)1 << (smin - 1)) - (spoil ? 0 : 1);
+        for (r = 0; r < nr; r++) {
+            if (hi)
+                acc[r] = trial % 4 == 0 ? ((t_rand() & 1) ? INT32_MAX : INT32_MIN + 1) : (int32_t)t_rand();
+            else if (trial % 4 == 1)
+                acc[r] = (t_rand() & 1) ? (int32_t)(amax - spoil) : -(int32_t)(amax - spoil);
+            else
+                acc[r] = (int32_t)((int64_t)(t_rand() % (2 * (amax - spoil) + 1)) - (int64_t)(amax - spoil));
+        }
+        buf = amalloc(4 * ozf_rq_words(nr));
+        ozf_rq_prep(&q, pairs, nr, amax, buf);
+        want = spoil ? OZF_RQ_ANY : hi ? OZF_RQ_HI : OZF_RQ_LO;
+        if (q.mode != want) {
+            printf("#   trial %d: mode %d, want %d\n", trial, q.mode, want);
+            bad = 1;
+        } else if (q.mode != OZF_RQ_ANY) {
+            K->rq_rows_q(acc, nr, &q, lo, -lo, out);
+            for (r = 0; r < nr; r++)
+                if (out[r] != (int32_t)oz_clamp64(oz_rq(acc[r], pairs[2 * r], pairs[2 * r + 1]), lo, -lo)) {
+                    printf("#   trial %d row %u: acc %d m %d s %d: %d, core %d\n", trial, r, acc[r], pairs[2 * r],
+                           pairs[2 * r + 1], out[r], (int32_t)oz_clamp64(oz_rq(acc[r], pairs[2 * r], pairs[2 * r + 1]), lo, -lo));
+                    bad = 1;
+                    break;
+                }
+        }
+        free(buf);
+    }
+    if (K->rq_rows_q) {
+        snprintf(name, sizeof name, "%s prepared per-row requantisation (rq_rows_q: shifts 33 to 62; shifts 1 to 32 "
+                 "with bounded accumulators) equals oz_rq", ozf_isa_name(isa));
+        t_result(!bad, name, "trial %d", trial - 1);
+    }
+    bad = 0;
     for (i = 0; i < 1000; i++)
         t[i] = i < 500 ? i * 9 : (int32_t)(t_rand() % (1 << 27));
     K->exp2q15(t, 1000, e);

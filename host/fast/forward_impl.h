@@ -273,18 +273,31 @@ static void narrow_i8(const int32_t *restrict acc, uint32_t n, int8_t *restrict 
 }
 #endif
 
-/* out[i] = sat8(rq(acc[i])), in place in acc then narrowed */
-static void rq_i8(int32_t *restrict acc, uint32_t n, const int32_t *m, const int32_t *sh, int8_t *restrict out)
+/* out[i] = clamp(rq(acc[i], m[i], s[i]), lo, hi) for a prepared matrix:
+ * by the file's rq_rows_q where it has one and the matrix has a mode */
+static inline void rq_mat(const ozf_rq *q, const int32_t *acc, uint32_t n, int32_t lo, int32_t hi, int32_t *out)
 {
-    rq_rows(acc, n, m, sh, -OZ_ACT_MAX, OZ_ACT_MAX, acc);
+#ifdef OZF_HAVE_RQ_Q
+    if (q->mode != OZF_RQ_ANY) {
+        rq_rows_q(acc, n, q, lo, hi, out);
+        return;
+    }
+#endif
+    rq_rows(acc, n, q->m, q->s, lo, hi, out);
+}
+
+/* out[i] = sat8(rq(acc[i])), in place in acc then narrowed */
+static void rq_i8(int32_t *restrict acc, uint32_t n, const ozf_rq *q, int8_t *restrict out)
+{
+    rq_mat(q, acc, n, -OZ_ACT_MAX, OZ_ACT_MAX, acc);
     narrow_i8(acc, n, out);
 }
 
 /* x[i] = oz_res_add(x[i], rq(acc[i])): the addend clamped, the sum clamped */
-static void rq_res(int32_t *restrict acc, uint32_t n, const int32_t *m, const int32_t *sh, int32_t *restrict x)
+static void rq_res(int32_t *restrict acc, uint32_t n, const ozf_rq *q, int32_t *restrict x)
 {
     uint32_t i;
-    rq_rows(acc, n, m, sh, -OZ_RES_MAX, OZ_RES_MAX, acc);
+    rq_mat(q, acc, n, -OZ_RES_MAX, OZ_RES_MAX, acc);
     for (i = 0; i < n; i++) {
         int32_t v = x[i] + acc[i]; /* |v| < 2^24 */
         x[i] = v > OZ_RES_MAX ? OZ_RES_MAX : (v < -OZ_RES_MAX ? -OZ_RES_MAX : v);
@@ -313,7 +326,7 @@ static void forward(const ozf_model *fm, ozf_scratch *s, uint32_t nrows, const u
         rmsnorm_rows(x, s->y, nrows, D);
         OZF_GEMM_FOR(fm)(fm->wqkv[l], 3 * D, D, s->y, D, nrows, acc, 3 * D);
         for (r = 0; r < nrows; r++)
-            rq_i8(acc + (size_t)r * 3 * D, 3 * D, fm->mqkv[l], fm->sqkv[l], s->qkv + (size_t)r * 3 * D);
+            rq_i8(acc + (size_t)r * 3 * D, 3 * D, &fm->rqkv[l], s->qkv + (size_t)r * 3 * D);
         for (r = 0; r < nrows; r++) {
             const int8_t *row = s->qkv + (size_t)r * 3 * D;
             ring_put(rings[r], c, l, s->slot[r], row + D, row + 2 * D);
@@ -321,22 +334,22 @@ static void forward(const ozf_model *fm, ozf_scratch *s, uint32_t nrows, const u
         attend_all(fm, s, rings, l, nrows, pos);
         OZF_GEMM_FOR(fm)(fm->wo[l], D, D, s->a, D, nrows, acc, D);
         for (r = 0; r < nrows; r++)
-            rq_res(acc + (size_t)r * D, D, fm->mo[l], fm->so[l], x + (size_t)r * D);
+            rq_res(acc + (size_t)r * D, D, &fm->ro[l], x + (size_t)r * D);
         rmsnorm_rows(x, s->y, nrows, D);
         OZF_GEMM_FOR(fm)(fm->w1[l], F, D, s->y, D, nrows, acc, F);
         for (r = 0; r < nrows; r++) {
             int8_t *g = s->g + (size_t)r * F;
-            rq_i8(acc + (size_t)r * F, F, fm->m1[l], fm->s1[l], g);
+            rq_i8(acc + (size_t)r * F, F, &fm->r1[l], g);
             act_apply(fm->vbmi, L->act, g, F);
         }
         OZF_GEMM_FOR(fm)(fm->w2[l], D, F, s->g, F, nrows, acc, D);
         for (r = 0; r < nrows; r++)
-            rq_res(acc + (size_t)r * D, D, fm->m2[l], fm->s2[l], x + (size_t)r * D);
+            rq_res(acc + (size_t)r * D, D, &fm->r2[l], x + (size_t)r * D);
     }
     rmsnorm_rows(x, s->y, nrows, D);
     OZF_GEMM_FOR(fm)(fm->head, 256, D, s->y, D, nrows, acc, 256);
     for (r = 0; r < nrows; r++)
-        rq_rows(acc + (size_t)r * 256, 256, fm->mhead, fm->shead, -OZ_Z_MAX, OZ_Z_MAX, z + (size_t)r * 256);
+        rq_mat(&fm->rhead, acc + (size_t)r * 256, 256, -OZ_Z_MAX, OZ_Z_MAX, z + (size_t)r * 256);
 #ifdef OZF_AMX_BEGIN
     if (amx)
         OZF_AMX_END_FN();

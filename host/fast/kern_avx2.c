@@ -493,6 +493,50 @@ static void rq_rows(const int32_t *acc, uint32_t n, const int32_t *m, const int3
         out[i] = (int32_t)oz_clamp64(oz_rq(acc[i], m[i], s[i]), lo, hi);
 }
 
+/* rq_rows for a prepared matrix (ozf_rq), as in kern_avx512.c: the
+ * constants read from q instead of made from s. OZF_RQ_HI: (H +
+ * 2^(s-33)) >> (s-32) from the products' high halves H; OZF_RQ_LO: the
+ * high half of (a 2^(32-s)) m + 2^31 (docs/integer-model.md,
+ * "Requantisation of scores and rows") */
+#define OZF_HAVE_RQ_Q 1
+#define LDU(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
+static inline __attribute__((always_inline)) __m256i rq8_q(__m256i a, const ozf_rq *q, uint32_t i, const int MODE)
+{
+    __m256i pe, po, r;
+    if (MODE == OZF_RQ_LO)
+        a = _mm256_sllv_epi32(a, LDU(q->sh + i));
+    pe = _mm256_mul_epi32(a, LDU(q->m + i));
+    /* the odd lanes' a against mo = the odd lanes' m, both in the even places */
+    po = _mm256_mul_epi32(_mm256_shuffle_epi32(a, 0xF5), LDU(q->mo + i));
+    if (MODE == OZF_RQ_LO) {
+        const __m256i half = _mm256_set1_epi64x((int64_t)1 << 31);
+        pe = _mm256_add_epi64(pe, half);
+        po = _mm256_add_epi64(po, half);
+    }
+    /* high halves: pe's moved down to the even lanes, po's in place in the odd ones */
+    r = _mm256_blend_epi32(_mm256_shuffle_epi32(pe, 0xF5), po, 0xAA);
+    if (MODE == OZF_RQ_HI)
+        r = _mm256_srav_epi32(_mm256_add_epi32(r, LDU(q->c + i)), LDU(q->sh + i));
+    return r;
+}
+
+static void rq_rows_q(const int32_t *acc, uint32_t n, const ozf_rq *q, int32_t lo, int32_t hi, int32_t *out)
+{
+    const __m256i vlo = _mm256_set1_epi32(lo), vhi = _mm256_set1_epi32(hi);
+    uint32_t i = 0;
+    if (q->mode == OZF_RQ_HI)
+        for (; i + 8 <= n; i += 8)
+            _mm256_storeu_si256((__m256i *)(void *)(out + i),
+                                _mm256_min_epi32(_mm256_max_epi32(rq8_q(LDU(acc + i), q, i, OZF_RQ_HI), vlo), vhi));
+    else
+        for (; i + 8 <= n; i += 8)
+            _mm256_storeu_si256((__m256i *)(void *)(out + i),
+                                _mm256_min_epi32(_mm256_max_epi32(rq8_q(LDU(acc + i), q, i, OZF_RQ_LO), vlo), vhi));
+    for (; i < n; i++)
+        out[i] = (int32_t)oz_clamp64(oz_rq(acc[i], q->m[i], q->s[i]), lo, hi);
+}
+#undef LDU
+
 static void exp2q15(const int32_t *t, uint32_t n, uint16_t *e)
 {
     const __m256i m255 = _mm256_set1_epi32(255);
@@ -871,4 +915,4 @@ static void rmsnorm_rows(const int32_t *x, int8_t *y, uint32_t nrows, uint32_t n
 
 #include "forward_impl.h"
 
-const ozf_kernels ozf_kernels_avx2 = {"avx2", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, oz_freq_cum, forward, ring_put, keep_stats, act_apply, NULL, attend2, NULL, NULL, rmsnorm_rows, NULL};
+const ozf_kernels ozf_kernels_avx2 = {"avx2", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, oz_freq_cum, forward, ring_put, keep_stats, act_apply, NULL, attend2, NULL, NULL, rmsnorm_rows, NULL, rq_rows_q};

@@ -562,6 +562,46 @@ static void rq_rows(const int32_t *acc, uint32_t n, const int32_t *m, const int3
         out[i] = (int32_t)oz_clamp64(oz_rq(acc[i], m[i], s[i]), lo, hi);
 }
 
+/* rq_rows for a prepared matrix (ozf_rq, docs/integer-model.md,
+ * "Requantisation of scores and rows"): the constants read from q instead
+ * of made from s. OZF_RQ_HI: (H + 2^(s-33)) >> (s-32) from the products'
+ * high halves H (|H| < 2^30, H + c < 2^31); OZF_RQ_LO: the high half of
+ * (a 2^(32-s)) m + 2^31 (a 2^(32-s) exact: |a| < 2^(s-1)). */
+#define OZF_HAVE_RQ_Q 1
+static inline __attribute__((always_inline)) __m512i rq16_q(__m512i a, const ozf_rq *q, uint32_t i, const int MODE)
+{
+    __m512i pe, po, r;
+    if (MODE == OZF_RQ_LO)
+        a = _mm512_sllv_epi32(a, _mm512_loadu_si512(q->sh + i));
+    pe = _mm512_mul_epi32(a, _mm512_loadu_si512(q->m + i));
+    /* the odd lanes' a against mo = the odd lanes' m, both in the even places */
+    po = _mm512_mul_epi32(_mm512_shuffle_epi32(a, _MM_PERM_DDBB), _mm512_loadu_si512(q->mo + i));
+    if (MODE == OZF_RQ_LO) {
+        const __m512i half = _mm512_set1_epi64((int64_t)1 << 31);
+        pe = _mm512_add_epi64(pe, half);
+        po = _mm512_add_epi64(po, half);
+    }
+    /* high halves: pe's moved down to the even lanes, po's in place in the odd ones */
+    r = _mm512_mask_blend_epi32((__mmask16)0xAAAA, _mm512_shuffle_epi32(pe, _MM_PERM_DDBB), po);
+    if (MODE == OZF_RQ_HI)
+        r = _mm512_srav_epi32(_mm512_add_epi32(r, _mm512_loadu_si512(q->c + i)), _mm512_loadu_si512(q->sh + i));
+    return r;
+}
+
+static void rq_rows_q(const int32_t *acc, uint32_t n, const ozf_rq *q, int32_t lo, int32_t hi, int32_t *out)
+{
+    const __m512i vlo = _mm512_set1_epi32(lo), vhi = _mm512_set1_epi32(hi);
+    uint32_t i = 0;
+    if (q->mode == OZF_RQ_HI)
+        for (; i + 16 <= n; i += 16)
+            _mm512_storeu_si512(out + i, _mm512_min_epi32(_mm512_max_epi32(rq16_q(_mm512_loadu_si512(acc + i), q, i, OZF_RQ_HI), vlo), vhi));
+    else
+        for (; i + 16 <= n; i += 16)
+            _mm512_storeu_si512(out + i, _mm512_min_epi32(_mm512_max_epi32(rq16_q(_mm512_loadu_si512(acc + i), q, i, OZF_RQ_LO), vlo), vhi));
+    for (; i < n; i++)
+        out[i] = (int32_t)oz_clamp64(oz_rq(acc[i], q->m[i], q->s[i]), lo, hi);
+}
+
 static void exp2q15(const int32_t *t, uint32_t n, uint16_t *e)
 {
     const __m512i m255 = _mm512_set1_epi32(255);
@@ -1112,4 +1152,4 @@ static void rmsnorm_rows(const int32_t *x, int8_t *y, uint32_t nrows, uint32_t n
 
 #include "forward_impl.h"
 
-const ozf_kernels ozf_kernels_avx512 = {"avx512", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, freq_cum, forward, ring_put, keep_stats, act_apply, attend_vbmi, attend2, attend_vbmi2, gemm_amx, rmsnorm_rows, freq_find};
+const ozf_kernels ozf_kernels_avx512 = {"avx512", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, freq_cum, forward, ring_put, keep_stats, act_apply, attend_vbmi, attend2, attend_vbmi2, gemm_amx, rmsnorm_rows, freq_find, rq_rows_q};

@@ -120,16 +120,40 @@ int ozf_select_isa(const char **why)
 /* ------------------------------------------------------------------ model */
 
 /* (rows, 2) pairs -> m[rows], s[rows] in the model's memory at *off */
-static void split_rq(const int32_t *rq, uint32_t rows, void *mem, size_t *off, int32_t **m, int32_t **s)
+size_t ozf_rq_words(uint32_t n)
 {
+    /* five arrays of n + 1, each rounded up to 16 int32s (64 bytes) */
+    return 5 * (((size_t)n + 1 + 15) & ~(size_t)15);
+}
+
+void ozf_rq_prep(ozf_rq *q, const int32_t *rq, uint32_t n, uint64_t amax, int32_t *buf)
+{
+    size_t st = ((size_t)n + 1 + 15) & ~(size_t)15;
+    int32_t *m = buf, *s = buf + st, *mo = buf + 2 * st, *c = buf + 3 * st, *sh = buf + 4 * st;
     uint32_t i;
-    *m = (int32_t *)(void *)((uint8_t *)mem + *off);
-    *s = *m + rows;
-    for (i = 0; i < rows; i++) {
-        (*m)[i] = rq[2 * i];
-        (*s)[i] = rq[2 * i + 1];
+    int hi = 1, lo = 1;
+    for (i = 0; i < n; i++) {
+        m[i] = rq[2 * i];
+        s[i] = rq[2 * i + 1];
+        hi &= s[i] >= 33 && s[i] <= 62;
+        /* |a| <= amax < 2^(s-1): |a 2^(32-s)| < 2^31 */
+        lo &= s[i] >= 1 && s[i] <= 32 && amax < ((uint64_t)1 << (s[i] - 1));
     }
-    *off += ((size_t)8 * rows + 63) & ~(size_t)63;
+    m[n] = s[n] = 0;
+    q->mode = hi ? OZF_RQ_HI : lo ? OZF_RQ_LO : OZF_RQ_ANY;
+    for (i = 0; i <= n; i++) {
+        mo[i] = i + 1 < n ? m[i + 1] : 0;
+        c[i] = hi && i < n ? (int32_t)1 << (s[i] - 33) : 0;
+        sh[i] = i == n ? 0 : hi ? s[i] - 32 : lo ? 32 - s[i] : 0;
+    }
+    q->m = m, q->s = s, q->mo = mo, q->c = c, q->sh = sh;
+}
+
+static void split_rq(const int32_t *rq, uint32_t rows, uint32_t k, void *mem, size_t *off, ozf_rq *q)
+{
+    /* k int8 products: |a| <= k 2^14 */
+    ozf_rq_prep(q, rq, rows, (uint64_t)k << 14, (int32_t *)(void *)((uint8_t *)mem + *off));
+    *off += 4 * ozf_rq_words(rows);
 }
 
 int ozf_model_init(ozf_model *fm, const oz_model *m, int isa)
@@ -144,7 +168,7 @@ int ozf_model_init(ozf_model *fm, const oz_model *m, int isa)
         return -1;
     k = KERNELS[isa];
 #define SZ(r, kk) ((k->pack_bytes((r), (kk)) + 63) & ~(size_t)63)
-#define RQSZ(r) (((size_t)8 * (r) + 63) & ~(size_t)63)
+#define RQSZ(r) (4 * ozf_rq_words(r))
     for (l = 0; l < c->n_layer; l++)
         total += SZ(3 * D, D) + SZ(D, D) + SZ(F, D) + SZ(D, F) + RQSZ(3 * D) + 2 * RQSZ(D) + RQSZ(F);
     total += SZ(256, D) + RQSZ(256);
@@ -160,12 +184,12 @@ int ozf_model_init(ozf_model *fm, const oz_model *m, int isa)
     fm->head = (uint8_t *)fm->mem + off, k->pack(m->head, 256, D, fm->head), off += SZ(256, D);
     for (l = 0; l < c->n_layer; l++) {
         const oz_layer *L = &m->layer[l];
-        split_rq(L->rq_qkv, 3 * D, fm->mem, &off, &fm->mqkv[l], &fm->sqkv[l]);
-        split_rq(L->rq_o, D, fm->mem, &off, &fm->mo[l], &fm->so[l]);
-        split_rq(L->rq_1, F, fm->mem, &off, &fm->m1[l], &fm->s1[l]);
-        split_rq(L->rq_2, D, fm->mem, &off, &fm->m2[l], &fm->s2[l]);
+        split_rq(L->rq_qkv, 3 * D, D, fm->mem, &off, &fm->rqkv[l]);
+        split_rq(L->rq_o, D, D, fm->mem, &off, &fm->ro[l]);
+        split_rq(L->rq_1, F, D, fm->mem, &off, &fm->r1[l]);
+        split_rq(L->rq_2, D, F, fm->mem, &off, &fm->r2[l]);
     }
-    split_rq(m->rq_head, 256, fm->mem, &off, &fm->mhead, &fm->shead);
+    split_rq(m->rq_head, 256, D, fm->mem, &off, &fm->rhead);
 #undef SZ
 #undef RQSZ
     fm->m = m;

@@ -56,6 +56,30 @@ struct ozf_model;
 struct ozf_scratch;
 struct ozf_ring;
 
+/* A matrix's per-row requantisation (m, s) of n rows, prepared by
+ * ozf_rq_prep for rq_rows_q (docs/integer-model.md, "Requantisation of
+ * scores and rows"): m[n], s[n] as in the image, mo[i] = m[i + 1] (0 past
+ * the end), and by mode:
+ *   OZF_RQ_HI, every s >= 33 (the exporter's): c[i] = 2^(s[i] - 33),
+ *     sh[i] = s[i] - 32; clamp(oz_rq(a, m, s)) = clamp((H + c) >> sh), H the
+ *     high half of the 64-bit a m;
+ *   OZF_RQ_LO, every s <= 32 with |a| < 2^(s-1) for every accumulator the
+ *     matrix can make (the residual rows): sh[i] = 32 - s[i]; the result is
+ *     the high half of (a 2^sh) m + 2^31, a 2^sh exact in int32;
+ *   OZF_RQ_ANY: neither; rq_rows takes (m, s). */
+enum { OZF_RQ_ANY = 0, OZF_RQ_HI = 1, OZF_RQ_LO = 2 };
+typedef struct ozf_rq {
+    const int32_t *m, *s, *mo, *c, *sh;
+    int mode;
+} ozf_rq;
+
+/* int32s of work space ozf_rq_prep needs for n rows */
+size_t ozf_rq_words(uint32_t n);
+/* Prepares q from the image's interleaved (m, s) pairs rq[2 n] in buf
+ * (ozf_rq_words(n) int32s, 64-byte aligned); amax bounds |a| of every
+ * accumulator the matrix can produce (k 2^14 for k int8 products). */
+void ozf_rq_prep(ozf_rq *q, const int32_t *rq, uint32_t n, uint64_t amax, int32_t *buf);
+
 typedef struct ozf_kernels {
     const char *name;
     /* Bytes of a packed (rows, k) weight matrix; rows and k are multiples of 16. */
@@ -119,6 +143,10 @@ typedef struct ozf_kernels {
      * cum[s], *freq = cum[s + 1] - cum[s]; NULL where the ISA has none
      * (then freq_cum and oz_cum_find) */
     uint32_t (*freq_find)(const int32_t *z, uint32_t slot, uint32_t *start, uint32_t *freq);
+    /* rq_rows for a prepared matrix whose mode is not OZF_RQ_ANY: out[i] =
+     * clamp(rq(acc[i], m[i], s[i]), lo, hi); NULL where the ISA has none
+     * (then rq_rows) */
+    void (*rq_rows_q)(const int32_t *acc, uint32_t n, const ozf_rq *q, int32_t lo, int32_t hi, int32_t *out);
 } ozf_kernels;
 
 extern const ozf_kernels ozf_kernels_scalar;
@@ -163,9 +191,8 @@ typedef struct ozf_model {
     uint64_t slope_rcp[OZ_MAX_LAYERS][OZ_MAX_HEADS];
     void *mem;
     void *wqkv[OZ_MAX_LAYERS], *wo[OZ_MAX_LAYERS], *w1[OZ_MAX_LAYERS], *w2[OZ_MAX_LAYERS], *head;
-    /* the (m, s) pairs of each matrix's rows, de-interleaved: m[rows], s[rows] */
-    int32_t *mqkv[OZ_MAX_LAYERS], *sqkv[OZ_MAX_LAYERS], *mo[OZ_MAX_LAYERS], *so[OZ_MAX_LAYERS];
-    int32_t *m1[OZ_MAX_LAYERS], *s1[OZ_MAX_LAYERS], *m2[OZ_MAX_LAYERS], *s2[OZ_MAX_LAYERS], *mhead, *shead;
+    /* each matrix's per-row requantisation, prepared (ozf_rq_prep) */
+    ozf_rq rqkv[OZ_MAX_LAYERS], ro[OZ_MAX_LAYERS], r1[OZ_MAX_LAYERS], r2[OZ_MAX_LAYERS], rhead;
 } ozf_model;
 
 /* Returns 0, or -1 if out of memory or the shape is not supported by the
