@@ -26,6 +26,17 @@ if $EB --model "$T/m" --data data/demo.json --bytes 4000 --streams 2 --only scal
 else
     nok "engine_bench times a saved model with its own shape (--model)" "$(tail -2 "$T/out2")"
 fi
+if $EB --model "$T/m" --data data/demo.json --bytes 4000 --streams 2 --repeat-ref 2 --only reference:decode > "$T/out7" 2>&1 &&
+    grep -q '^reference  *decode ' "$T/out7"; then
+    ok "engine_bench times the reference more than once (--repeat-ref)"
+else
+    nok "engine_bench times the reference more than once (--repeat-ref)" "$(tail -2 "$T/out7")"
+fi
+if $EB --model "$T/m" --data data/demo.json --bytes 4000 --repeat-ref 0 > "$T/out8" 2>&1; then
+    nok "engine_bench refuses --repeat-ref 0" "it exited 0"
+else
+    ok "engine_bench refuses --repeat-ref 0"
+fi
 head -c 5000 data/demo.json > "$T/notmodel"
 if $EB --model "$T/notmodel" --data data/demo.json --bytes 4000 > "$T/out3" 2>&1; then
     nok "engine_bench refuses a file that is not a model image" "it exited 0"

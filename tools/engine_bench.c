@@ -4,7 +4,7 @@
  * reference (core/) and beside a measured peak per ISA.
  *
  *   build/engine_bench [--arch SPEC | --level L] [--data FILE] [--bytes N] [--streams S] [--threads T]
- *                      [--repeat R] [--only ENGINE:MODE] [--model FILE | --save-model FILE] [--csv]
+ *                      [--repeat R] [--repeat-ref R] [--only ENGINE:MODE] [--model FILE | --save-model FILE] [--csv]
  *
  * --save-model FILE writes the trained model's image; --model FILE uses such
  * an image instead of training one (its shape replaces --arch/--level), so
@@ -16,7 +16,8 @@
  * own copy of the work, it is the wall time from the moment every thread has
  * its input ready until the last one finishes, and the rate is T x bytes over
  * that time. --repeat R times each fast engine R times and keeps the fastest
- * run (the reference runs once). MACs per byte are oz_model_macs(): weights plus attention at a
+ * run; the reference runs once, or --repeat-ref R times (its fastest run
+ * counts, so that the speed-up compares the best of each). MACs per byte are oz_model_macs(): weights plus attention at a
  * full window. --csv adds a line per measurement:
  *   csv,ENGINE,MODE,THREADS,BYTES_PER_S,MACS_PER_S,VS_REFERENCE */
 #include <immintrin.h>
@@ -203,7 +204,7 @@ int main(int argc, char **argv)
 {
     const char *arch = NULL, *path = "data/demo.json", *only = NULL, *model_in = NULL, *model_out = NULL;
     uint64_t n = 200000, fsize;
-    uint32_t streams = 16, threads = 1, repeat = 1;
+    uint32_t streams = 16, threads = 1, repeat = 1, repeat_ref = 1;
     int i, e, level = 0, csv = 0, have_prep = 0;
     ozf_model prep;
     oz_config cfg;
@@ -232,6 +233,8 @@ int main(int argc, char **argv)
             threads = (uint32_t)atoi(argv[++i]);
         else if (!strcmp(argv[i], "--repeat") && i + 1 < argc)
             repeat = (uint32_t)atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--repeat-ref") && i + 1 < argc)
+            repeat_ref = (uint32_t)atoi(argv[++i]);
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) /* e.g. avx512:decode (profiling) */
             only = argv[++i];
         else if (!strcmp(argv[i], "--model") && i + 1 < argc) /* a model image saved by --save-model */
@@ -243,14 +246,14 @@ int main(int argc, char **argv)
         else {
             fprintf(stderr,
                     "usage: %s [--arch SPEC | --level L] [--data FILE] [--bytes N] [--streams S] [--threads T] "
-                    "[--repeat R] [--only ENGINE:MODE] [--model FILE | --save-model FILE] [--csv]\n",
+                    "[--repeat R] [--repeat-ref R] [--only ENGINE:MODE] [--model FILE | --save-model FILE] [--csv]\n",
                     argv[0]);
             return 2;
         }
     }
     if (threads < 1 || threads > 64 || streams < 1 || n < 1 || (level && (level < 1 || level > 9)) || (arch && level) ||
-        repeat < 1 || repeat > 100) {
-        fprintf(stderr, "engine_bench: --threads 1..64, --streams >= 1, --bytes >= 1, --level 1..9, --repeat 1..100, "
+        repeat < 1 || repeat > 100 || repeat_ref < 1 || repeat_ref > 100) {
+        fprintf(stderr, "engine_bench: --threads 1..64, --streams >= 1, --bytes >= 1, --level 1..9, --repeat and --repeat-ref 1..100, "
                         "not both --arch and --level\n");
         return 2;
     }
@@ -337,7 +340,7 @@ int main(int argc, char **argv)
             job jobs[64];
             pthread_t th[64];
             pthread_barrier_t ready;
-            uint32_t t, rep, reps = isa < 0 ? 1 : repeat;
+            uint32_t t, rep, reps = isa < 0 ? repeat_ref : repeat;
             double w0, wall, rate = 0;
             const char *name = isa < 0 ? "reference" : ozf_isa_name(isa);
             if (isa >= 0 && (!ozf_cpu_has(isa) || ozf_model_init(&fm, &m, isa)))
@@ -351,9 +354,9 @@ int main(int argc, char **argv)
                     continue;
                 }
             }
-            /* the fast engines run `repeat` times and the fastest run counts
-             * (other tenants of a shared machine slow single runs down); the
-             * reference runs once */
+            /* the fast engines run `repeat` times, the reference `repeat_ref`
+             * times, and the fastest run counts (other tenants of a shared
+             * machine slow single runs down) */
             for (rep = 0; rep < reps; rep++) {
                 double r;
                 pthread_barrier_init(&ready, NULL, threads + 1);

@@ -12,7 +12,9 @@
 #   THREADS       threads for the all-cores rows [every CPU online]
 #   ENGINE_BYTES  bytes of each file that are coded [120000]
 #   ENGINE_REPEAT runs of each fast engine, the fastest kept [3]; the
-#                 reference runs once
+#                 reference runs as often at the default levels' shapes (the
+#                 speed-ups then compare the fastest run of each) and once
+#                 on the large model (a run there takes about half a minute)
 #   ENGINE_BIG    the shape of the first table [L=3,D=96,H=6,F=192,W=512,wbits=5,
 #                 about 200k parameters at a 512-byte window: issue 6's targets]
 #   BENCH_OUT     where benchmarks.md is; the CSV goes to BENCH_OUT/bench [docs]
@@ -96,7 +98,7 @@ run big "$big" --arch "$BIG" --threads "$THREADS"
 for f in "$@"; do
     [ -f "$f" ] || die "$f is not a file"
     case $(basename "$f") in README* | *.md) continue ;; esac
-    run default "$f" --level 6 --threads "$THREADS"
+    run default "$f" --level 6 --threads "$THREADS" --repeat-ref "$REPEAT"
 done
 
 mkdir -p "$B"
@@ -122,7 +124,8 @@ p5=$(awk -F, '$1 == "avx512" { printf "%.1f", $2 / 1e9 }' "$T/peak")
 {
     echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') from commit \`$commit\` by \`tests/bench/engine.sh\` on $cpu,"
     echo "$(nproc) CPUs online ($isa); $BYTES bytes of each file; all-cores rows use $THREADS threads;"
-    echo "each fast engine's figure is the fastest of $REPEAT runs, the reference's a single run."
+    echo "each fast engine's figure is the fastest of $REPEAT runs; the reference's is a single run for the first table"
+    echo "and the fastest of $REPEAT runs for the second."
     echo "Measured peak per core: AVX2 ${p2:-n/a} G MAC/s, AVX-512 VNNI ${p5:-n/a} G MAC/s."
     echo
     if [ "$BIG" = "$TARGETS" ]; then what="The model of issue 6's targets"; else what="The model"; fi
