@@ -288,19 +288,27 @@ static int att_trial_check(att_trial *t, int bad)
 
 /* vbmi: the AVX-512 attention compiled for VBMI (ozf_kernels.attend_vbmi);
  * pair: the pair kernel (attend2), on two trials at a time */
-static void test_attend(int isa, int vbmi, int pair)
+/* the attention tests' work space (windows up to 512, two rows); reports a failure if there is none */
+static int att_scratch(ozf_scratch *sc)
 {
     static const oz_config big = {1, 64, 1, 64, 512, 8, 0};
+    if (ozf_scratch_init(sc, &big, 2)) {
+        t_result(0, "attention scratch", NULL);
+        return -1;
+    }
+    return 0;
+}
+
+static void test_attend(int isa, int vbmi, int pair)
+{
     const ozf_kernels *K = KS[isa];
     int bad = 0, trial, kinds[4] = {0, 0, 0, 0};
     ozf_scratch sc;
     att_trial t[2];
     ozf_att_job j[2];
     char name[220];
-    if (ozf_scratch_init(&sc, &big, 1)) {
-        t_result(0, "attention scratch", NULL);
+    if (att_scratch(&sc))
         return;
-    }
     for (trial = 0; trial < 900; trial++) {
         att_trial *tr = &t[pair ? trial % 2 : 0];
         att_trial_make(tr, trial, kinds);
@@ -335,17 +343,14 @@ static void test_attend(int isa, int vbmi, int pair)
  * to the maximum (identical keys, no slope); each output against core's. */
 static void test_attend_shared(int isa, int vbmi)
 {
-    static const oz_config big = {1, 64, 1, 64, 512, 8, 0};
     const ozf_kernels *K = KS[isa];
     int bad = 0, trial, kinds[4] = {0, 0, 0, 0};
     ozf_scratch sc;
     att_trial t[2];
     ozf_att_job j[2];
     char name[200];
-    if (ozf_scratch_init(&sc, &big, 2)) {
-        t_result(0, "attention scratch", NULL);
+    if (att_scratch(&sc))
         return;
-    }
     for (trial = 0; trial < 600; trial++) {
         uint32_t end, shift, cap, n2, lim, d;
         att_trial_make(&t[0], trial, kinds);
