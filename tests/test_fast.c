@@ -53,14 +53,14 @@ static void test_gemm(int isa, int amx)
     static const int wlims[] = {128, 65, 64, 63, 31, 15, 7, 1, 0};
     /* k = 20: an odd number of 4-column groups; batches of 1 to 4 rows (and
      * tails of 8 + 4, 32 + 5) take the AVX-512 kernel's split accumulators */
-    static const uint32_t rows_[] = {16, 32, 48, 192, 256}, k_[] = {16, 20, 64, 96, 4096},
-                          nb_[] = {1, 2, 3, 4, 8, 9, 12, 16, 17, 37, 64};
+    static const uint32_t rows_[] = {16, 32, 48, 80, 112, 192, 256}, k_[] = {16, 20, 64, 96, 4096},
+                          nb_[] = {1, 2, 3, 4, 8, 9, 12, 16, 17, 37, 48, 64};
     const ozf_kernels *K = KS[isa];
     unsigned ri, ki, bi;
     int bad = 0, ext, wl = 0;
     char name[160];
     for (ext = 0; ext < 2 * (int)(sizeof wlims / sizeof wlims[0]) && !bad; ext++)
-        for (ri = 0; ri < 5; ri++)
+        for (ri = 0; ri < sizeof rows_ / sizeof rows_[0]; ri++)
             for (ki = 0; ki < 5; ki++)
                 for (bi = 0; bi < sizeof nb_ / sizeof nb_[0] && !bad; bi++) {
                     uint32_t R = rows_[ri], Kd = k_[ki], NB = nb_[bi], i, b;
@@ -72,7 +72,10 @@ static void test_gemm(int isa, int amx)
                         continue;
                     w = amalloc((size_t)R * Kd), a = amalloc((size_t)NB * Kd);
                     wp = amalloc(K->pack_bytes(R, Kd));
-                    c = amalloc(4 * (size_t)NB * R);
+                    /* 16 rows of guard past the batch's rows: nothing may write there */
+                    c = amalloc(4 * (size_t)(NB + 16) * R);
+                    for (i = 0; i < 16 * R; i++)
+                        c[(size_t)NB * R + i] = 0x5A5A5A5A;
                     for (i = 0; i < R * Kd; i++)
                         w[i] = rndw(ext % 2, wl);
                     for (i = 0; i < NB * Kd; i++)
@@ -86,13 +89,18 @@ static void test_gemm(int isa, int amx)
                                 printf("#   rows %u k %u nb %u |w| <= %d: row %u batch %u\n", R, Kd, NB, wl, i, b);
                                 break;
                             }
+                    for (i = 0; i < 16 * R && !bad; i++)
+                        if (c[(size_t)NB * R + i] != 0x5A5A5A5A) {
+                            bad = 1;
+                            printf("#   rows %u k %u nb %u: written past the batch's rows\n", R, Kd, NB);
+                        }
                     free(w);
                     free(a);
                     free(wp);
                     free(c);
                 }
     snprintf(name, sizeof name, "%s gemm%s equals the int8 dot products (random and +-127/-128 extremes, weights "
-             "within +-128 to +-0, k up to 4096)",
+             "within +-128 to +-0, k up to 4096; nothing written past the batch)",
              ozf_isa_name(isa), amx ? " on AMX tiles" : "");
     t_result(!bad, name, NULL);
 }
