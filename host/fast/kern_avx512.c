@@ -1103,11 +1103,10 @@ static void rmsnorm_rows(const int32_t *x, int8_t *y, uint32_t nrows, uint32_t n
     const int pow2 = (n & (n - 1)) == 0;
     const unsigned lg = (unsigned)__builtin_ctz(n);
     uint32_t r0, r, i;
-    for (r0 = 0; r0 < nrows; r0 += 8) {
-        uint32_t nr = nrows - r0 < 8 ? nrows - r0 : 8;
-        uint64_t v[8] = {0}, vmax = 0;
-        int64_t inv[8];
-        __m512i vv, res, bit;
+    for (r0 = 0; r0 < nrows; r0 += 16) {
+        uint32_t nr = nrows - r0 < 16 ? nrows - r0 : 16, g;
+        uint64_t v[16] = {0}, vmax = 0;
+        int64_t inv[16];
         for (r = 0; r < nr; r++) {
             const int32_t *xr = x + (size_t)(r0 + r) * n;
             __m512i acc = _mm512_setzero_si512();
@@ -1121,19 +1120,48 @@ static void rmsnorm_rows(const int32_t *x, int8_t *y, uint32_t nrows, uint32_t n
             v[r] = pow2 ? ss >> lg : ss / n;
             vmax |= v[r];
         }
-        /* oz_isqrt64 lane by lane: bit = the highest power of 4 <= max v */
-        vv = _mm512_loadu_si512(v);
-        res = _mm512_setzero_si512();
-        bit = _mm512_set1_epi64(vmax ? (int64_t)1 << ((63 - __builtin_clzll(vmax)) & ~1) : 0);
-        while (vmax) {
-            __m512i t = _mm512_add_epi64(res, bit);
-            __mmask8 fits = _mm512_cmpge_epu64_mask(vv, t);
-            vv = _mm512_mask_sub_epi64(vv, fits, vv, t);
-            res = _mm512_mask_add_epi64(_mm512_srli_epi64(res, 1), fits, _mm512_srli_epi64(res, 1), bit);
-            bit = _mm512_srli_epi64(bit, 2);
-            vmax >>= 2;
-        }
-        _mm512_storeu_si512(v, res);
+        /* oz_isqrt64 lane by lane: bit = the highest power of 4 <= max v.
+         * Where every v < 2^32 (the usual case), all 16 rows in 32-bit
+         * lanes: bit <= 2^30, res < 2^31 and res + bit < 2^32, so the steps
+         * hold the same values as core's 64-bit ones */
+        if (vmax >> 32 == 0) {
+            uint32_t v32[16];
+            uint64_t vm = vmax;
+            __m512i vv, res = _mm512_setzero_si512(), bit;
+            for (r = 0; r < 16; r++)
+                v32[r] = (uint32_t)v[r];
+            vv = _mm512_loadu_si512(v32);
+            bit = _mm512_set1_epi32(vm ? (int32_t)(1u << ((63 - __builtin_clzll(vm)) & ~1)) : 0);
+            while (vm) {
+                __m512i t = _mm512_add_epi32(res, bit);
+                __mmask16 fits = _mm512_cmpge_epu32_mask(vv, t);
+                vv = _mm512_mask_sub_epi32(vv, fits, vv, t);
+                res = _mm512_mask_add_epi32(_mm512_srli_epi32(res, 1), fits, _mm512_srli_epi32(res, 1), bit);
+                bit = _mm512_srli_epi32(bit, 2);
+                vm >>= 2;
+            }
+            _mm512_storeu_si512(v32, res);
+            for (r = 0; r < nr; r++)
+                v[r] = v32[r];
+        } else
+            for (g = 0; g < nr; g += 8) {
+                uint64_t vm = 0;
+                __m512i vv, res, bit;
+                for (r = g; r < g + 8; r++)
+                    vm |= v[r];
+                vv = _mm512_loadu_si512(v + g);
+                res = _mm512_setzero_si512();
+                bit = _mm512_set1_epi64(vm ? (int64_t)1 << ((63 - __builtin_clzll(vm)) & ~1) : 0);
+                while (vm) {
+                    __m512i t = _mm512_add_epi64(res, bit);
+                    __mmask8 fits = _mm512_cmpge_epu64_mask(vv, t);
+                    vv = _mm512_mask_sub_epi64(vv, fits, vv, t);
+                    res = _mm512_mask_add_epi64(_mm512_srli_epi64(res, 1), fits, _mm512_srli_epi64(res, 1), bit);
+                    bit = _mm512_srli_epi64(bit, 2);
+                    vm >>= 2;
+                }
+                _mm512_storeu_si512(v + g, res);
+            }
         for (r = 0; r < nr; r++)
             inv[r] = oz_inv_rms((uint32_t)v[r]);
         for (r = 0; r < nr; r++) {
@@ -1143,7 +1171,10 @@ static void rmsnorm_rows(const int32_t *x, int8_t *y, uint32_t nrows, uint32_t n
             for (i = 0; i < n; i += 8) {
                 __mmask8 m = n - i >= 8 ? 0xFF : (__mmask8)((1u << (n - i)) - 1);
                 __m512i a = _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(m, xr + i));
-                __m512i p = _mm512_srai_epi64(_mm512_add_epi64(_mm512_mullo_epi64(a, iv), half), 32);
+                /* inv < 2^31 (rms > 64, nearly every row): one vpmuldq, the
+                 * low halves being x and inv themselves; else vpmullq */
+                __m512i p = _mm512_srai_epi64(
+                    _mm512_add_epi64(inv[r] < ((int64_t)1 << 31) ? _mm512_mul_epi32(a, iv) : _mm512_mullo_epi64(a, iv), half), 32);
                 _mm512_mask_cvtepi64_storeu_epi8(yr + i, m, _mm512_min_epi64(_mm512_max_epi64(p, lo), hi));
             }
         }
