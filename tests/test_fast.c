@@ -693,7 +693,7 @@ static void test_freq(int isa)
         if (memcmp(a, b, sizeof a))
             bad = 1;
         /* decoding's search: every symbol's first and last slot, and random ones */
-        for (s = 0; s < 256 + 64 && K->freq_find && !bad_find; s++) {
+        for (s = 0; s < 256 + 64 && !bad_find; s++) {
             uint32_t slot = s < 256 ? ((trial & 1) ? a[s] : a[s + 1] - 1) : (uint32_t)(t_rand() % ((uint32_t)1 << OZ_PROB_BITS));
             uint32_t want = oz_cum_find(a, slot), start = 0, freq = 0, got = K->freq_find(z, slot, &start, &freq);
             if (got != want || start != a[want] || freq != a[want + 1] - a[want]) {
@@ -705,11 +705,9 @@ static void test_freq(int isa)
     }
     snprintf(name, sizeof name, "%s frequency tables equal oz_freq_cum (random, extreme, tied logits)", ozf_isa_name(isa));
     t_result(!bad, name, "trial %d", trial);
-    if (K->freq_find) {
-        snprintf(name, sizeof name, "%s decoding's symbol search equals oz_freq_cum + oz_cum_find (every symbol's "
-                 "first and last slot, random slots)", ozf_isa_name(isa));
-        t_result(!bad_find, name, NULL);
-    }
+    snprintf(name, sizeof name, "%s decoding's symbol search equals oz_freq_cum + oz_cum_find (every symbol's "
+             "first and last slot, random slots)", ozf_isa_name(isa));
+    t_result(!bad_find, name, NULL);
 }
 
 static uint8_t *real_data(size_t want, size_t *n)

@@ -13,6 +13,7 @@
 #endif
 
 #include "../../core/oz_int.h"
+#include "../../core/oz_rans.h"
 
 /* core's exp2 table widened to 32 bits for the gather instructions
  * (filled from OZ_EXP2_Q15, so there is still one definition). */
@@ -119,7 +120,16 @@ int ozf_select_isa(const char **why)
 
 /* ------------------------------------------------------------------ model */
 
-/* (rows, 2) pairs -> m[rows], s[rows] in the model's memory at *off */
+uint32_t ozf_freq_find_cum(const int32_t *z, uint32_t slot, uint32_t *start, uint32_t *freq)
+{
+    uint32_t cum[257], s;
+    oz_freq_cum(z, cum);
+    s = oz_cum_find(cum, slot);
+    *start = cum[s];
+    *freq = cum[s + 1] - cum[s];
+    return s;
+}
+
 size_t ozf_rq_words(uint32_t n)
 {
     /* five arrays of n + 1, each rounded up to 16 int32s (64 bytes) */
@@ -149,6 +159,7 @@ void ozf_rq_prep(ozf_rq *q, const int32_t *rq, uint32_t n, uint64_t amax, int32_
     q->m = m, q->s = s, q->mo = mo, q->c = c, q->sh = sh;
 }
 
+/* a matrix's (rows, 2) pairs, prepared in the model's memory at *off */
 static void split_rq(const int32_t *rq, uint32_t rows, uint32_t k, void *mem, size_t *off, ozf_rq *q)
 {
     /* k int8 products: |a| <= k 2^14 */

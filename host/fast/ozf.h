@@ -73,6 +73,9 @@ typedef struct ozf_rq {
     int mode;
 } ozf_rq;
 
+/* ozf_kernels.freq_find by core's table: oz_freq_cum, then oz_cum_find */
+uint32_t ozf_freq_find_cum(const int32_t *z, uint32_t slot, uint32_t *start, uint32_t *freq);
+
 /* int32s of work space ozf_rq_prep needs for n rows */
 size_t ozf_rq_words(uint32_t n);
 /* Prepares q from the image's interleaved (m, s) pairs rq[2 n] in buf
@@ -138,10 +141,10 @@ typedef struct ozf_kernels {
     /* y row r = oz_rmsnorm(x row r) for nrows rows of n (|x| <= 2^23 - 1,
      * n <= 1024): the forward pass's RMS norms */
     void (*rmsnorm_rows)(const int32_t *x, int8_t *y, uint32_t nrows, uint32_t n);
-    /* decoding's step without the whole table: the symbol s with cum[s] <=
-     * slot < cum[s + 1] of oz_freq_cum(z, cum) (slot < 2^20), *start =
-     * cum[s], *freq = cum[s + 1] - cum[s]; NULL where the ISA has none
-     * (then freq_cum and oz_cum_find) */
+    /* decoding's step: the symbol s with cum[s] <= slot < cum[s + 1] of
+     * oz_freq_cum(z, cum) (slot < 2^20), *start = cum[s], *freq =
+     * cum[s + 1] - cum[s] (AVX-512: without the whole table; the others:
+     * ozf_freq_find_cum) */
     uint32_t (*freq_find)(const int32_t *z, uint32_t slot, uint32_t *start, uint32_t *freq);
     /* rq_rows for a prepared matrix whose mode is not OZF_RQ_ANY: out[i] =
      * clamp(rq(acc[i], m[i], s[i]), lo, hi); NULL where the ISA has none

@@ -61,7 +61,7 @@ int ozf_decode_batch(const ozf_model *fm, ozf_job *jobs, uint32_t njobs, void (*
 {
     uint64_t since_tick = 0;
     const oz_config *c = &fm->m->cfg;
-    uint32_t nj = njobs ? njobs : 1, nact = 0, i, k, cum[257];
+    uint32_t nj = njobs ? njobs : 1, nact = 0, i, k;
     ozf_ring *rings = calloc(nj, sizeof *rings), **rp = calloc(nj, sizeof *rp);
     oz_rdec *dec = calloc(nj, sizeof *dec);
     uint32_t *act = calloc(nj, sizeof *act), *pos = calloc(nj, sizeof *pos);
@@ -97,15 +97,10 @@ int ozf_decode_batch(const ozf_model *fm, ozf_job *jobs, uint32_t njobs, void (*
         ozf_forward(fm, &s, nact, tok, pos, rp, z);
         for (k = 0; k < nact; k++) {
             i = act[k];
-            if (fm->k->freq_find) {
-                uint32_t start, freq, sym;
-                sym = fm->k->freq_find(z + (size_t)k * 256, oz_rdec_slot(&dec[i], OZ_PROB_BITS), &start, &freq);
-                oz_rdec_advance(&dec[i], start, freq, OZ_PROB_BITS);
-                jobs[i].out[done[i]++] = (uint8_t)sym;
-            } else {
-                fm->k->freq_cum(z + (size_t)k * 256, cum);
-                jobs[i].out[done[i]++] = (uint8_t)oz_decode_cum(&dec[i], cum);
-            }
+            uint32_t start, freq, sym;
+            sym = fm->k->freq_find(z + (size_t)k * 256, oz_rdec_slot(&dec[i], OZ_PROB_BITS), &start, &freq);
+            oz_rdec_advance(&dec[i], start, freq, OZ_PROB_BITS);
+            jobs[i].out[done[i]++] = (uint8_t)sym;
             if (dec[i].err)
                 jobs[i].rc = OZ_CORE_ETRUNC;
             else if (done[i] == jobs[i].out_len)
