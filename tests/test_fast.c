@@ -845,6 +845,108 @@ static void test_forward(int isa, int variant)
     free(data);
 }
 
+/* Encode blocks (rows = consecutive positions of one ring, where the 16-row
+ * attention kernels of AVX2 and AVX-512 run for a head width of 16) under
+ * every requantisation of the scores those kernels tell apart, against
+ * core's step: the attention's (m, s) of every layer set to
+ *   s = 34 (the exporter's: high halves, s >= 33), s = 32 (high halves with
+ *   the rounding), s = 10 with m = 1000 (low halves, no clamp possible),
+ *   s = 10 with m = 2^20 (low halves, logits clamped at +-2^24), s = 10 with
+ *   m = 2^30 (no int32 form: the 64-bit one),
+ * each with gentle and steep ALiBi slopes (steep: trimmed windows, so the
+ * rows of a block have windows of different lengths), at W = 64 with blocks
+ * of 64 and at W = 200 with blocks of 48 (a ring of 256 slots, so windows
+ * wrap at other places). variant as test_forward. */
+static void test_encode_rq(int isa, int variant)
+{
+    static const struct {
+        int32_t m, s;
+        const char *what;
+    } RQS[] = {{1 << 30, 34, "s = 34"},
+               {1 << 30, 32, "s = 32"},
+               {1000, 10, "s = 10, no clamp"},
+               {1 << 20, 10, "s = 10, clamped"},
+               {1 << 30, 10, "s = 10, 64-bit"}};
+    static const oz_config shapes[] = {{2, 32, 2, 64, 64, 5, OZ_CFG_TIED}, {1, 48, 3, 64, 200, 5, OZ_CFG_TIED}};
+    static const uint32_t blocks[] = {64, 48};
+    size_t n;
+    uint8_t *data = real_data(6000, &n);
+    unsigned si, qi, steep;
+    char name[200];
+    const char *isa_name = variant == 1 ? "avx512 (no VBMI)" : variant == 2 ? "avx512 (no AMX)" : ozf_isa_name(isa);
+    for (si = 0; si < 2; si++)
+        for (steep = 0; steep < 2; steep++)
+            for (qi = 0; qi < sizeof RQS / sizeof RQS[0]; qi++) {
+                const oz_config *c = &shapes[si];
+                uint32_t size = 0, B = blocks[si], steps = 2 * c->ctx + 60, t, k, l, where = 0;
+                uint8_t *img;
+                oz_model m;
+                ozf_model fm;
+                ozf_scratch sc;
+                ozf_ring ring, *erp[64];
+                oz_state st;
+                void *stmem, *ws;
+                int32_t *zf = amalloc(4 * 256 * 64), zr[256];
+                uint32_t pos[64];
+                uint8_t tok[64];
+                int ok = 1;
+                rand_slope_max = steep ? 6000 : 200;
+                img = random_image(c, 1.0, &size);
+                oz_model_bind(&m, img, size);
+                for (l = 0; l < c->n_layer; l++) {
+                    int32_t *att = (int32_t *)(uintptr_t)m.layer[l].att;
+                    att[0] = RQS[qi].m, att[1] = RQS[qi].s;
+                }
+                if (ozf_model_init(&fm, &m, isa) || ozf_scratch_init(&sc, c, B) ||
+                    ozf_ring_init(&ring, c, ozf_ring_cap(c->ctx, B))) {
+                    t_result(0, "engine init", NULL);
+                    free(zf);
+                    free(img);
+                    continue;
+                }
+                if (variant == 1)
+                    fm.vbmi = 0;
+                if (variant == 2)
+                    fm.amx = 0;
+                else if (fm.amx)
+                    isa_name = variant == 1 ? "avx512 (no VBMI, AMX)" : "avx512 (AMX)";
+                ws = amalloc(oz_step_ws_bytes(c));
+                stmem = amalloc(oz_state_bytes(c, c->ctx));
+                oz_state_init(&st, c, stmem, c->ctx);
+                sc.trimmed = 0;
+                for (t = 0; t < steps && ok; t += B) {
+                    uint32_t cnt = steps - t < B ? steps - t : B;
+                    for (k = 0; k < cnt; k++) {
+                        pos[k] = t + k;
+                        tok[k] = t + k ? data[(t + k - 1) * 7 % n] : 0;
+                        erp[k] = &ring;
+                    }
+                    ozf_forward(&fm, &sc, cnt, tok, pos, erp, zf);
+                    for (k = 0; k < cnt && ok; k++) {
+                        oz_forward_step(&m, &st, tok[k], ws, zr);
+                        if (memcmp(zr, zf + (size_t)k * 256, sizeof zr)) {
+                            ok = 0;
+                            where = t + k;
+                        }
+                    }
+                }
+                snprintf(name, sizeof name,
+                         "%s engine = core, blocks of %u positions, L%u D%u H%u W%u, scores' rq %s, %s slopes (%llu positions trimmed)",
+                         isa_name, B, c->n_layer, c->d_model, c->n_head, c->ctx, RQS[qi].what, steep ? "steep" : "gentle",
+                         (unsigned long long)sc.trimmed);
+                t_result(ok, name, "first difference at position %u", where);
+                ozf_ring_free(&ring);
+                free(stmem);
+                free(ws);
+                free(zf);
+                free(img);
+                ozf_scratch_free(&sc);
+                ozf_model_free(&fm);
+            }
+    rand_slope_max = 200;
+    free(data);
+}
+
 /* ozf_isqrt64 (the engine's RMS norm) against core's bit-by-bit oz_isqrt64:
  * every v below 2^20, every perfect square s^2 and its neighbours s^2 - 1 and
  * s^2 + 1 for s spread over [1, 2^32), random 64-bit values of every length,
@@ -913,6 +1015,11 @@ int main(void)
             test_forward(isa, 1);
         if (isa == OZF_AVX512 && ozf_amx_available())
             test_forward(isa, 2);
+        test_encode_rq(isa, 0);
+        if (isa == OZF_AVX512 && __builtin_cpu_supports("avx512vbmi"))
+            test_encode_rq(isa, 1);
+        if (isa == OZF_AVX512 && ozf_amx_available())
+            test_encode_rq(isa, 2);
     }
     setenv("OZIP_FORCE_ISA", "nonsense", 1);
     t_result(ozf_select_isa(&why) == -1 && why, "OZIP_FORCE_ISA with an unknown name is refused", NULL);

@@ -590,6 +590,27 @@ typedef struct att_state {
     int16_t ep[2][OZ_MAX_CTX + 16];
 } att_state;
 
+/* clamp(rq(a)) of 8 raw scores a with one (am, as) (KIND, CLAMP as p1_z
+ * below; mm = am in 64-bit lanes, rnd and sh as p1_z sets them) */
+static inline __attribute__((always_inline)) __m256i rq_z8(__m256i a, __m256i mm, __m256i rnd, __m128i sh,
+                                                           const int KIND, const int CLAMP)
+{
+    __m256i pe = _mm256_mul_epi32(a, mm), po = _mm256_mul_epi32(_mm256_shuffle_epi32(a, 0xF5), mm), x;
+    if (KIND == 3) { /* |H| < 2^22 2^31 / 2^32, plus at most 2^29 */
+        x = _mm256_blend_epi32(_mm256_shuffle_epi32(pe, 0xF5), po, 0xAA);
+        x = _mm256_sra_epi32(_mm256_add_epi32(x, rnd), sh);
+    } else if (KIND == 2) { /* high halves: pe's to the even lanes, po's stay in the odd ones */
+        pe = _mm256_add_epi64(pe, rnd), po = _mm256_add_epi64(po, rnd);
+        x = _mm256_sra_epi32(_mm256_blend_epi32(_mm256_shuffle_epi32(pe, 0xF5), po, 0xAA), sh);
+    } else { /* low halves of the logical shifts: po's to the odd lanes */
+        pe = _mm256_add_epi64(pe, rnd), po = _mm256_add_epi64(po, rnd);
+        x = _mm256_blend_epi32(_mm256_srl_epi64(pe, sh), _mm256_shuffle_epi32(_mm256_srl_epi64(po, sh), 0xA0), 0xAA);
+    }
+    if (CLAMP)
+        x = _mm256_min_epi32(_mm256_max_epi32(x, _mm256_set1_epi32(-OZ_Z_MAX)), _mm256_set1_epi32(OZ_Z_MAX));
+    return x;
+}
+
 /* z = clamp(rq(s)) - slope (n - 1 - j) for the whole groups of 8 of zs
  * (in place), their maximum into vmax, *j past them. KIND 1: the low
  * halves of the 64-bit P = s am + 2^(as-1) shifted logically (every result
@@ -604,27 +625,13 @@ static inline __attribute__((always_inline)) __m256i p1_z(int32_t *zs, uint32_t 
 {
     const __m256i mm = _mm256_set1_epi64x(am);
     const __m256i rnd = KIND == 3 ? _mm256_set1_epi32(1 << (as - 33)) : _mm256_set1_epi64x((int64_t)1 << (as - 1));
-    const __m256i zlo = _mm256_set1_epi32(-OZ_Z_MAX), zhi = _mm256_set1_epi32(OZ_Z_MAX);
     const __m256i step = _mm256_set1_epi32(8 * slope);
     const __m128i sh = _mm_cvtsi32_si128(KIND >= 2 ? as - 32 : as);
     __m256i bias = _mm256_mullo_epi32(_mm256_set1_epi32(slope),
                                       _mm256_sub_epi32(_mm256_set1_epi32((int32_t)n - 1), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
     uint32_t j = 0;
     for (; j + 8 <= n; j += 8, bias = _mm256_sub_epi32(bias, step)) {
-        __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(zs + j)), x;
-        __m256i pe = _mm256_mul_epi32(a, mm), po = _mm256_mul_epi32(_mm256_shuffle_epi32(a, 0xF5), mm);
-        if (KIND == 3) { /* |H| < 2^22 2^31 / 2^32, plus at most 2^29 */
-            x = _mm256_blend_epi32(_mm256_shuffle_epi32(pe, 0xF5), po, 0xAA);
-            x = _mm256_sra_epi32(_mm256_add_epi32(x, rnd), sh);
-        } else if (KIND == 2) { /* high halves: pe's to the even lanes, po's stay in the odd ones */
-            pe = _mm256_add_epi64(pe, rnd), po = _mm256_add_epi64(po, rnd);
-            x = _mm256_sra_epi32(_mm256_blend_epi32(_mm256_shuffle_epi32(pe, 0xF5), po, 0xAA), sh);
-        } else { /* low halves of the logical shifts: po's to the odd lanes */
-            pe = _mm256_add_epi64(pe, rnd), po = _mm256_add_epi64(po, rnd);
-            x = _mm256_blend_epi32(_mm256_srl_epi64(pe, sh), _mm256_shuffle_epi32(_mm256_srl_epi64(po, sh), 0xA0), 0xAA);
-        }
-        if (CLAMP)
-            x = _mm256_min_epi32(_mm256_max_epi32(x, zlo), zhi);
+        __m256i x = rq_z8(_mm256_loadu_si256((const __m256i *)(const void *)(zs + j)), mm, rnd, sh, KIND, CLAMP);
         x = _mm256_sub_epi32(x, bias);
         vmax = _mm256_max_epi32(vmax, x);
         _mm256_storeu_si256((__m256i *)(void *)(zs + j), x);
@@ -769,6 +776,238 @@ static void attend2(const ozf_att_job *a, const ozf_att_job *b, ozf_scratch *scr
     attend_p3(&sb);
 }
 #define OZF_ATTEND2_FOR(fm) attend2
+
+/* ---- 16 rows of encode with the rows in the lanes (Dh = 16) ----
+ * forward_impl.h hands a head's 16 consecutive rows of one ring to
+ * OZF_ATTEND16_FOR: key u (u < nu) is ring slot (base + u) mod cap, base and
+ * cap multiples of 64, so u and its slot agree mod 4; row r's window is keys
+ * u0[r] .. u0[r] + n_r - 1 (its own key last). attend16 takes them as two
+ * blocks of 8 rows, one row per 32-bit lane, over the union of the block's
+ * windows, so that the score of one key for 8 rows costs what the scores of
+ * 8 keys for one row cost, and the value sums go through vpmaddwd with the
+ * weights of 8 rows in one register against one broadcast pair of values
+ * (16 products per instruction, where attend's vsum_dims makes 8): per
+ * block,
+ *   pass 1: for each key u of the union, z = clamp(rq(q_r . k_u)) -
+ *     slope (uself_r - u) in lane r (rq_z8, the same integers as p1_z),
+ *     or B8_NEG where u lies outside row r's window, and the running
+ *     maximum per lane;
+ *   pass 2: e = exp2q15(zmax_r - z) per lane (0 for B8_NEG: zmax_r - B8_NEG
+ *     >= 2^30 - 2^26 > 4096), E_r = sum e, and the pairs (e_u - 2^15,
+ *     e_(u+1) - 2^15) as int16 pairs (u even);
+ *   pass 3: acc_r,d = sum over pairs of vpmaddwd(pair, (v_u,d, v_(u+1),d)),
+ *     plus 2^15 C_d with C_d = sum v_u,d over the same keys: each key's
+ *     term is (e - 2^15) v + 2^15 v = e v; keys outside a row's window (e =
+ *     0) add -2^15 v + 2^15 v = 0. The int32 sums wrap, the true sum |sum e
+ *     v| <= 128 E <= 2^31 fits (as vsum_dims);
+ *   then o_r,d = oz_att_out(acc_r,d, oz_att_recip(E_r)).
+ * The union runs from the block's lowest u0 rounded down to a multiple of 4
+ * to its last row's key rounded up to one less than a multiple of 4 (whole
+ * groups of 4 slots), keys outside every window carrying B8_NEG. The values
+ * of every group of the call are widened to int16 once (b8_widen) in the
+ * ring's own order within a group: int16 d * 4 + s of group g, so the pair
+ * (2h, 2h + 1) of dimension d is int32 d * 2 + h.
+ * docs/integer-model.md, "AVX2 attention of 16 encode rows". */
+#define B8_NEG (-(1 << 30))
+
+typedef struct b8_blk {
+    const int8_t *kp;
+    uint32_t cap, base;
+    uint32_t ue, uend;   /* the keys of the block: [ue, uend], ue % 4 == 0, uend % 4 == 3 */
+    uint32_t ulo, uhi;   /* the keys some row's window holds */
+    uint32_t umlo, umhi; /* the keys every row's window holds (empty if umlo > umhi) */
+    __m256i qa[4], qs[4], lo1, hi1, bias0;
+    __m256i *zb;
+} b8_blk;
+
+/* pass 1 (see above): z of keys [ue, uend] into zb, returns the maximum per lane */
+static inline __attribute__((always_inline)) __m256i b8_p1(const b8_blk *b, int32_t am, int32_t as, int32_t slope,
+                                                           const int KIND, const int CLAMP)
+{
+    const __m256i mm = _mm256_set1_epi64x(am);
+    const __m256i rnd = KIND == 3 ? _mm256_set1_epi32(1 << (as - 33)) : _mm256_set1_epi64x((int64_t)1 << (as - 1));
+    const __m128i sh = _mm_cvtsi32_si128(KIND >= 2 ? as - 32 : as);
+    const __m256i vs = _mm256_set1_epi32(slope), ones = _mm256_set1_epi16(1), neg = _mm256_set1_epi32(B8_NEG);
+    const int8_t *kp = b->kp;
+    __m256i vmax = neg, bias = b->bias0, *zb = b->zb - b->ue;
+    uint32_t u, cap = b->cap, slot = (b->base + b->ulo) % cap;
+    for (u = b->ue; u < b->ulo; u++)
+        zb[u] = neg;
+    for (; u <= b->uhi; u++) {
+        __m256i acc = dot4(b->qa[0], _mm256_sign_epi8(bcast4(kp + (size_t)slot * 4), b->qs[0]), ones), z;
+        acc = _mm256_add_epi32(acc, dot4(b->qa[1], _mm256_sign_epi8(bcast4(kp + ((size_t)cap + slot) * 4), b->qs[1]), ones));
+        acc = _mm256_add_epi32(acc, dot4(b->qa[2], _mm256_sign_epi8(bcast4(kp + ((size_t)2 * cap + slot) * 4), b->qs[2]), ones));
+        acc = _mm256_add_epi32(acc, dot4(b->qa[3], _mm256_sign_epi8(bcast4(kp + ((size_t)3 * cap + slot) * 4), b->qs[3]), ones));
+        z = _mm256_sub_epi32(rq_z8(acc, mm, rnd, sh, KIND, CLAMP), bias);
+        bias = _mm256_sub_epi32(bias, vs);
+        if (u < b->umlo || u > b->umhi) { /* some row's window leaves u out */
+            __m256i U = _mm256_set1_epi32((int32_t)u);
+            z = _mm256_blendv_epi8(neg, z, _mm256_and_si256(_mm256_cmpgt_epi32(U, b->lo1), _mm256_cmpgt_epi32(b->hi1, U)));
+        }
+        vmax = _mm256_max_epi32(vmax, z);
+        _mm256_store_si256(zb + u, z);
+        if (++slot == cap)
+            slot = 0;
+    }
+    for (; u <= b->uend; u++)
+        zb[u] = neg;
+    return vmax;
+}
+
+/* exp2q15(t) per lane for 0 <= t < 2^31 (as attend_p2), added to *vE */
+static inline __attribute__((always_inline)) __m256i b8_exp(__m256i t, __m256i *vE)
+{
+    __m256i e;
+    if (!_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(4096), t))))
+        return _mm256_setzero_si256(); /* t >= 4096 in every lane */
+    e = _mm256_i32gather_epi32((const int *)(const void *)ozf_exp2_u32, _mm256_and_si256(t, _mm256_set1_epi32(255)), 4);
+    e = _mm256_srlv_epi32(e, _mm256_srli_epi32(t, 8)); /* counts >= 32 give 0 */
+    *vE = _mm256_add_epi32(*vE, e);
+    return e;
+}
+
+/* one block of 8 rows (see above); vw: the widened values of keys from u = 0 */
+static void b8_block(const ozf_att_job *j, const uint32_t *u0, uint32_t base, const int16_t *vw, int kind, int clamp,
+                     ozf_scratch *scr)
+{
+    b8_blk b;
+    int32_t lo1[8], hi1[8], bs[8], q4[4][8], E[8], out[16][8], C[16];
+    uint32_t r, d, g, i, np, uself[8];
+    int32_t am = j[0].am, as = j[0].as, slope = j[0].slope;
+    const int32_t *vw32 = (const int32_t *)(const void *)vw;
+    __m256i vmax, vE = _mm256_setzero_si256(), *pb;
+    b.ulo = b.umlo = u0[0];
+    for (r = 0; r < 8; r++) {
+        uself[r] = u0[r] + j[r].n - 1;
+        b.ulo = u0[r] < b.ulo ? u0[r] : b.ulo;
+        b.umlo = u0[r] > b.umlo ? u0[r] : b.umlo;
+    }
+    b.uhi = uself[7], b.umhi = uself[0];
+    b.ue = b.ulo & ~3u, b.uend = b.uhi | 3u;
+    for (r = 0; r < 8; r++) {
+        lo1[r] = (int32_t)u0[r] - 1, hi1[r] = (int32_t)uself[r] + 1;
+        bs[r] = slope * (int32_t)(uself[r] - b.ulo); /* <= 2^16 (W + 7) */
+        for (d = 0; d < 4; d++)
+            memcpy(&q4[d][r], j[r].q + 4 * d, 4);
+    }
+    b.lo1 = _mm256_loadu_si256((const __m256i *)(const void *)lo1);
+    b.hi1 = _mm256_loadu_si256((const __m256i *)(const void *)hi1);
+    b.bias0 = _mm256_loadu_si256((const __m256i *)(const void *)bs);
+    for (d = 0; d < 4; d++) {
+        b.qs[d] = _mm256_loadu_si256((const __m256i *)(const void *)q4[d]);
+        b.qa[d] = _mm256_abs_epi8(b.qs[d]);
+    }
+    b.kp = j[0].kp, b.cap = j[0].cap, b.base = base;
+    b.zb = (__m256i *)(void *)scr->ew;
+    if (kind == 3)
+        vmax = b8_p1(&b, am, as, slope, 3, 0);
+    else if (kind == 2)
+        vmax = clamp ? b8_p1(&b, am, as, slope, 2, 1) : b8_p1(&b, am, as, slope, 2, 0);
+    else
+        vmax = clamp ? b8_p1(&b, am, as, slope, 1, 1) : b8_p1(&b, am, as, slope, 1, 0);
+    /* pass 2: the weights' pairs, in place over the logits (pair i is
+     * written after keys 2i and 2i + 1 were read) */
+    np = (b.uend + 1 - b.ue) / 2;
+    pb = b.zb;
+    {
+        const __m256i c32k = _mm256_set1_epi32(32768);
+        for (i = 0; i < np; i++) {
+            __m256i e0 = b8_exp(_mm256_sub_epi32(vmax, b.zb[2 * i]), &vE);
+            __m256i e1 = b8_exp(_mm256_sub_epi32(vmax, b.zb[2 * i + 1]), &vE);
+            pb[i] = _mm256_blend_epi16(_mm256_sub_epi32(e0, c32k), _mm256_slli_epi32(_mm256_sub_epi32(e1, c32k), 16), 0xAA);
+        }
+    }
+    _mm256_storeu_si256((__m256i *)(void *)E, vE);
+    /* pass 3: the value sums, 8 dimensions at a time */
+    for (d = 0; d < 16; d += 8) {
+        __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        for (i = 0; i < np; i++) {
+            uint32_t u = b.ue + 2 * i;
+            const int32_t *vb = vw32 + (size_t)(u >> 2) * 32 + ((u >> 1) & 1) + 2 * d;
+            __m256i p = pb[i];
+            a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(p, _mm256_set1_epi32(vb[0])));
+            a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(p, _mm256_set1_epi32(vb[2])));
+            a2 = _mm256_add_epi32(a2, _mm256_madd_epi16(p, _mm256_set1_epi32(vb[4])));
+            a3 = _mm256_add_epi32(a3, _mm256_madd_epi16(p, _mm256_set1_epi32(vb[6])));
+            a4 = _mm256_add_epi32(a4, _mm256_madd_epi16(p, _mm256_set1_epi32(vb[8])));
+            a5 = _mm256_add_epi32(a5, _mm256_madd_epi16(p, _mm256_set1_epi32(vb[10])));
+            a6 = _mm256_add_epi32(a6, _mm256_madd_epi16(p, _mm256_set1_epi32(vb[12])));
+            a7 = _mm256_add_epi32(a7, _mm256_madd_epi16(p, _mm256_set1_epi32(vb[14])));
+        }
+        _mm256_storeu_si256((__m256i *)(void *)out[d], a0);
+        _mm256_storeu_si256((__m256i *)(void *)out[d + 1], a1);
+        _mm256_storeu_si256((__m256i *)(void *)out[d + 2], a2);
+        _mm256_storeu_si256((__m256i *)(void *)out[d + 3], a3);
+        _mm256_storeu_si256((__m256i *)(void *)out[d + 4], a4);
+        _mm256_storeu_si256((__m256i *)(void *)out[d + 5], a5);
+        _mm256_storeu_si256((__m256i *)(void *)out[d + 6], a6);
+        _mm256_storeu_si256((__m256i *)(void *)out[d + 7], a7);
+    }
+    /* C_d over the block's groups: lane 2 i + h of cs[k] sums dimension
+     * 4 k + i, slots 2h and 2h + 1 */
+    {
+        const __m256i ones = _mm256_set1_epi16(1);
+        __m256i cs[4];
+        int32_t t[8];
+        int k;
+        for (k = 0; k < 4; k++)
+            cs[k] = _mm256_setzero_si256();
+        for (g = b.ue / 4; g <= b.uend / 4; g++)
+            for (k = 0; k < 4; k++)
+                cs[k] = _mm256_add_epi32(cs[k], _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(const void *)(vw + (size_t)g * 64 + 16 * k)), ones));
+        for (k = 0; k < 4; k++) {
+            _mm256_storeu_si256((__m256i *)(void *)t, cs[k]);
+            for (i = 0; i < 4; i++)
+                C[4 * k + i] = t[2 * i] + t[2 * i + 1]; /* |C| <= 2^7 (W + 22) */
+        }
+    }
+    for (r = 0; r < 8; r++) {
+        int64_t R = oz_att_recip((uint32_t)E[r]);
+        for (d = 0; d < 16; d++)
+            j[r].o[d] = oz_att_out((int32_t)((uint32_t)out[d][r] + ((uint32_t)C[d] << 15)), R); /* wrapping; the true sum fits */
+    }
+}
+
+/* the values of the call's groups of 4 slots (keys lo .. hi, u = 0 at slot
+ * base) widened to int16 into vw, group u / 4 at vw + 64 (u / 4) */
+static void b8_widen(const int8_t *vp, uint32_t cap, uint32_t base, uint32_t lo, uint32_t hi, int16_t *vw)
+{
+    uint32_t g, sg, ng = cap / 4;
+    for (g = lo / 4, sg = (base / 4 + g) % ng; g <= hi / 4; g++) {
+        const int8_t *src = vp + (size_t)sg * 64;
+        int k;
+        for (k = 0; k < 4; k++)
+            _mm256_store_si256((__m256i *)(void *)(vw + (size_t)g * 64 + 16 * k),
+                               _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(src + 16 * k))));
+        if (++sg == ng)
+            sg = 0;
+    }
+}
+
+/* OZF_ATTEND16_FOR: 16 rows of one head (Dh = 16; see above). The 64-bit
+ * form of the score requantisation (att_rq_kind 0) goes to attend2. */
+static void attend16(const ozf_att_job *j, const uint32_t *u0, uint32_t base, uint32_t nu, ozf_scratch *scr)
+{
+    int kind = att_rq_kind(16, j[0].am, j[0].as), clamp;
+    uint32_t r, lo = u0[0];
+    int16_t *vw = (int16_t *)(void *)(scr->ew + 32 * (size_t)scr->ew_ld);
+    (void)nu;
+    if (!kind) {
+        for (r = 0; r < 16; r += 2)
+            attend2(&j[r], &j[r + 1], scr);
+        return;
+    }
+    clamp = ((uint64_t)16 * 127 * 127 * (uint64_t)j[0].am + ((uint64_t)1 << j[0].as)) >> (j[0].as + 24) != 0;
+    if (j[0].as >= 33)
+        kind = 3, clamp = 0;
+    for (r = 1; r < 16; r++)
+        lo = u0[r] < lo ? u0[r] : lo;
+    b8_widen(j[0].vp, j[0].cap, base, lo, u0[15] + j[15].n - 1, vw);
+    b8_block(j, u0, base, vw, kind, clamp, scr);
+    b8_block(j + 8, u0 + 8, base, vw, kind, clamp, scr);
+}
+#define OZF_ATTEND16_OK(fm, s, dh) ((dh) == 16 && (s)->ew)
+#define OZF_ATTEND16_FOR(fm) attend16
 
 /* ---- the layer glue in AVX2 (used by forward_impl.h; the same results
  * as its portable forms; the activation table keeps the portable one) ---- */

@@ -310,10 +310,12 @@ int ozf_scratch_init(ozf_scratch *s, const oz_config *c, uint32_t nrows)
 #define AL(x) (((x) + 63) & ~(size_t)63)
     /* the AMX value sums' rows: up to W + 15 keys of 16 windows, from a slot
      * up to 63 before the first, rounded up to 64, and 64 bytes for the
-     * weights' last stores past the end */
+     * weights' last stores past the end; 32 ld bytes for those (AVX-512) or
+     * for AVX2's 8 rows' logits (32 bytes a key), then 32 ld bytes for
+     * AVX2's widened values (32 bytes a key) */
     size_t ld = nrows >= 16 ? ((W + 15 + 63 + 63) & ~(size_t)63) + 64 : 0;
     sz = AL(4 * nrows * D) + AL(4 * nrows * A) + AL(nrows * D) + AL(nrows * 3 * D) + AL(nrows * D) +
-         AL(nrows * F) + 2 * AL(4 * W) + AL(2 * W) + AL(4 * nrows) + 2 * 16 * ld;
+         AL(nrows * F) + 2 * AL(4 * W) + AL(2 * W) + AL(4 * nrows) + 4 * 16 * ld;
     memset(s, 0, sizeof *s);
     if (posix_memalign(&s->mem, 64, sz))
         return -1;

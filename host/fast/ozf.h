@@ -227,8 +227,10 @@ typedef struct ozf_scratch {
     uint16_t *e;        /* (W) */
     int32_t *tmp;       /* (W) the portable attention's work space; the second attention's logits in attend2 */
     uint64_t trimmed;   /* window positions left out because their weight is 0 (attend_keep), a count for tests */
-    /* (2, 16, ew_ld) the weights' low and high bytes of 16 rows for the
-     * AMX value sums (encode, nrows >= 16 only; else NULL) */
+    /* 64 ew_ld bytes for 16 rows of encode (nrows >= 16 only; else NULL):
+     * AVX-512, (2, 16, ew_ld) the weights' low and high bytes of 16 rows for
+     * the AMX value sums; AVX2, 8 rows' logits (ew_ld keys of 8 int32) and
+     * the widened values (ew_ld keys of 16 int16) */
     uint8_t *ew;
     uint32_t ew_ld;
     uint32_t *slot; /* (nrows) each row's ring slot in the current pass */
