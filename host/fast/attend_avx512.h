@@ -53,10 +53,8 @@ static inline __attribute__((always_inline)) void OZF_ATT_CAT(OZF_ATT_NAME, _p1)
 
 /* phase 2: e, their sum E, and e split into bytes in ring-slot order: into
  * st->lo and st->hi (from slot 4 floor(a / 4) of each run, zero around the
- * run), or, where dl is not NULL, run r's bytes from dl[r] and dh[r] on
- * (zeros past the run's end for up to 31 bytes; the caller zeroed the rest) */
-static inline __attribute__((always_inline)) void OZF_ATT_CAT(OZF_ATT_NAME, _p2)(att_state *st, uint8_t *const *dl,
-                                                                                uint8_t *const *dhb)
+ * run) */
+static inline __attribute__((always_inline)) void OZF_ATT_CAT(OZF_ATT_NAME, _p2)(att_state *st)
 {
     __m512i T[8], vE = _mm512_setzero_si512();
     const __m512i perm_slots = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
@@ -69,12 +67,10 @@ static inline __attribute__((always_inline)) void OZF_ATT_CAT(OZF_ATT_NAME, _p2)
         T[j] = _mm512_loadu_si512((const uint8_t *)OZF_ATT_TABLE + 64 * j);
     for (r = 0; r < st->nr; r++) {
         uint32_t len = st->rb[r] - st->ra[r], off = st->ra[r] & 3;
-        uint8_t *pl = dl ? dl[r] : st->lo[r] + off, *ph = dl ? dhb[r] : st->hi[r] + off;
+        uint8_t *pl = st->lo[r] + off, *ph = st->hi[r] + off;
         const int32_t *zr = st->zbuf + st->jo[r];
-        if (!dl) {
-            memset(st->lo[r], 0, 4);
-            memset(st->hi[r], 0, 4);
-        }
+        memset(st->lo[r], 0, 4);
+        memset(st->hi[r], 0, 4);
         for (j = 0; j < len; j += 32) {
             uint32_t cnt = len - j < 32 ? len - j : 32;
             __mmask32 m32 = cnt == 32 ? 0xFFFFFFFFu : (((uint32_t)1 << cnt) - 1);
@@ -107,10 +103,8 @@ static inline __attribute__((always_inline)) void OZF_ATT_CAT(OZF_ATT_NAME, _p2)
             _mm256_storeu_si256((__m256i *)(void *)(pl + j), _mm512_castsi512_si256(x));
             _mm256_storeu_si256((__m256i *)(void *)(ph + j), _mm512_extracti64x4_epi64(x, 1));
         }
-        if (!dl) {
-            memset(pl + len, 0, 4);
-            memset(ph + len, 0, 4);
-        }
+        memset(pl + len, 0, 4);
+        memset(ph + len, 0, 4);
     }
     st->E = (uint32_t)(_mm512_reduce_add_epi32(vE) + (int32_t)(lanes << 15)); /* lanes <= 576: no overflow */
 }
@@ -148,7 +142,7 @@ static void OZF_ATT_NAME(const int8_t *q, const int8_t *kp, const int32_t *ksum,
     a.q = q, a.kp = kp, a.ksum = ksum, a.vp = vp, a.cap = cap, a.dh = dh, a.w = *w, a.n = n;
     a.am = am, a.as = as, a.slope = slope, a.o = o;
     OZF_ATT_CAT(OZF_ATT_NAME, _p1)(&a, scr->zs, &st);
-    OZF_ATT_CAT(OZF_ATT_NAME, _p2)(&st, NULL, NULL);
+    OZF_ATT_CAT(OZF_ATT_NAME, _p2)(&st);
     OZF_ATT_CAT(OZF_ATT_NAME, _p3)(&st);
 }
 
@@ -159,46 +153,112 @@ static void OZF_ATT_CAT(OZF_ATT_NAME, 2)(const ozf_att_job *a, const ozf_att_job
     att_state sa, sb;
     OZF_ATT_CAT(OZF_ATT_NAME, _p1)(a, scr->zs, &sa);
     OZF_ATT_CAT(OZF_ATT_NAME, _p1)(b, scr->tmp, &sb);
-    OZF_ATT_CAT(OZF_ATT_NAME, _p2)(&sa, NULL, NULL);
-    OZF_ATT_CAT(OZF_ATT_NAME, _p2)(&sb, NULL, NULL);
+    OZF_ATT_CAT(OZF_ATT_NAME, _p2)(&sa);
+    OZF_ATT_CAT(OZF_ATT_NAME, _p2)(&sb);
     OZF_ATT_CAT(OZF_ATT_NAME, _p3)(&sa);
     OZF_ATT_CAT(OZF_ATT_NAME, _p3)(&sb);
 }
 
-/* 16 attentions of one head (Dh = 16) whose windows lie in one range of nu
- * keys (a multiple of 64) from ring slot base (a multiple of 64; the ring's
- * capacity is one too), row r's from key u0[r] on: scores and weights per
- * row as above, two rows at a time, the weights' bytes into the rows of two
- * 16 x nu matrices (zero outside each window), the value sums of all 16 on
- * AMX tiles (vsum_amx16), the division per row. */
-static void OZF_ATT_CAT(OZF_ATT_NAME, 16)(const ozf_att_job *j, const uint32_t *u0, uint32_t base, uint32_t nu,
-                                         ozf_scratch *scr)
+/* 16 rows of one head (Dh = 16) with the rows in the lanes (b16_blk in
+ * kern_avx512.c): pass 1, then pass 2 here (the exp2 lookup of this
+ * variant), then the value sums (AMX: on tiles, else by vpdpwssd) and the
+ * division */
+static inline __attribute__((always_inline)) void OZF_ATT_CAT(OZF_ATT_NAME, _rows16_in)(const ozf_att_job *j,
+                                                                                       const uint32_t *u0,
+                                                                                       uint32_t base,
+                                                                                       ozf_scratch *scr,
+                                                                                       const int AMX)
 {
-    att_state st[2];
-    int32_t acc[16][16] __attribute__((aligned(64)));
-    uint32_t E[16], r, i, ld = scr->ew_ld;
-    uint8_t *elo = scr->ew, *ehi = scr->ew + 16 * (size_t)ld;
-    for (r = 0; r < 16; r += 2) {
-        OZF_ATT_CAT(OZF_ATT_NAME, _p1)(&j[r], scr->zs, &st[0]);
-        OZF_ATT_CAT(OZF_ATT_NAME, _p1)(&j[r + 1], scr->tmp, &st[1]);
-        for (i = 0; i < 2; i++) {
-            uint8_t *rl = elo + (size_t)(r + i) * ld, *rh = ehi + (size_t)(r + i) * ld;
-            /* run 1 (past the ring's end) follows run 0 in key order */
-            uint8_t *dl[2] = {rl + u0[r + i], rl + u0[r + i] + (st[i].rb[0] - st[i].ra[0])};
-            uint8_t *dhb[2] = {rh + u0[r + i], rh + u0[r + i] + (st[i].rb[0] - st[i].ra[0])};
-            uint32_t x;
-            for (x = 0; x < nu; x += 64) {
-                _mm512_store_si512(rl + x, _mm512_setzero_si512());
-                _mm512_store_si512(rh + x, _mm512_setzero_si512());
+    b16_blk b;
+    __m512i T[8], vmax, vE = _mm512_setzero_si512(), *pb;
+    const __m512i c4096 = _mm512_set1_epi32(4096), c65535 = _mm512_set1_epi32(65535);
+    const __m512i flip = _mm512_set1_epi16((short)0x8000), ones = _mm512_set1_epi16(1);
+    int16_t *vw = (int16_t *)(void *)(scr->ew + 64 * (size_t)scr->ew_ld);
+    int32_t E[16], am = j[0].am, as = j[0].as, slope = j[0].slope;
+    uint32_t i, np, cnt = 0;
+    b16_setup(j, u0, base, vw, scr, &b, AMX);
+    switch (rq_mode(16, am, as)) {
+    case RQ_HI: vmax = b16_p1(&b, am, as, slope, RQ_HI); break;
+    case RQ_NOCLAMP: vmax = b16_p1(&b, am, as, slope, RQ_NOCLAMP); break;
+    case RQ_NARROW: vmax = b16_p1(&b, am, as, slope, RQ_NARROW); break;
+    default: vmax = b16_p1(&b, am, as, slope, RQ_WIDE); break;
+    }
+    for (i = 0; i < 8; i++)
+        T[i] = _mm512_loadu_si512((const uint8_t *)OZF_ATT_TABLE + 64 * i);
+    /* pass 2 in place over the logits (whatever a key's output overwrites
+     * was read before): t = zmax - z >= 0, saturated to 65535 (t >= 4096
+     * gives e = 0 either way), key u in the low half of each 32-bit lane,
+     * key u + 1 in the high half */
+    np = (b.uend + 1 - b.ue) / 2;
+    pb = b.zb;
+    if (AMX) {
+        /* B' of group g (keys 4g..4g+3) at 128 g: dword r = the four keys'
+         * low bytes of e in row r, then at 128 g + 64 their high bytes
+         * (vpshufb within each dword: bytes 0 and 2 of the two pair words) */
+        const __m512i lo01 = _mm512_broadcast_i32x4(_mm_setr_epi32((int)0x80800200, (int)0x80800604, (int)0x80800A08, (int)0x80800E0C));
+        const __m512i lo23 = _mm512_broadcast_i32x4(_mm_setr_epi32(0x02008080, 0x06048080, 0x0A088080, 0x0E0C8080));
+        const __m512i hi01 = _mm512_broadcast_i32x4(_mm_setr_epi32((int)0x80800301, (int)0x80800705, (int)0x80800B09, (int)0x80800F0D));
+        const __m512i hi23 = _mm512_broadcast_i32x4(_mm_setr_epi32(0x03018080, 0x07058080, 0x0B098080, 0x0F0D8080));
+        uint8_t *bb = (uint8_t *)(void *)b.zb;
+        for (i = 0; i < np; i += 2) {
+            const __m512i *z = b.zb + 2 * i;
+            __m512i t0 = _mm512_sub_epi32(vmax, z[0]), t1 = _mm512_sub_epi32(vmax, z[1]);
+            __m512i t2 = _mm512_sub_epi32(vmax, z[2]), t3 = _mm512_sub_epi32(vmax, z[3]), e01, e23;
+            if (!(_mm512_cmplt_epu32_mask(t0, c4096) | _mm512_cmplt_epu32_mask(t1, c4096) |
+                  _mm512_cmplt_epu32_mask(t2, c4096) | _mm512_cmplt_epu32_mask(t3, c4096))) {
+                _mm512_store_si512(bb + 64 * i, _mm512_setzero_si512()); /* every e is 0 */
+                _mm512_store_si512(bb + 64 * i + 64, _mm512_setzero_si512());
+                continue;
             }
-            OZF_ATT_CAT(OZF_ATT_NAME, _p2)(&st[i], dl, dhb);
-            E[r + i] = st[i].E;
+            e01 = OZF_ATT_EXP2(_mm512_mask_blend_epi16((__mmask32)0xAAAAAAAAu, _mm512_min_epu32(t0, c65535),
+                                                       _mm512_slli_epi32(_mm512_min_epu32(t1, c65535), 16)),
+                               T);
+            e23 = OZF_ATT_EXP2(_mm512_mask_blend_epi16((__mmask32)0xAAAAAAAAu, _mm512_min_epu32(t2, c65535),
+                                                       _mm512_slli_epi32(_mm512_min_epu32(t3, c65535), 16)),
+                               T);
+            vE = _mm512_dpwssd_epi32(vE, _mm512_xor_si512(e01, flip), ones);
+            vE = _mm512_dpwssd_epi32(vE, _mm512_xor_si512(e23, flip), ones);
+            cnt += 2;
+            _mm512_store_si512(bb + 64 * i, _mm512_or_si512(_mm512_shuffle_epi8(e01, lo01), _mm512_shuffle_epi8(e23, lo23)));
+            _mm512_store_si512(bb + 64 * i + 64, _mm512_or_si512(_mm512_shuffle_epi8(e01, hi01), _mm512_shuffle_epi8(e23, hi23)));
+        }
+    } else {
+        for (i = 0; i < np; i++) {
+            __m512i t0 = _mm512_sub_epi32(vmax, b.zb[2 * i]), t1 = _mm512_sub_epi32(vmax, b.zb[2 * i + 1]), e;
+            if (!(_mm512_cmplt_epu32_mask(t0, c4096) | _mm512_cmplt_epu32_mask(t1, c4096))) {
+                pb[i] = flip; /* every e is 0: e - 2^15 = -2^15 */
+                continue;
+            }
+            e = OZF_ATT_EXP2(_mm512_mask_blend_epi16((__mmask32)0xAAAAAAAAu, _mm512_min_epu32(t0, c65535),
+                                                     _mm512_slli_epi32(_mm512_min_epu32(t1, c65535), 16)),
+                             T);
+            e = _mm512_xor_si512(e, flip); /* e - 2^15 as int16 */
+            vE = _mm512_dpwssd_epi32(vE, e, ones);
+            cnt++;
+            pb[i] = e;
         }
     }
-    vsum_amx16(elo, ehi, ld, nu, j[0].vp, j[0].cap, base, acc);
-    for (r = 0; r < 16; r++) {
-        att_state *so = &st[0];
-        so->dh = 16, so->o = j[r].o, so->E = E[r];
-        OZF_ATT_CAT(OZF_ATT_NAME, _out)(so, acc[r]);
+    /* each pair looked up added e_u + e_u+1 - 2^16 */
+    _mm512_storeu_si512(E, _mm512_add_epi32(vE, _mm512_set1_epi32((int32_t)(cnt << 16))));
+    if (AMX) {
+        int32_t out[16][16] __attribute__((aligned(64)));
+        b16_vsum_amx((const int8_t *)(const void *)vw, (const uint8_t *)(const void *)b.zb, (b.uend + 1 - b.ue) / 64, out);
+        b16_out(j, out, NULL, E);
+    } else {
+        b16_vsum_out(j, &b, vw, np, E);
     }
+}
+
+static void OZF_ATT_CAT(OZF_ATT_NAME, _rows16)(const ozf_att_job *j, const uint32_t *u0, uint32_t base, uint32_t nu,
+                                              ozf_scratch *scr)
+{
+    (void)nu;
+    OZF_ATT_CAT(OZF_ATT_NAME, _rows16_in)(j, u0, base, scr, 0);
+}
+
+static void OZF_ATT_CAT(OZF_ATT_NAME, _rows16_amx)(const ozf_att_job *j, const uint32_t *u0, uint32_t base,
+                                                  uint32_t nu, ozf_scratch *scr)
+{
+    (void)nu;
+    OZF_ATT_CAT(OZF_ATT_NAME, _rows16_in)(j, u0, base, scr, 1);
 }

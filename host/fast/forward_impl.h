@@ -164,7 +164,7 @@ static void attend_job(const ozf_model *fm, ozf_scratch *s, ozf_ring *const *rin
  * one row to the next); by the file's pair kernel where it has one
  * (OZF_ATTEND2_FOR): two of these independent attentions at a time, so that
  * one's chains of latency overlap the other's work. Where the file has a
- * kernel for 16 rows (OZF_ATTEND16_FOR, the value sums on AMX tiles) and a
+ * kernel for 16 rows (OZF_ATTEND16_FOR: the rows in the vector lanes) and a
  * block of 16 rows are consecutive positions of one ring (encode), that
  * kernel takes them: their windows are laid over one range of keys from
  * basepos (a position whose slot is a multiple of 64) on, u = position -

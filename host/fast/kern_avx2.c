@@ -807,7 +807,7 @@ static void attend2(const ozf_att_job *a, const ozf_att_job *b, ozf_scratch *scr
  * of every group of the call are widened to int16 once (b8_widen) in the
  * ring's own order within a group: int16 d * 4 + s of group g, so the pair
  * (2h, 2h + 1) of dimension d is int32 d * 2 + h.
- * docs/integer-model.md, "AVX2 attention of 16 encode rows". */
+ * docs/integer-model.md, "16 rows of encode with the rows in the lanes". */
 #define B8_NEG (-(1 << 30))
 
 typedef struct b8_blk {

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "../../core/oz_int.h"
+#include "../../core/oz_ops.h"
 #include "ozf.h"
 
 extern uint32_t ozf_exp2_u32[256];
@@ -321,52 +322,45 @@ static void gemm_amx(const void *wp, uint32_t rows, uint32_t k, const int8_t *a_
     amx_end();
 }
 
-/* acc[r][d] = sum over the nu keys u of e_r,u v_u,d for 16 rows r and the 16
- * dimensions of a head (Dh = 16): the weights' low and high bytes are the
- * rows of two 16 x nu byte matrices (elo, ehi, ld bytes apart), key u is
- * ring slot (base + u) mod cap, and base, cap and nu are multiples of 64, so
- * the values of keys 64 t .. 64 t + 63 are 16 consecutive groups of the
- * value ring (16 x 64 bytes: group g's byte 4 d + i is slot 4 g + i's value
- * d), which is the B tile as it is: C[r][d] += sum over g and i of
- * A[r][4 g + i] B[g][4 d + i]. acc = 256 sum(hi v) + sum(lo v), as
- * vsum_bytes (docs/integer-model.md, "Value sums"). The configuration is
- * loaded (forward). Keys alternate between two sets of accumulators (tiles
- * 0, 1 and 2, 3), so that two tile products' latencies overlap;
- * base + u < 2 cap (nu <= cap + 64, base <= cap - 64). */
-static void vsum_amx16(const uint8_t *elo, const uint8_t *ehi, uint32_t ld, uint32_t nu, const int8_t *vp,
-                       uint32_t cap, uint32_t base, int32_t acc[16][16])
+/* The value sums of 16 rows with the rows in the lanes (b16_blk): C'[d][r]
+ * += sum over keys k of a block of 64 of A'[d][k] B'[k / 4][4 r + k % 4],
+ * with A' the values transposed (b16_vt: row d = dimension d of the 64 keys,
+ * signed) and B' the weights' bytes of 4 keys per row (unsigned; low bytes
+ * at bb + 128 g, high bytes at bb + 128 g + 64 for group g), by tdpbsud;
+ * out[d][r] = sum(lo v) + 256 sum(hi v) (docs/integer-model.md). The
+ * configuration is loaded (forward). Blocks alternate between two sets of
+ * accumulators (tiles 0, 1 and 2, 3). */
+static void b16_vsum_amx(const int8_t *vt, const uint8_t *bb, uint32_t nblk, int32_t out[16][16])
 {
     int32_t part[3][16][16] __attribute__((aligned(64)));
-    uint32_t t, r, slot = base;
+    uint32_t k, d;
     _tile_zero(0);
     _tile_zero(1);
     _tile_zero(2);
     _tile_zero(3);
-    for (t = 0; t < nu; t += 128) {
-        _tile_loadd(4, elo + t, ld);
-        _tile_loadd(5, ehi + t, ld);
-        _tile_loadd(6, vp + (size_t)slot / 4 * 64, 64);
-        _tile_dpbusd(0, 4, 6);
-        _tile_dpbusd(1, 5, 6);
-        slot = slot + 64 >= cap ? slot + 64 - cap : slot + 64;
-        if (t + 64 < nu) {
-            _tile_loadd(4, elo + t + 64, ld);
-            _tile_loadd(5, ehi + t + 64, ld);
-            _tile_loadd(7, vp + (size_t)slot / 4 * 64, 64);
-            _tile_dpbusd(2, 4, 7);
-            _tile_dpbusd(3, 5, 7);
-            slot = slot + 64 >= cap ? slot + 64 - cap : slot + 64;
+    for (k = 0; k < nblk; k += 2) {
+        _tile_loadd(4, vt + (size_t)k * 1024, 64);
+        _tile_loadd(5, bb + (size_t)k * 2048, 128);
+        _tile_loadd(6, bb + (size_t)k * 2048 + 64, 128);
+        _tile_dpbsud(0, 4, 5);
+        _tile_dpbsud(1, 4, 6);
+        if (k + 1 < nblk) {
+            _tile_loadd(7, vt + (size_t)(k + 1) * 1024, 64);
+            _tile_loadd(5, bb + (size_t)(k + 1) * 2048, 128);
+            _tile_loadd(6, bb + (size_t)(k + 1) * 2048 + 64, 128);
+            _tile_dpbsud(2, 7, 5);
+            _tile_dpbsud(3, 7, 6);
         }
     }
-    _tile_stored(0, acc, 64);
+    _tile_stored(0, out, 64);
     _tile_stored(1, part[0], 64);
     _tile_stored(2, part[1], 64);
     _tile_stored(3, part[2], 64);
-    for (r = 0; r < 16; r++)
-        _mm512_store_si512(acc[r], _mm512_add_epi32(_mm512_slli_epi32(_mm512_add_epi32(_mm512_load_si512(part[0][r]),
-                                                                                       _mm512_load_si512(part[2][r])),
+    for (d = 0; d < 16; d++)
+        _mm512_store_si512(out[d], _mm512_add_epi32(_mm512_slli_epi32(_mm512_add_epi32(_mm512_load_si512(part[0][d]),
+                                                                                       _mm512_load_si512(part[2][d])),
                                                                       8),
-                                                    _mm512_add_epi32(_mm512_load_si512(acc[r]), _mm512_load_si512(part[1][r]))));
+                                                    _mm512_add_epi32(_mm512_load_si512(out[d]), _mm512_load_si512(part[1][d]))));
 }
 
 #if defined(__clang__)
@@ -692,6 +686,21 @@ static inline __m512i rq16_hi(__m512i s, __m512i m64, __m512i rnd32, __m128i sh3
  * (rq_mode picks the one that applies). */
 enum { RQ_WIDE = 0, RQ_NARROW = 1, RQ_NOCLAMP = 2, RQ_HI = 3 };
 
+/* clamp(rq(s0)) of 16 raw scores by MODE (rnd, sh: for RQ_HI 2^(as-33) and
+ * as - 32 in 32-bit lanes, else 2^(as-1) in 64-bit lanes and as) */
+static inline __attribute__((always_inline)) __m512i rq16_mode(__m512i s0, const int MODE, __m512i m64, __m512i rnd,
+                                                               __m128i sh)
+{
+    if (MODE == RQ_HI)
+        return rq16_hi(s0, m64, rnd, sh);
+    if (MODE == RQ_NOCLAMP)
+        return rq16_narrow(s0, m64, rnd, sh);
+    if (MODE == RQ_NARROW)
+        return _mm512_min_epi32(_mm512_max_epi32(rq16_narrow(s0, m64, rnd, sh), _mm512_set1_epi32(-OZ_Z_MAX)),
+                                _mm512_set1_epi32(OZ_Z_MAX));
+    return rq16_wide(s0, m64, rnd, sh, _mm512_set1_epi64(-OZ_Z_MAX), _mm512_set1_epi64(OZ_Z_MAX));
+}
+
 /* the requantised scores (before ALiBi) of the 16 slots from blk; NDG groups
  * of 4 head dimensions, MODE one of RQ_* (constants in each instance) */
 static inline __attribute__((always_inline)) __m512i score_block(const __m512i *qb, const uint32_t NDG, const int MODE,
@@ -707,14 +716,7 @@ static inline __attribute__((always_inline)) __m512i score_block(const __m512i *
     if (dg < NDG)
         s0 = _mm512_dpbusd_epi32(s0, qb[dg], _mm512_load_si512(kp + ((size_t)dg * cap + blk) * 4));
     s0 = _mm512_sub_epi32(_mm512_add_epi32(s0, s1), _mm512_load_si512(ksum + blk));
-    if (MODE == RQ_HI) /* rnd, sh: 2^(as-33) and as - 32 in 32-bit lanes */
-        return rq16_hi(s0, m64, rnd, sh);
-    if (MODE == RQ_NOCLAMP)
-        return rq16_narrow(s0, m64, rnd, sh);
-    if (MODE == RQ_NARROW)
-        return _mm512_min_epi32(_mm512_max_epi32(rq16_narrow(s0, m64, rnd, sh), _mm512_set1_epi32(-OZ_Z_MAX)),
-                                _mm512_set1_epi32(OZ_Z_MAX));
-    return rq16_wide(s0, m64, rnd, sh, _mm512_set1_epi64(-OZ_Z_MAX), _mm512_set1_epi64(OZ_Z_MAX));
+    return rq16_mode(s0, MODE, m64, rnd, sh);
 }
 
 /* pass 1 over one run of slots [a, b): z of each into zbuf + jo, running
@@ -796,6 +798,214 @@ static inline int rq_mode(uint32_t dh, int32_t am, int32_t as)
     return (big >> (as + 31)) == 0 ? RQ_NARROW : RQ_WIDE;
 }
 
+/* ---- 16 rows of encode with the rows in the lanes (Dh = 16): the parts
+ * of OZF_ATT_NAME##_rows16 (attend_avx512.h) that do not look up exp2 ----
+ * forward_impl.h hands a head's 16 consecutive rows of one ring to
+ * OZF_ATTEND16_FOR: key u is ring slot (base + u) mod cap (base, cap
+ * multiples of 64: u and its slot agree mod 4); row r's window is keys u0[r]
+ * .. u0[r] + n_r - 1, its own key last. One row per 32-bit lane, over the
+ * union of the 16 windows (from the lowest u0 rounded down to a multiple of
+ * 4 to the last row's key rounded up to one below a multiple of 4):
+ *   pass 1 (b16_p1): z = clamp(rq(q_r . k_u)) - slope (uself_r - u) in lane
+ *     r (the one-row kernel's score and requantisation, lane by lane), or
+ *     B16_NEG where u lies outside row r's window; the maximum per lane;
+ *   pass 2 (in attend_avx512.h): t = zmax_r - z of keys u, u + 1 (u even) as
+ *     the two halves of a 32-bit lane, e = exp2q15(t) by the 16-bit lookup,
+ *     e - 2^15 kept as the pair, E_r from the pairs by vpdpwssd;
+ *   pass 3 (b16_vsum_out): acc_r,d = sum vpdpwssd(pair, (v_u,d, v_u+1,d)) +
+ *     2^15 C_d, C_d = sum v_u,d over the block's keys (each key adds (e -
+ *     2^15) v + 2^15 v = e v; outside a row's window e = 0), and core's
+ *     division per row.
+ * docs/integer-model.md, "16 rows of encode with the rows in the lanes". */
+#define B16_NEG (-(1 << 30))
+
+typedef struct b16_blk {
+    const int8_t *kp;
+    const int32_t *ksum;
+    uint32_t cap, base;
+    uint32_t ue, uend;   /* the keys: [ue, uend], ue % 4 == 0, uend % 4 == 3 */
+    uint32_t ulo, uhi;   /* the keys some row's window holds */
+    uint32_t umlo, umhi; /* the keys every row's window holds (empty if umlo > umhi) */
+    __m512i qb[4], lo1, hi1, bias0;
+    __m512i *zb;
+} b16_blk;
+
+static inline __m512i bcast_k4(const int8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+}
+
+/* pass 1: z of keys [ue, uend] into zb; returns the maximum per lane */
+static inline __attribute__((always_inline)) __m512i b16_p1(const b16_blk *b, int32_t am, int32_t as, int32_t slope,
+                                                            const int MODE)
+{
+    const __m512i m64 = _mm512_set1_epi64(am);
+    const __m512i rnd = MODE == RQ_HI ? _mm512_set1_epi32(1 << (as - 33)) : _mm512_set1_epi64((int64_t)1 << (as - 1));
+    const __m128i sh = _mm_cvtsi32_si128(MODE == RQ_HI ? as - 32 : as);
+    const __m512i vs = _mm512_set1_epi32(slope), neg = _mm512_set1_epi32(B16_NEG);
+    const int8_t *kp = b->kp;
+    const int32_t *ksum = b->ksum;
+    __m512i vmax = neg, bias = b->bias0, *zb = b->zb - b->ue;
+    uint32_t u, cap = b->cap, slot = (b->base + b->ulo) % cap;
+    for (u = b->ue; u < b->ulo; u++)
+        zb[u] = neg;
+    for (; u <= b->uhi; u++) {
+        __m512i s0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), b->qb[0], bcast_k4(kp + (size_t)slot * 4));
+        __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), b->qb[1], bcast_k4(kp + ((size_t)cap + slot) * 4)), z;
+        s0 = _mm512_dpbusd_epi32(s0, b->qb[2], bcast_k4(kp + ((size_t)2 * cap + slot) * 4));
+        s1 = _mm512_dpbusd_epi32(s1, b->qb[3], bcast_k4(kp + ((size_t)3 * cap + slot) * 4));
+        s0 = _mm512_sub_epi32(_mm512_add_epi32(s0, s1), _mm512_set1_epi32(ksum[slot]));
+        z = _mm512_sub_epi32(rq16_mode(s0, MODE, m64, rnd, sh), bias);
+        bias = _mm512_sub_epi32(bias, vs);
+        if (u < b->umlo || u > b->umhi) { /* some row's window leaves u out */
+            __m512i U = _mm512_set1_epi32((int32_t)u);
+            z = _mm512_mask_mov_epi32(neg, _mm512_cmpgt_epi32_mask(U, b->lo1) & _mm512_cmpgt_epi32_mask(b->hi1, U), z);
+        }
+        vmax = _mm512_max_epi32(vmax, z);
+        _mm512_store_si512(zb + u, z);
+        if (++slot == cap)
+            slot = 0;
+    }
+    for (; u <= b->uend; u++)
+        zb[u] = neg;
+    return vmax;
+}
+
+/* The values of keys ue .. uend (whole blocks of 64) transposed for the AMX
+ * value sums: block k's 16 groups (group g: dword d = the four slots' values
+ * of dimension d) become 16 rows of 64 bytes at vt + 1024 (k - ue / 64), row
+ * d = dword d of groups 0..15, i.e. dimension d of the 64 keys in order. A
+ * 16 x 16 transpose of dwords: 32-bit and 64-bit interleaves within 128-bit
+ * lanes, then two rounds of 128-bit lane shuffles. */
+static void b16_vt(const int8_t *vp, uint32_t ng, uint32_t base, uint32_t ue, uint32_t uend, int8_t *vt)
+{
+    uint32_t k, g, i, jj, sg = (base / 4 + ue / 4) % ng;
+    for (k = ue / 64; k <= uend / 64; k++, vt += 1024) {
+        __m512i r[16], a[16], b[16];
+        for (g = 0; g < 16; g++) {
+            r[g] = _mm512_loadu_si512(vp + (size_t)sg * 64);
+            if (++sg == ng)
+                sg = 0;
+        }
+        for (i = 0; i < 8; i++) {
+            a[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+            a[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+        }
+        /* b[4 i + jj], 128-bit lane L: dword 4 L + jj of rows 4 i .. 4 i + 3 */
+        for (i = 0; i < 4; i++) {
+            b[4 * i] = _mm512_unpacklo_epi64(a[4 * i], a[4 * i + 2]);
+            b[4 * i + 1] = _mm512_unpackhi_epi64(a[4 * i], a[4 * i + 2]);
+            b[4 * i + 2] = _mm512_unpacklo_epi64(a[4 * i + 1], a[4 * i + 3]);
+            b[4 * i + 3] = _mm512_unpackhi_epi64(a[4 * i + 1], a[4 * i + 3]);
+        }
+        for (jj = 0; jj < 4; jj++) {
+            __m512i c0 = _mm512_shuffle_i32x4(b[jj], b[4 + jj], 0x44), c1 = _mm512_shuffle_i32x4(b[jj], b[4 + jj], 0xEE);
+            __m512i c2 = _mm512_shuffle_i32x4(b[8 + jj], b[12 + jj], 0x44), c3 = _mm512_shuffle_i32x4(b[8 + jj], b[12 + jj], 0xEE);
+            _mm512_store_si512(vt + 64 * jj, _mm512_shuffle_i32x4(c0, c2, 0x88));
+            _mm512_store_si512(vt + 64 * (4 + jj), _mm512_shuffle_i32x4(c0, c2, 0xDD));
+            _mm512_store_si512(vt + 64 * (8 + jj), _mm512_shuffle_i32x4(c1, c3, 0x88));
+            _mm512_store_si512(vt + 64 * (12 + jj), _mm512_shuffle_i32x4(c1, c3, 0xDD));
+        }
+    }
+}
+
+/* the block of the 16 rows, their queries (q + 128) and bounds; the values
+ * of its groups widened to int16 into vw (group u / 4 at vw + 64 (u / 4), in
+ * the ring's order within a group) */
+static void b16_setup(const ozf_att_job *j, const uint32_t *u0, uint32_t base, int16_t *vw, ozf_scratch *scr,
+                      b16_blk *b, int amx)
+{
+    int32_t lo1[16], hi1[16], bs[16], q4[4][16];
+    uint32_t r, d, g, sg, uself[16], ng = j[0].cap / 4;
+    int32_t slope = j[0].slope;
+    b->ulo = b->umlo = u0[0];
+    for (r = 0; r < 16; r++) {
+        uself[r] = u0[r] + j[r].n - 1;
+        b->ulo = u0[r] < b->ulo ? u0[r] : b->ulo;
+        b->umlo = u0[r] > b->umlo ? u0[r] : b->umlo;
+    }
+    b->uhi = uself[15], b->umhi = uself[0];
+    b->ue = b->ulo & ~3u, b->uend = b->uhi | 3u;
+    if (amx) /* whole tiles of 64 keys (u < nu, a multiple of 64) */
+        b->ue = b->ulo & ~63u, b->uend = b->uhi | 63u;
+    for (r = 0; r < 16; r++) {
+        lo1[r] = (int32_t)u0[r] - 1, hi1[r] = (int32_t)uself[r] + 1;
+        bs[r] = slope * (int32_t)(uself[r] - b->ulo); /* <= 2^16 (W + 15) */
+        for (d = 0; d < 4; d++)
+            memcpy(&q4[d][r], j[r].q + 4 * d, 4);
+    }
+    b->lo1 = _mm512_loadu_si512(lo1);
+    b->hi1 = _mm512_loadu_si512(hi1);
+    b->bias0 = _mm512_loadu_si512(bs);
+    for (d = 0; d < 4; d++) /* q + 128 as unsigned bytes */
+        b->qb[d] = _mm512_xor_si512(_mm512_loadu_si512(q4[d]), _mm512_set1_epi32((int)0x80808080));
+    b->kp = j[0].kp, b->ksum = j[0].ksum, b->cap = j[0].cap, b->base = base;
+    b->zb = (__m512i *)(void *)scr->ew;
+    if (amx) {
+        b16_vt(j[0].vp, ng, base, b->ue, b->uend, (int8_t *)(void *)vw);
+        return;
+    }
+    for (g = b->ue / 4, sg = (base / 4 + g) % ng; g <= b->uend / 4; g++) {
+        const int8_t *src = j[0].vp + (size_t)sg * 64;
+        _mm512_store_si512(vw + (size_t)g * 64, _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(const void *)src)));
+        _mm512_store_si512(vw + (size_t)g * 64 + 32,
+                           _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(const void *)(src + 32))));
+        if (++sg == ng)
+            sg = 0;
+    }
+}
+
+/* core's division per row: o_r,d = oz_att_out(out[d][r] + 2^15 C[d],
+ * oz_att_recip(E[r])) (C NULL: 0) */
+static void b16_out(const ozf_att_job *j, int32_t out[16][16], const int32_t *C, const int32_t *E)
+{
+    uint32_t r, d;
+    for (r = 0; r < 16; r++) {
+        int64_t R = oz_att_recip((uint32_t)E[r]);
+        for (d = 0; d < 16; d++)
+            j[r].o[d] = oz_att_out((int32_t)((uint32_t)out[d][r] + (C ? (uint32_t)C[d] << 15 : 0)), R); /* wrapping; the true sum fits */
+    }
+}
+
+/* pass 3: the value sums of the np pairs in b->zb (pass 2's), the sums of
+ * values C_d, and the division by E[r] per row */
+static void b16_vsum_out(const ozf_att_job *j, const b16_blk *b, const int16_t *vw, uint32_t np, const int32_t *E)
+{
+    const int32_t *vw32 = (const int32_t *)(const void *)vw;
+    const __m512i *pb = b->zb;
+    int32_t out[16][16] __attribute__((aligned(64))), C[16], t[16];
+    uint32_t i, d, g;
+    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    __m512i a8 = a0, a9 = a0, a10 = a0, a11 = a0, a12 = a0, a13 = a0, a14 = a0, a15 = a0, c0 = a0, c1 = a0;
+    for (i = 0; i < np; i++) {
+        uint32_t u = b->ue + 2 * i;
+        const int32_t *vb = vw32 + (size_t)(u >> 2) * 32 + ((u >> 1) & 1);
+        __m512i p = pb[i];
+#define B16_D(k) a##k = _mm512_dpwssd_epi32(a##k, p, _mm512_set1_epi32(vb[2 * k]))
+        B16_D(0); B16_D(1); B16_D(2); B16_D(3); B16_D(4); B16_D(5); B16_D(6); B16_D(7);
+        B16_D(8); B16_D(9); B16_D(10); B16_D(11); B16_D(12); B16_D(13); B16_D(14); B16_D(15);
+#undef B16_D
+    }
+#define B16_S(k) _mm512_store_si512(out[k], a##k)
+    B16_S(0); B16_S(1); B16_S(2); B16_S(3); B16_S(4); B16_S(5); B16_S(6); B16_S(7);
+    B16_S(8); B16_S(9); B16_S(10); B16_S(11); B16_S(12); B16_S(13); B16_S(14); B16_S(15);
+#undef B16_S
+    /* C_d: lane 2 i + h of c0 (c1) sums dimension i (8 + i), slots 2h, 2h + 1 */
+    for (g = b->ue / 4; g <= b->uend / 4; g++) {
+        c0 = _mm512_add_epi32(c0, _mm512_madd_epi16(_mm512_load_si512(vw + (size_t)g * 64), _mm512_set1_epi16(1)));
+        c1 = _mm512_add_epi32(c1, _mm512_madd_epi16(_mm512_load_si512(vw + (size_t)g * 64 + 32), _mm512_set1_epi16(1)));
+    }
+    _mm512_storeu_si512(t, c0);
+    for (d = 0; d < 8; d++)
+        C[d] = t[2 * d] + t[2 * d + 1];
+    _mm512_storeu_si512(t, c1);
+    for (d = 0; d < 8; d++)
+        C[8 + d] = t[2 * d] + t[2 * d + 1]; /* |C| <= 2^7 (W + 22) */
+    b16_out(j, out, C, E);
+}
+
 #define OZF_ATT_NAME attend
 #define OZF_ATT_TABLE ozf_exp2_u16
 #define OZF_ATT_EXP2 exp2_t16
@@ -852,8 +1062,9 @@ static inline __m512i exp2_t16_vbmi(__m512i t, const __m512i *T)
 #define OZF_AMX_END_FN amx_end
 #define OZF_ATTEND2_FOR(fm) ((fm)->vbmi ? attend_vbmi2 : attend2)
 /* 16 rows of encode with the value sums on AMX (forward_impl.h, attend_all) */
-#define OZF_ATTEND16_OK(fm, s, dh) ((fm)->amx && (dh) == 16 && (s)->ew)
-#define OZF_ATTEND16_FOR(fm) ((fm)->vbmi ? attend_vbmi16 : attend16)
+#define OZF_ATTEND16_OK(fm, s, dh) ((dh) == 16 && (s)->ew)
+#define OZF_ATTEND16_FOR(fm)                                                                                           \
+    ((fm)->amx ? ((fm)->vbmi ? attend_vbmi_rows16_amx : attend_rows16_amx) : ((fm)->vbmi ? attend_vbmi_rows16 : attend_rows16))
 
 /* oz_freq_cum's frequencies with 16 lanes (docs/integer-model.md,
  * "Frequencies"): f[s / 16] lane s % 16 = the frequency of symbol s, the

@@ -308,14 +308,15 @@ int ozf_scratch_init(ozf_scratch *s, const oz_config *c, uint32_t nrows)
     if (A < 256)
         A = 256;
 #define AL(x) (((x) + 63) & ~(size_t)63)
-    /* the AMX value sums' rows: up to W + 15 keys of 16 windows, from a slot
-     * up to 63 before the first, rounded up to 64, and 64 bytes for the
-     * weights' last stores past the end; 32 ld bytes for those (AVX-512) or
-     * for AVX2's 8 rows' logits (32 bytes a key), then 32 ld bytes for
-     * AVX2's widened values (32 bytes a key) */
+    /* the 16-row attention kernels of encode (nrows >= 16): their keys run
+     * over at most W + 15 positions of 16 windows, widened to whole blocks of
+     * 64 from a slot up to 63 before the first, so ld = that rounded up to 64,
+     * plus 64, bounds the keys of one call; 96 ld bytes hold the logits of a
+     * key for 16 rows (64 bytes a key) and the values laid out for the value
+     * sums (at most 32 bytes a key) */
     size_t ld = nrows >= 16 ? ((W + 15 + 63 + 63) & ~(size_t)63) + 64 : 0;
     sz = AL(4 * nrows * D) + AL(4 * nrows * A) + AL(nrows * D) + AL(nrows * 3 * D) + AL(nrows * D) +
-         AL(nrows * F) + 2 * AL(4 * W) + AL(2 * W) + AL(4 * nrows) + 4 * 16 * ld;
+         AL(nrows * F) + 2 * AL(4 * W) + AL(2 * W) + AL(4 * nrows) + 6 * 16 * ld;
     memset(s, 0, sizeof *s);
     if (posix_memalign(&s->mem, 64, sz))
         return -1;

@@ -227,10 +227,10 @@ typedef struct ozf_scratch {
     uint16_t *e;        /* (W) */
     int32_t *tmp;       /* (W) the portable attention's work space; the second attention's logits in attend2 */
     uint64_t trimmed;   /* window positions left out because their weight is 0 (attend_keep), a count for tests */
-    /* 64 ew_ld bytes for 16 rows of encode (nrows >= 16 only; else NULL):
-     * AVX-512, (2, 16, ew_ld) the weights' low and high bytes of 16 rows for
-     * the AMX value sums; AVX2, 8 rows' logits (ew_ld keys of 8 int32) and
-     * the widened values (ew_ld keys of 16 int16) */
+    /* 96 ew_ld bytes for the 16-row attention of encode (nrows >= 16 only;
+     * else NULL): the logits of ew_ld keys for 16 (AVX-512) or 8 (AVX2) rows
+     * from ew, the values laid out for the value sums from ew + 64 ew_ld
+     * (AVX-512) or ew + 32 ew_ld (AVX2) */
     uint8_t *ew;
     uint32_t ew_ld;
     uint32_t *slot; /* (nrows) each row's ring slot in the current pass */
