@@ -731,7 +731,21 @@ static uint8_t *real_data(size_t want, size_t *n)
  * consecutive positions of one stream). */
 /* novbmi: the AVX-512 engine with its VBMI path (the activation table)
  * turned off, as on a CPU without VBMI */
-/* variant 1: without VBMI, 2: without AMX (where the CPU has them) */
+/* variant 1: without VBMI, 2: without AMX (where the CPU has them): turns
+ * them off in fm and names the engine */
+static const char *apply_variant(ozf_model *fm, int isa, int variant)
+{
+    if (variant == 1)
+        fm->vbmi = 0;
+    if (variant == 2) {
+        fm->amx = 0;
+        return "avx512 (no AMX)";
+    }
+    if (fm->amx)
+        return variant == 1 ? "avx512 (no VBMI, AMX)" : "avx512 (AMX)";
+    return variant == 1 ? "avx512 (no VBMI)" : ozf_isa_name(isa);
+}
+
 static void test_forward(int isa, int variant)
 {
     static const oz_config shapes[] = {{2, 32, 2, 64, 64, 5, OZ_CFG_TIED},
@@ -750,7 +764,7 @@ static void test_forward(int isa, int variant)
         const oz_config *c = &shapes[si];
         uint32_t size = 0, S = 5, steps = 2 * c->ctx + 40, t, r, k, where = 0;
         int steep = si == 5;
-        const char *isa_name = variant == 1 ? "avx512 (no VBMI)" : variant == 2 ? "avx512 (no AMX)" : ozf_isa_name(isa);
+        const char *isa_name;
         uint8_t *img;
         uint64_t trim_dec, trim_enc;
         rand_slope_max = steep ? 6000 : 200;
@@ -770,12 +784,7 @@ static void test_forward(int isa, int variant)
             t_result(0, "engine init", NULL);
             continue;
         }
-        if (variant == 1)
-            fm.vbmi = 0;
-        if (variant == 2)
-            fm.amx = 0;
-        else if (fm.amx)
-            isa_name = variant == 1 ? "avx512 (no VBMI, AMX)" : "avx512 (AMX)";
+        isa_name = apply_variant(&fm, isa, variant);
         ws = amalloc(oz_step_ws_bytes(c));
         for (r = 0; r < S; r++) {
             ozf_ring_init(&rings[r], c, ozf_ring_cap(c->ctx, 1));
@@ -873,7 +882,7 @@ static void test_encode_rq(int isa, int variant)
     uint8_t *data = real_data(6000, &n);
     unsigned si, qi, steep;
     char name[200];
-    const char *isa_name = variant == 1 ? "avx512 (no VBMI)" : variant == 2 ? "avx512 (no AMX)" : ozf_isa_name(isa);
+    const char *isa_name;
     for (si = 0; si < 2; si++)
         for (steep = 0; steep < 2; steep++)
             for (qi = 0; qi < sizeof RQS / sizeof RQS[0]; qi++) {
@@ -904,12 +913,7 @@ static void test_encode_rq(int isa, int variant)
                     free(img);
                     continue;
                 }
-                if (variant == 1)
-                    fm.vbmi = 0;
-                if (variant == 2)
-                    fm.amx = 0;
-                else if (fm.amx)
-                    isa_name = variant == 1 ? "avx512 (no VBMI, AMX)" : "avx512 (AMX)";
+                isa_name = apply_variant(&fm, isa, variant);
                 ws = amalloc(oz_step_ws_bytes(c));
                 stmem = amalloc(oz_state_bytes(c, c->ctx));
                 oz_state_init(&st, c, stmem, c->ctx);
