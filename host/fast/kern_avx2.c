@@ -22,6 +22,7 @@
 
 #include "../../core/oz_int.h"
 #include "../../core/oz_ops.h"
+#include "../../core/oz_rans.h"
 #include "ozf.h"
 
 extern uint32_t ozf_exp2_u32[256];
@@ -1152,6 +1153,74 @@ static void rmsnorm_rows(const int32_t *x, int8_t *y, uint32_t nrows, uint32_t n
     }
 }
 
+/* oz_freq_cum with 8 lanes (docs/integer-model.md, "Frequencies"): the
+ * maximum and the first symbol that has it, e_s by the 32-bit table (as
+ * exp2q15), E, R = oz_freq_recip(E), f_s = 1 + e_s R_hi + floor(e_s R_lo /
+ * 2^32) (R = 2^32 R_hi + R_lo; e_s R_lo < 2^47 by vpmuludq), the rest to the
+ * best symbol, then the running sums */
+static void freq_cum(const int32_t *z, uint32_t *cum)
+{
+    __m256i vmax = _mm256_set1_epi32(INT32_MIN), vE = _mm256_setzero_si256(), vs = _mm256_setzero_si256(), vz;
+    uint32_t e[256] __attribute__((aligned(32))), f[256] __attribute__((aligned(32))), s, best = 256, sum, c;
+    int32_t zmax, lanes[8];
+    uint64_t R;
+    for (s = 0; s < 256; s += 8)
+        vmax = _mm256_max_epi32(vmax, _mm256_loadu_si256((const __m256i *)(const void *)(z + s)));
+    _mm256_storeu_si256((__m256i *)(void *)lanes, vmax);
+    zmax = lanes[0];
+    for (s = 1; s < 8; s++)
+        zmax = lanes[s] > zmax ? lanes[s] : zmax;
+    vz = _mm256_set1_epi32(zmax);
+    for (s = 0; s < 256 && best == 256; s += 8) {
+        int m = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(z + s)), vz)));
+        if (m)
+            best = s + (uint32_t)__builtin_ctz((unsigned)m);
+    }
+    for (s = 0; s < 256; s += 8) {
+        __m256i t = _mm256_sub_epi32(vz, _mm256_loadu_si256((const __m256i *)(const void *)(z + s))), ev;
+        ev = _mm256_i32gather_epi32((const int *)(const void *)ozf_exp2_u32, _mm256_and_si256(t, _mm256_set1_epi32(255)), 4);
+        ev = _mm256_srlv_epi32(ev, _mm256_srli_epi32(t, 8)); /* counts >= 32 give 0 */
+        _mm256_store_si256((__m256i *)(void *)(e + s), ev);
+        vE = _mm256_add_epi32(vE, ev);
+    }
+    _mm256_storeu_si256((__m256i *)(void *)lanes, vE);
+    for (c = 0, s = 0; s < 8; s++)
+        c += (uint32_t)lanes[s]; /* E <= 2^23 */
+    R = oz_freq_recip(c);
+    {
+        const __m256i rhi = _mm256_set1_epi32((int32_t)(R >> 32)), rlo = _mm256_set1_epi64x((int64_t)(uint32_t)R);
+        const __m256i one = _mm256_set1_epi32(1);
+        for (s = 0; s < 256; s += 8) {
+            __m256i ev = _mm256_load_si256((const __m256i *)(const void *)(e + s)), fv;
+            __m256i pe = _mm256_srli_epi64(_mm256_mul_epu32(ev, rlo), 32);
+            __m256i po = _mm256_mul_epu32(_mm256_srli_epi64(ev, 32), rlo);
+            fv = _mm256_add_epi32(_mm256_add_epi32(one, _mm256_mullo_epi32(ev, rhi)), _mm256_blend_epi32(pe, po, 0xAA));
+            _mm256_store_si256((__m256i *)(void *)(f + s), fv);
+            vs = _mm256_add_epi32(vs, fv);
+        }
+    }
+    _mm256_storeu_si256((__m256i *)(void *)lanes, vs);
+    for (sum = 0, s = 0; s < 8; s++)
+        sum += (uint32_t)lanes[s];
+    f[best] += oz_freq_rest(sum);
+    for (c = 0, s = 0; s < 256; s++) {
+        cum[s] = c;
+        c += f[s];
+    }
+    cum[256] = c;
+}
+
+/* decoding's question: freq_cum's table, then core's search */
+static uint32_t freq_find(const int32_t *z, uint32_t slot, uint32_t *start, uint32_t *freq)
+{
+    uint32_t cum[257], s;
+    freq_cum(z, cum);
+    s = oz_cum_find(cum, slot);
+    *start = cum[s];
+    *freq = cum[s + 1] - cum[s];
+    return s;
+}
+
 #include "forward_impl.h"
 
-const ozf_kernels ozf_kernels_avx2 = {"avx2", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, oz_freq_cum, forward, ring_put, keep_stats, act_apply, NULL, attend2, NULL, NULL, rmsnorm_rows, ozf_freq_find_cum, rq_rows_q};
+const ozf_kernels ozf_kernels_avx2 = {"avx2", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, freq_cum, forward, ring_put, keep_stats, act_apply, NULL, attend2, NULL, NULL, rmsnorm_rows, freq_find, rq_rows_q};
