@@ -864,8 +864,10 @@ static void test_forward(int isa, int variant)
  *   m = 2^30 (no int32 form: the 64-bit one),
  * each with gentle and steep ALiBi slopes (steep: trimmed windows, so the
  * rows of a block have windows of different lengths), at W = 64 with blocks
- * of 64 and at W = 200 with blocks of 48 (a ring of 256 slots, so windows
- * wrap at other places). variant as test_forward. */
+ * of 64, at W = 200 with blocks of 48 (a ring of 256 slots, so windows
+ * wrap at other places) and at W = 49 with blocks of 16 (a ring of 64 slots:
+ * the keys a 16-row kernel takes, rounded out to groups of 4 or blocks of
+ * 64, revisit slots of the windows). variant as test_forward. */
 static void test_encode_rq(int isa, int variant)
 {
     static const struct {
@@ -876,14 +878,16 @@ static void test_encode_rq(int isa, int variant)
                {1000, 10, "s = 10, no clamp"},
                {1 << 20, 10, "s = 10, clamped"},
                {1 << 30, 10, "s = 10, 64-bit"}};
-    static const oz_config shapes[] = {{2, 32, 2, 64, 64, 5, OZ_CFG_TIED}, {1, 48, 3, 64, 200, 5, OZ_CFG_TIED}};
-    static const uint32_t blocks[] = {64, 48};
+    static const oz_config shapes[] = {{2, 32, 2, 64, 64, 5, OZ_CFG_TIED},
+                                       {1, 48, 3, 64, 200, 5, OZ_CFG_TIED},
+                                       {1, 32, 2, 64, 49, 5, OZ_CFG_TIED}};
+    static const uint32_t blocks[] = {64, 48, 16};
     size_t n;
     uint8_t *data = real_data(6000, &n);
     unsigned si, qi, steep;
     char name[200];
     const char *isa_name;
-    for (si = 0; si < 2; si++)
+    for (si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
         for (steep = 0; steep < 2; steep++)
             for (qi = 0; qi < sizeof RQS / sizeof RQS[0]; qi++) {
                 const oz_config *c = &shapes[si];
