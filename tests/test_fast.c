@@ -955,6 +955,97 @@ static void test_encode_rq(int isa, int variant)
     free(data);
 }
 
+/* Whole-stream cross-decoding: for each model, streams of different lengths
+ * (4000, 2217, 600 and 1 bytes of real text) are encoded by core's
+ * oz_encode_stream and by every engine this CPU has (each ISA; on AVX-512
+ * also without VBMI and without AMX): every engine's bytes must equal
+ * core's, and every engine's batch decoder (the streams in lock step, the
+ * short ones finishing early) must turn core's bytes back into the input.
+ * Whatever one engine encodes, every other engine therefore decodes. Models:
+ * head width 16 with steep ALiBi slopes at W = 64 (trimmed windows, the
+ * 16-row encode kernels), the smallest default shape (L1 D16 H2 W32), and
+ * head width 16 at W = 100 with the score requantisation in its 64-bit form
+ * (s = 10, m = 2^30). */
+static void test_cross_engines(void)
+{
+    static const oz_config shapes[] = {{2, 32, 2, 64, 64, 5, OZ_CFG_TIED},
+                                       {1, 16, 2, 32, 32, 5, OZ_CFG_TIED},
+                                       {1, 48, 3, 64, 100, 5, OZ_CFG_TIED}};
+    static const uint32_t lens[4] = {4000, 2217, 600, 1};
+    size_t n;
+    uint8_t *data = real_data(9000, &n);
+    unsigned si;
+    for (si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        const oz_config *c = &shapes[si];
+        uint32_t size = 0, k, l, off[4];
+        uint8_t *img, *ref[4], *out = malloc(oz_encode_bound(4000)), *dec[4];
+        uint64_t rlen[4];
+        oz_model m;
+        oz_state st;
+        void *mem = malloc(oz_state_bytes(c, OZ_ENC_CAP(c->ctx))), *scratch = malloc(oz_encode_scratch_bytes(c, 4000));
+        int isa, variant, core_ok = 1;
+        char name[200];
+        rand_slope_max = si == 0 ? 6000 : 200;
+        img = random_image(c, 1.0, &size);
+        oz_model_bind(&m, img, size);
+        if (si == 2)
+            for (l = 0; l < c->n_layer; l++) {
+                int32_t *att = (int32_t *)(uintptr_t)m.layer[l].att;
+                att[0] = 1 << 30, att[1] = 10;
+            }
+        oz_state_init(&st, c, mem, OZ_ENC_CAP(c->ctx));
+        for (k = 0; k < 4; k++) {
+            off[k] = (uint32_t)((k * 1777u) % (n - lens[k] + 1));
+            ref[k] = malloc(oz_encode_bound(lens[k]));
+            dec[k] = malloc(lens[k]);
+            core_ok &= oz_encode_stream(&m, &st, scratch, data + off[k], lens[k], ref[k], &rlen[k]) == OZ_CORE_OK;
+        }
+        t_result(core_ok, "core encodes the cross-decoding streams", NULL);
+        for (isa = 0; isa < OZF_NISA; isa++)
+            for (variant = 0; variant < 3; variant++) {
+                ozf_model fm;
+                ozf_job jobs[4];
+                const char *what;
+                int enc_ok = 1, dec_ok = 1;
+                if (!ozf_cpu_has(isa) || (variant && isa != OZF_AVX512) ||
+                    (variant == 1 && !__builtin_cpu_supports("avx512vbmi")) || (variant == 2 && !ozf_amx_available()))
+                    continue;
+                if (ozf_model_init(&fm, &m, isa)) {
+                    t_result(0, "engine init", NULL);
+                    continue;
+                }
+                what = apply_variant(&fm, isa, variant);
+                for (k = 0; k < 4; k++) {
+                    uint64_t olen = 0;
+                    enc_ok &= ozf_encode_stream(&fm, data + off[k], lens[k], out, &olen) == OZ_CORE_OK && olen == rlen[k] &&
+                              !memcmp(out, ref[k], olen);
+                    jobs[k].in = ref[k], jobs[k].in_len = rlen[k], jobs[k].out = dec[k], jobs[k].out_len = lens[k];
+                    jobs[k].rc = -1;
+                    memset(dec[k], 0, lens[k]);
+                }
+                dec_ok = ozf_decode_batch(&fm, jobs, 4, NULL, NULL) == 0;
+                for (k = 0; k < 4; k++)
+                    dec_ok &= jobs[k].rc == OZ_CORE_OK && !memcmp(dec[k], data + off[k], lens[k]);
+                snprintf(name, sizeof name,
+                         "%s engine encodes core's bytes and decodes them, 4 streams of 4000 to 1 bytes, L%u D%u H%u W%u%s",
+                         what, c->n_layer, c->d_model, c->n_head, c->ctx,
+                         si == 0 ? ", steep slopes" : si == 2 ? ", 64-bit score requantisation" : "");
+                t_result(enc_ok && dec_ok, name, "encode %s, decode %s", enc_ok ? "ok" : "differs", dec_ok ? "ok" : "wrong");
+                ozf_model_free(&fm);
+            }
+        for (k = 0; k < 4; k++) {
+            free(ref[k]);
+            free(dec[k]);
+        }
+        free(out);
+        free(mem);
+        free(scratch);
+        free(img);
+    }
+    rand_slope_max = 200;
+    free(data);
+}
+
 /* ozf_isqrt64 (the engine's RMS norm) against core's bit-by-bit oz_isqrt64:
  * every v below 2^20, every perfect square s^2 and its neighbours s^2 - 1 and
  * s^2 + 1 for s spread over [1, 2^32), random 64-bit values of every length,
@@ -1029,6 +1120,7 @@ int main(void)
         if (isa == OZF_AVX512 && ozf_amx_available())
             test_encode_rq(isa, 2);
     }
+    test_cross_engines();
     setenv("OZIP_FORCE_ISA", "nonsense", 1);
     t_result(ozf_select_isa(&why) == -1 && why, "OZIP_FORCE_ISA with an unknown name is refused", NULL);
     unsetenv("OZIP_FORCE_ISA");
