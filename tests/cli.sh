@@ -130,6 +130,33 @@ grep -q "not an .oz file" err.out && ok "foreign file: message says not ozip" ||
     ok "--sample trains on part of the input and codes all of it" || nok "--sample trains on part of the input and codes all of it"
 "$OZIP" --sample=10 text > /dev/null 2>&1; check "--sample below 4K exits 2" 2 $?
 
+# --- cross-decoding through the whole command: the same trained model
+# (training does not depend on the engine) coded by every engine this CPU
+# has, OZIP_FORCE_ISA=ref (core) included: the same .oz bytes from each, and
+# each engine decodes what the reference encoded. Head width 16 at W = 40,
+# so encode takes the 16-row attention kernels.
+XARCH="--arch=L=1,D=32,H=2,F=64,W=40 --epochs=0.3 -T2"
+head -c 20000 text > xtext
+isas=""
+for isa in ref scalar avx2 avx512; do
+    if OZIP_FORCE_ISA=$isa "$OZIP" -q -c --force-model $XARCH xtext > "x-$isa.oz" 2> "x-$isa.err"; then
+        isas="$isas $isa"
+    elif grep -q "$isa" "x-$isa.err"; then
+        echo "skip - OZIP_FORCE_ISA=$isa: $(head -n 1 "x-$isa.err")"
+    else
+        nok "OZIP_FORCE_ISA=$isa compresses" "$(head -n 1 "x-$isa.err")"
+    fi
+done
+same=1 good=1
+for isa in $isas; do
+    cmp -s x-ref.oz "x-$isa.oz" || same=0
+    OZIP_FORCE_ISA=$isa "$OZIP" -d -c x-ref.oz | cmp -s - xtext || good=0
+done
+[ "$same" = 1 ] && [ -n "$isas" ] && ok "every engine (${isas# }) writes the reference's .oz bytes" \
+    || nok "every engine (${isas# }) writes the reference's .oz bytes"
+[ "$good" = 1 ] && [ -n "$isas" ] && ok "every engine (${isas# }) decodes the reference's .oz to the input" \
+    || nok "every engine (${isas# }) decodes the reference's .oz to the input"
+
 # --- models: save, reuse, external
 "$OZIP" -q $FAST --force-model --save-model=m.ozm -o m1.oz text; check "--save-model exits 0" 0 $?
 head -c 30000 text > half
