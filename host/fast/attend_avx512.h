@@ -159,6 +159,18 @@ static void OZF_ATT_CAT(OZF_ATT_NAME, 2)(const ozf_att_job *a, const ozf_att_job
     OZF_ATT_CAT(OZF_ATT_NAME, _p3)(&sb);
 }
 
+/* e of two keys per 32-bit lane: t0 >= 0 (key u) in the low half, t1 (key
+ * u + 1) in the high half, each saturated to 65535 first (t >= 4096 gives
+ * e = 0 either way), then one 16-bit lookup */
+static inline __attribute__((always_inline)) __m512i OZF_ATT_CAT(OZF_ATT_NAME, _pair_e)(__m512i t0, __m512i t1,
+                                                                                       const __m512i *T)
+{
+    const __m512i c65535 = _mm512_set1_epi32(65535);
+    return OZF_ATT_EXP2(_mm512_mask_blend_epi16((__mmask32)0xAAAAAAAAu, _mm512_min_epu32(t0, c65535),
+                                                _mm512_slli_epi32(_mm512_min_epu32(t1, c65535), 16)),
+                        T);
+}
+
 /* 16 rows of one head (Dh = 16) with the rows in the lanes (b16_blk in
  * kern_avx512.c): pass 1, then pass 2 here (the exp2 lookup of this
  * variant), then the value sums (AMX: on tiles, else by vpdpwssd) and the
@@ -171,7 +183,7 @@ static inline __attribute__((always_inline)) void OZF_ATT_CAT(OZF_ATT_NAME, _row
 {
     b16_blk b;
     __m512i T[8], vmax, vE = _mm512_setzero_si512(), *pb;
-    const __m512i c4096 = _mm512_set1_epi32(4096), c65535 = _mm512_set1_epi32(65535);
+    const __m512i c4096 = _mm512_set1_epi32(4096);
     const __m512i flip = _mm512_set1_epi16((short)0x8000), ones = _mm512_set1_epi16(1);
     int16_t *vw = (int16_t *)(void *)(scr->ew + 64 * (size_t)scr->ew_ld);
     int32_t E[16], am = j[0].am, as = j[0].as, slope = j[0].slope;
@@ -186,9 +198,7 @@ static inline __attribute__((always_inline)) void OZF_ATT_CAT(OZF_ATT_NAME, _row
     for (i = 0; i < 8; i++)
         T[i] = _mm512_loadu_si512((const uint8_t *)OZF_ATT_TABLE + 64 * i);
     /* pass 2 in place over the logits (whatever a key's output overwrites
-     * was read before): t = zmax - z >= 0, saturated to 65535 (t >= 4096
-     * gives e = 0 either way), key u in the low half of each 32-bit lane,
-     * key u + 1 in the high half */
+     * was read before): t = zmax - z >= 0, two keys per lookup (_pair_e) */
     np = (b.uend + 1 - b.ue) / 2;
     pb = b.zb;
     if (AMX) {
@@ -210,12 +220,8 @@ static inline __attribute__((always_inline)) void OZF_ATT_CAT(OZF_ATT_NAME, _row
                 _mm512_store_si512(bb + 64 * i + 64, _mm512_setzero_si512());
                 continue;
             }
-            e01 = OZF_ATT_EXP2(_mm512_mask_blend_epi16((__mmask32)0xAAAAAAAAu, _mm512_min_epu32(t0, c65535),
-                                                       _mm512_slli_epi32(_mm512_min_epu32(t1, c65535), 16)),
-                               T);
-            e23 = OZF_ATT_EXP2(_mm512_mask_blend_epi16((__mmask32)0xAAAAAAAAu, _mm512_min_epu32(t2, c65535),
-                                                       _mm512_slli_epi32(_mm512_min_epu32(t3, c65535), 16)),
-                               T);
+            e01 = OZF_ATT_CAT(OZF_ATT_NAME, _pair_e)(t0, t1, T);
+            e23 = OZF_ATT_CAT(OZF_ATT_NAME, _pair_e)(t2, t3, T);
             vE = _mm512_dpwssd_epi32(vE, _mm512_xor_si512(e01, flip), ones);
             vE = _mm512_dpwssd_epi32(vE, _mm512_xor_si512(e23, flip), ones);
             cnt += 2;
@@ -229,10 +235,7 @@ static inline __attribute__((always_inline)) void OZF_ATT_CAT(OZF_ATT_NAME, _row
                 pb[i] = flip; /* every e is 0: e - 2^15 = -2^15 */
                 continue;
             }
-            e = OZF_ATT_EXP2(_mm512_mask_blend_epi16((__mmask32)0xAAAAAAAAu, _mm512_min_epu32(t0, c65535),
-                                                     _mm512_slli_epi32(_mm512_min_epu32(t1, c65535), 16)),
-                             T);
-            e = _mm512_xor_si512(e, flip); /* e - 2^15 as int16 */
+            e = _mm512_xor_si512(OZF_ATT_CAT(OZF_ATT_NAME, _pair_e)(t0, t1, T), flip); /* e - 2^15 as int16 */
             vE = _mm512_dpwssd_epi32(vE, e, ones);
             cnt++;
             pb[i] = e;

@@ -22,7 +22,6 @@
 
 #include "../../core/oz_int.h"
 #include "../../core/oz_ops.h"
-#include "../../core/oz_rans.h"
 #include "ozf.h"
 
 extern uint32_t ozf_exp2_u32[256];
@@ -566,14 +565,19 @@ static void exp2q15(const int32_t *t, uint32_t n, uint16_t *e)
  * more. */
 #define OZF_FUSED_ATTEND 1
 
-/* Which requantisation of scores (see rq_uniform_narrow) holds for every
- * possible score |s| <= dh 127^2: 2 = the high half of the 64-bit product
- * (as >= 32), 1 = its low half (every result fits int32), 0 = neither (the
- * 64-bit form of rq_uniform). */
-static int att_rq_kind(uint32_t dh, int32_t am, int32_t as)
+/* Which requantisation of scores (see rq_uniform_narrow and p1_z) holds for
+ * every possible score |s| <= dh 127^2: 3 = the high halves alone (as >= 33),
+ * 2 = the high half of the 64-bit product (as = 32), 1 = its low half (every
+ * result fits int32), 0 = neither (the 64-bit form of rq_uniform). *clamp:
+ * whether the clamp to +-2^24 can act (as rq_mode in kern_avx512.c; never
+ * from as = 33 on). */
+static int att_rq_kind(uint32_t dh, int32_t am, int32_t as, int *clamp)
 {
     uint64_t big = (uint64_t)dh * 127 * 127 * (uint64_t)am + ((uint64_t)1 << as); /* < 2^22 2^31 + 2^62 */
-    if (as >= 32)
+    *clamp = as < 33 && (big >> (as + 24)) != 0;
+    if (as >= 33)
+        return 3;
+    if (as == 32)
         return 2;
     return (big >> (as + 31)) == 0 ? 1 : 0;
 }
@@ -649,7 +653,7 @@ static inline __attribute__((always_inline)) void attend_p1(const ozf_att_job *a
     const ozf_window *w = &aj->w;
     uint32_t cap = aj->cap, dh = aj->dh, n = aj->n, j;
     int32_t am = aj->am, as = aj->as, slope = aj->slope, zmax, lanes[8];
-    int kind = att_rq_kind(dh, am, as);
+    int clamp, kind = att_rq_kind(dh, am, as, &clamp);
     __m256i vmax = _mm256_set1_epi32(INT32_MIN);
     st->vp = aj->vp, st->o = aj->o, st->zs = zs, st->dh = dh;
     st->ra[0] = w->a0, st->ra[1] = w->a1, st->rb[0] = w->b0, st->rb[1] = w->b1;
@@ -660,10 +664,7 @@ static inline __attribute__((always_inline)) void attend_p1(const ozf_att_job *a
      * (<= 2^16 * 527 < 2^26) drops by 8 slope from one group to the next */
     j = 0;
     if (kind) {
-        /* the clamp does nothing where every |rq(s)| < 2^24 (as rq_mode in
-         * kern_avx512.c): always from as = 33 on */
-        int clamp = ((uint64_t)dh * 127 * 127 * (uint64_t)am + ((uint64_t)1 << as)) >> (as + 24) != 0;
-        if (as >= 33)
+        if (kind == 3)
             vmax = p1_z(zs, n, am, as, slope, 3, 0, vmax, &j);
         else if (kind == 2)
             vmax = clamp ? p1_z(zs, n, am, as, slope, 2, 1, vmax, &j) : p1_z(zs, n, am, as, slope, 2, 0, vmax, &j);
@@ -989,7 +990,7 @@ static void b8_widen(const int8_t *vp, uint32_t cap, uint32_t base, uint32_t lo,
  * form of the score requantisation (att_rq_kind 0) goes to attend2. */
 static void attend16(const ozf_att_job *j, const uint32_t *u0, uint32_t base, uint32_t nu, ozf_scratch *scr)
 {
-    int kind = att_rq_kind(16, j[0].am, j[0].as), clamp;
+    int clamp, kind = att_rq_kind(16, j[0].am, j[0].as, &clamp);
     uint32_t r, lo = u0[0];
     int16_t *vw = (int16_t *)(void *)(scr->ew + 32 * (size_t)scr->ew_ld);
     (void)nu;
@@ -998,9 +999,6 @@ static void attend16(const ozf_att_job *j, const uint32_t *u0, uint32_t base, ui
             attend2(&j[r], &j[r + 1], scr);
         return;
     }
-    clamp = ((uint64_t)16 * 127 * 127 * (uint64_t)j[0].am + ((uint64_t)1 << j[0].as)) >> (j[0].as + 24) != 0;
-    if (j[0].as >= 33)
-        kind = 3, clamp = 0;
     for (r = 1; r < 16; r++)
         lo = u0[r] < lo ? u0[r] : lo;
     b8_widen(j[0].vp, j[0].cap, base, lo, u0[15] + j[15].n - 1, vw);
@@ -1213,12 +1211,9 @@ static void freq_cum(const int32_t *z, uint32_t *cum)
 /* decoding's question: freq_cum's table, then core's search */
 static uint32_t freq_find(const int32_t *z, uint32_t slot, uint32_t *start, uint32_t *freq)
 {
-    uint32_t cum[257], s;
+    uint32_t cum[257];
     freq_cum(z, cum);
-    s = oz_cum_find(cum, slot);
-    *start = cum[s];
-    *freq = cum[s + 1] - cum[s];
-    return s;
+    return ozf_cum_pick(cum, slot, start, freq);
 }
 
 #include "forward_impl.h"

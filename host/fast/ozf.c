@@ -120,14 +120,19 @@ int ozf_select_isa(const char **why)
 
 /* ------------------------------------------------------------------ model */
 
-uint32_t ozf_freq_find_cum(const int32_t *z, uint32_t slot, uint32_t *start, uint32_t *freq)
+uint32_t ozf_cum_pick(const uint32_t *cum, uint32_t slot, uint32_t *start, uint32_t *freq)
 {
-    uint32_t cum[257], s;
-    oz_freq_cum(z, cum);
-    s = oz_cum_find(cum, slot);
+    uint32_t s = oz_cum_find(cum, slot);
     *start = cum[s];
     *freq = cum[s + 1] - cum[s];
     return s;
+}
+
+uint32_t ozf_freq_find_cum(const int32_t *z, uint32_t slot, uint32_t *start, uint32_t *freq)
+{
+    uint32_t cum[257];
+    oz_freq_cum(z, cum);
+    return ozf_cum_pick(cum, slot, start, freq);
 }
 
 size_t ozf_rq_words(uint32_t n)

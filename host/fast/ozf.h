@@ -73,7 +73,10 @@ typedef struct ozf_rq {
     int mode;
 } ozf_rq;
 
-/* ozf_kernels.freq_find by core's table: oz_freq_cum, then oz_cum_find */
+/* decoding's symbol search in a cumulative table: s = oz_cum_find(cum,
+ * slot), *start = cum[s], *freq = cum[s + 1] - cum[s] */
+uint32_t ozf_cum_pick(const uint32_t *cum, uint32_t slot, uint32_t *start, uint32_t *freq);
+/* ozf_kernels.freq_find by core's table: oz_freq_cum, then ozf_cum_pick */
 uint32_t ozf_freq_find_cum(const int32_t *z, uint32_t slot, uint32_t *start, uint32_t *freq);
 
 /* int32s of work space ozf_rq_prep needs for n rows */
