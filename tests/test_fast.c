@@ -854,15 +854,41 @@ static void test_forward(int isa, int variant)
     free(data);
 }
 
+/* The requantisations of scores the attention kernels tell apart: s = 34
+ * (the exporter's: high halves, s >= 33), s = 32 (high halves with the
+ * rounding), s = 10 with m = 1000 (low halves, no clamp possible), s = 10
+ * with m = 2^20 (low halves, logits clamped at +-2^24), s = 10 with m = 2^30
+ * (no int32 form: the 64-bit one) */
+static const struct {
+    int32_t m, s;
+    const char *what;
+} RQS[] = {{1 << 30, 34, "s = 34"},
+           {1 << 30, 32, "s = 32"},
+           {1000, 10, "s = 10, no clamp"},
+           {1 << 20, 10, "s = 10, clamped"},
+           {1 << 30, 10, "s = 10, 64-bit"}};
+#define NRQS (sizeof RQS / sizeof RQS[0])
+
+/* a random model of shape c (slopes steep or gentle) bound in m, every
+ * layer's score requantisation set to RQS[qi]; the image to free */
+static uint8_t *rq_model(const oz_config *c, unsigned qi, int steep, oz_model *m)
+{
+    uint32_t size = 0, l;
+    uint8_t *img;
+    rand_slope_max = steep ? 6000 : 200;
+    img = random_image(c, 1.0, &size);
+    oz_model_bind(m, img, size);
+    for (l = 0; l < c->n_layer; l++) {
+        int32_t *att = (int32_t *)(uintptr_t)m->layer[l].att;
+        att[0] = RQS[qi].m, att[1] = RQS[qi].s;
+    }
+    return img;
+}
+
 /* Encode blocks (rows = consecutive positions of one ring, where the 16-row
  * attention kernels of AVX2 and AVX-512 run for a head width of 16) under
- * every requantisation of the scores those kernels tell apart, against
- * core's step: the attention's (m, s) of every layer set to
- *   s = 34 (the exporter's: high halves, s >= 33), s = 32 (high halves with
- *   the rounding), s = 10 with m = 1000 (low halves, no clamp possible),
- *   s = 10 with m = 2^20 (low halves, logits clamped at +-2^24), s = 10 with
- *   m = 2^30 (no int32 form: the 64-bit one),
- * each with gentle and steep ALiBi slopes (steep: trimmed windows, so the
+ * every requantisation of the scores those kernels tell apart (RQS),
+ * against core's step, each with gentle and steep ALiBi slopes (steep: trimmed windows, so the
  * rows of a block have windows of different lengths), at W = 64 with blocks
  * of 64, at W = 200 with blocks of 48 (a ring of 256 slots, so windows
  * wrap at other places) and at W = 49 with blocks of 16 (a ring of 64 slots:
@@ -870,14 +896,6 @@ static void test_forward(int isa, int variant)
  * 64, revisit slots of the windows). variant as test_forward. */
 static void test_encode_rq(int isa, int variant)
 {
-    static const struct {
-        int32_t m, s;
-        const char *what;
-    } RQS[] = {{1 << 30, 34, "s = 34"},
-               {1 << 30, 32, "s = 32"},
-               {1000, 10, "s = 10, no clamp"},
-               {1 << 20, 10, "s = 10, clamped"},
-               {1 << 30, 10, "s = 10, 64-bit"}};
     static const oz_config shapes[] = {{2, 32, 2, 64, 64, 5, OZ_CFG_TIED},
                                        {1, 48, 3, 64, 200, 5, OZ_CFG_TIED},
                                        {1, 32, 2, 64, 49, 5, OZ_CFG_TIED}};
@@ -889,9 +907,9 @@ static void test_encode_rq(int isa, int variant)
     const char *isa_name;
     for (si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
         for (steep = 0; steep < 2; steep++)
-            for (qi = 0; qi < sizeof RQS / sizeof RQS[0]; qi++) {
+            for (qi = 0; qi < NRQS; qi++) {
                 const oz_config *c = &shapes[si];
-                uint32_t size = 0, B = blocks[si], steps = 2 * c->ctx + 60, t, k, l, where = 0;
+                uint32_t B = blocks[si], steps = 2 * c->ctx + 60, t, k, where = 0;
                 uint8_t *img;
                 oz_model m;
                 ozf_model fm;
@@ -903,13 +921,7 @@ static void test_encode_rq(int isa, int variant)
                 uint32_t pos[64];
                 uint8_t tok[64];
                 int ok = 1;
-                rand_slope_max = steep ? 6000 : 200;
-                img = random_image(c, 1.0, &size);
-                oz_model_bind(&m, img, size);
-                for (l = 0; l < c->n_layer; l++) {
-                    int32_t *att = (int32_t *)(uintptr_t)m.layer[l].att;
-                    att[0] = RQS[qi].m, att[1] = RQS[qi].s;
-                }
+                img = rq_model(c, qi, (int)steep, &m);
                 if (ozf_model_init(&fm, &m, isa) || ozf_scratch_init(&sc, c, B) ||
                     ozf_ring_init(&ring, c, ozf_ring_cap(c->ctx, B))) {
                     t_result(0, "engine init", NULL);
@@ -955,8 +967,110 @@ static void test_encode_rq(int isa, int variant)
     free(data);
 }
 
-/* Whole-stream cross-decoding: for each model, streams of different lengths
- * (4000, 2217, 600 and 1 bytes of real text) are encoded by core's
+/* Decode with the streams in the lanes (ozf_batch_lanes; the AVX-512
+ * kernel of up to 16 rows of one head): S streams in lock step, each its own
+ * text, against core's step for every stream at every position, under every
+ * requantisation of the scores (as test_encode_rq), gentle and steep slopes
+ * (rows of one pass with windows trimmed to different lengths), head widths
+ * 4, 8, 12 and 16, windows that wrap their ring (W = 100 in a ring of 112
+ * slots) or fill it (W = 32 and 64). S = 21 makes two copies of 11 and 10
+ * lanes; S = 8 one copy, half full. Streams leave as a batch's streams do:
+ * from a third of the way on every fifth stream is gone (the rows no longer
+ * fill their lanes in order: 9 and 8 rows), from two thirds on all but three
+ * of the first copy's streams too (fewer rows than the kernel takes: one by
+ * one).
+ * variant as test_forward. */
+static void test_decode_lanes(int isa, int variant)
+{
+    static const struct {
+        oz_config c;
+        uint32_t S;
+    } shapes[] = {{{1, 16, 2, 32, 32, 5, OZ_CFG_TIED}, 21},
+                  {{2, 64, 4, 64, 64, 5, OZ_CFG_TIED}, 21},
+                  {{1, 48, 4, 64, 100, 5, OZ_CFG_TIED}, 8},
+                  {{1, 16, 4, 32, 40, 5, OZ_CFG_TIED}, 21}};
+    size_t n;
+    uint8_t *data = real_data(6000, &n);
+    unsigned si, qi, steep;
+    char name[240];
+    for (si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (steep = 0; steep < 2; steep++)
+            for (qi = 0; qi < NRQS; qi++) {
+                const oz_config *c = &shapes[si].c;
+                uint32_t S = shapes[si].S, steps = 2 * c->ctx + 30, t, r, k, where = 0, nr;
+                uint8_t *img;
+                oz_model m;
+                ozf_model fm;
+                ozf_scratch sc;
+                ozf_ring rings[21], *rp[21];
+                ozf_lanes *lb = NULL;
+                oz_state st[21];
+                void *stmem[21], *ws;
+                int32_t *zf = amalloc(4 * 256 * 21), zr[256];
+                uint32_t pos[21], who[21];
+                uint8_t tok[21];
+                int ok = 1, G;
+                const char *isa_name;
+                img = rq_model(c, qi, (int)steep, &m);
+                if (ozf_model_init(&fm, &m, isa) || ozf_scratch_init(&sc, c, S)) {
+                    t_result(0, "engine init", NULL);
+                    free(zf);
+                    free(img);
+                    continue;
+                }
+                isa_name = apply_variant(&fm, isa, variant);
+                ws = amalloc(oz_step_ws_bytes(c));
+                for (r = 0; r < S; r++) {
+                    ozf_ring_init(&rings[r], c, ozf_ring_cap(c->ctx, 1));
+                    stmem[r] = amalloc(oz_state_bytes(c, c->ctx));
+                    oz_state_init(&st[r], c, stmem[r], c->ctx);
+                }
+                G = ozf_batch_lanes(&fm, rings, S, &lb);
+                sc.trimmed = 0;
+                for (t = 0; t < steps && ok; t++) {
+                    for (r = nr = 0; r < S; r++)
+                        if (!(t >= steps / 3 && r % 5 == 1) && !(t >= 2 * steps / 3 && r >= 3 && r < S / 2))
+                            who[nr++] = r;
+                    for (k = 0; k < nr; k++) {
+                        r = who[k];
+                        pos[k] = t;
+                        tok[k] = t ? data[(r * 997 + t - 1) % n] : 0;
+                        rp[k] = &rings[r];
+                    }
+                    ozf_forward(&fm, &sc, nr, tok, pos, rp, zf);
+                    for (k = 0; k < nr && ok; k++) {
+                        oz_forward_step(&m, &st[who[k]], tok[k], ws, zr);
+                        if (memcmp(zr, zf + (size_t)k * 256, sizeof zr)) {
+                            ok = 0;
+                            where = t;
+                        }
+                    }
+                }
+                snprintf(name, sizeof name,
+                         "%s engine = core, decode with %u streams in %d side-by-side copies, L%u D%u H%u W%u, "
+                         "scores' rq %s, %s slopes (%llu positions trimmed)",
+                         isa_name, S, G, c->n_layer, c->d_model, c->n_head, c->ctx, RQS[qi].what,
+                         steep ? "steep" : "gentle", (unsigned long long)sc.trimmed);
+                t_result(ok && G > 0, name, "first difference at position %u", where);
+                for (r = 0; r < S; r++) {
+                    ozf_ring_free(&rings[r]);
+                    free(stmem[r]);
+                }
+                ozf_batch_lanes_free(lb, G);
+                free(ws);
+                free(zf);
+                free(img);
+                ozf_scratch_free(&sc);
+                ozf_model_free(&fm);
+            }
+    rand_slope_max = 200;
+    free(data);
+}
+
+/* Whole-stream cross-decoding: for each model, 12 streams of different
+ * lengths (4000, 2217, 600, 1 and 8 more from 3 to 2000 bytes of real text;
+ * a batch of 12 makes the AVX-512 engine decode with the streams in the
+ * lanes, the short ones leaving them early) are encoded by core's
  * oz_encode_stream and by every engine this CPU has (each ISA; on AVX-512
  * also without VBMI and without AMX): every engine's bytes must equal
  * core's, and every engine's batch decoder (the streams in lock step, the
@@ -966,20 +1080,21 @@ static void test_encode_rq(int isa, int variant)
  * 16-row encode kernels), the smallest default shape (L1 D16 H2 W32), and
  * head width 16 at W = 100 with the score requantisation in its 64-bit form
  * (s = 10, m = 2^30). */
+#define NX 12
 static void test_cross_engines(void)
 {
     static const oz_config shapes[] = {{2, 32, 2, 64, 64, 5, OZ_CFG_TIED},
                                        {1, 16, 2, 32, 32, 5, OZ_CFG_TIED},
                                        {1, 48, 3, 64, 100, 5, OZ_CFG_TIED}};
-    static const uint32_t lens[4] = {4000, 2217, 600, 1};
+    static const uint32_t lens[NX] = {4000, 2217, 600, 1, 1500, 1499, 777, 64, 65, 3, 2000, 1000};
     size_t n;
     uint8_t *data = real_data(9000, &n);
     unsigned si;
     for (si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         const oz_config *c = &shapes[si];
-        uint32_t size = 0, k, l, off[4];
-        uint8_t *img, *ref[4], *out = malloc(oz_encode_bound(4000)), *dec[4];
-        uint64_t rlen[4];
+        uint32_t size = 0, k, l, off[NX];
+        uint8_t *img, *ref[NX], *out = malloc(oz_encode_bound(4000)), *dec[NX];
+        uint64_t rlen[NX];
         oz_model m;
         oz_state st;
         void *mem = malloc(oz_state_bytes(c, OZ_ENC_CAP(c->ctx))), *scratch = malloc(oz_encode_scratch_bytes(c, 4000));
@@ -994,7 +1109,7 @@ static void test_cross_engines(void)
                 att[0] = 1 << 30, att[1] = 10;
             }
         oz_state_init(&st, c, mem, OZ_ENC_CAP(c->ctx));
-        for (k = 0; k < 4; k++) {
+        for (k = 0; k < NX; k++) {
             off[k] = (uint32_t)((k * 1777u) % (n - lens[k] + 1));
             ref[k] = malloc(oz_encode_bound(lens[k]));
             dec[k] = malloc(lens[k]);
@@ -1004,7 +1119,7 @@ static void test_cross_engines(void)
         for (isa = 0; isa < OZF_NISA; isa++)
             for (variant = 0; variant < 3; variant++) {
                 ozf_model fm;
-                ozf_job jobs[4];
+                ozf_job jobs[NX];
                 const char *what;
                 int enc_ok = 1, dec_ok = 1;
                 if (!ozf_cpu_has(isa) || (variant && isa != OZF_AVX512) ||
@@ -1015,7 +1130,7 @@ static void test_cross_engines(void)
                     continue;
                 }
                 what = apply_variant(&fm, isa, variant);
-                for (k = 0; k < 4; k++) {
+                for (k = 0; k < NX; k++) {
                     uint64_t olen = 0;
                     enc_ok &= ozf_encode_stream(&fm, data + off[k], lens[k], out, &olen) == OZ_CORE_OK && olen == rlen[k] &&
                               !memcmp(out, ref[k], olen);
@@ -1023,17 +1138,17 @@ static void test_cross_engines(void)
                     jobs[k].rc = -1;
                     memset(dec[k], 0, lens[k]);
                 }
-                dec_ok = ozf_decode_batch(&fm, jobs, 4, NULL, NULL) == 0;
-                for (k = 0; k < 4; k++)
+                dec_ok = ozf_decode_batch(&fm, jobs, NX, NULL, NULL) == 0;
+                for (k = 0; k < NX; k++)
                     dec_ok &= jobs[k].rc == OZ_CORE_OK && !memcmp(dec[k], data + off[k], lens[k]);
                 snprintf(name, sizeof name,
-                         "%s engine encodes core's bytes and decodes them, 4 streams of 4000 to 1 bytes, L%u D%u H%u W%u%s",
+                         "%s engine encodes core's bytes and decodes them, 12 streams of 4000 to 1 bytes, L%u D%u H%u W%u%s",
                          what, c->n_layer, c->d_model, c->n_head, c->ctx,
                          si == 0 ? ", steep slopes" : si == 2 ? ", 64-bit score requantisation" : "");
                 t_result(enc_ok && dec_ok, name, "encode %s, decode %s", enc_ok ? "ok" : "differs", dec_ok ? "ok" : "wrong");
                 ozf_model_free(&fm);
             }
-        for (k = 0; k < 4; k++) {
+        for (k = 0; k < NX; k++) {
             free(ref[k]);
             free(dec[k]);
         }
@@ -1045,6 +1160,8 @@ static void test_cross_engines(void)
     rand_slope_max = 200;
     free(data);
 }
+
+#undef NX
 
 /* ozf_isqrt64 (the engine's RMS norm) against core's bit-by-bit oz_isqrt64:
  * every v below 2^20, every perfect square s^2 and its neighbours s^2 - 1 and
@@ -1119,6 +1236,11 @@ int main(void)
             test_encode_rq(isa, 1);
         if (isa == OZF_AVX512 && ozf_amx_available())
             test_encode_rq(isa, 2);
+        if (KS[isa]->lanes) {
+            test_decode_lanes(isa, 0);
+            if (isa == OZF_AVX512 && __builtin_cpu_supports("avx512vbmi"))
+                test_decode_lanes(isa, 1);
+        }
     }
     test_cross_engines();
     setenv("OZIP_FORCE_ISA", "nonsense", 1);

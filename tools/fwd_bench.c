@@ -127,6 +127,16 @@ int main(int argc, char **argv)
         }
         rings[i] = &dr[i];
     }
+#ifdef OZF_HAVE_LANES
+    {
+        /* as ozf_decode_batch: the side-by-side copies where the engine uses them */
+        ozf_lanes *lb;
+        if (ozf_batch_lanes(&fm, dr, nb, &lb) < 0) {
+            fprintf(stderr, "fwd_bench: out of memory\n");
+            return 1;
+        }
+    }
+#endif
     for (p = 0; p <= p0; p++) {
         for (i = 0; i < nb; i++) {
             pos[i] = p;

@@ -171,6 +171,39 @@ static inline __attribute__((always_inline)) __m512i OZF_ATT_CAT(OZF_ATT_NAME, _
                         T);
 }
 
+/* The weights of four keys u .. u + 3 (u a multiple of 4; their logits
+ * z[0..3] in the lanes) against the lanes' maxima: the dword of the four
+ * keys' low bytes of e and the dword of their high bytes per lane (*lo,
+ * *hi; vpshufb within each dword: bytes 0 and 2 of the two pair words,
+ * then 1 and 3), the sum of e into *vE (vpdpwssd of e xor 0x8000, each
+ * pair looked up counted in *cnt to add back 2^16); all 0 without a lookup
+ * where every t >= 4096 */
+static inline __attribute__((always_inline)) void OZF_ATT_CAT(OZF_ATT_NAME, _quad_bytes)(__m512i vmax, const __m512i *z,
+                                                                                        const __m512i *T, __m512i *vE,
+                                                                                        uint32_t *cnt, __m512i *lo,
+                                                                                        __m512i *hi)
+{
+    const __m512i lo01 = _mm512_broadcast_i32x4(_mm_setr_epi32((int)0x80800200, (int)0x80800604, (int)0x80800A08, (int)0x80800E0C));
+    const __m512i lo23 = _mm512_broadcast_i32x4(_mm_setr_epi32(0x02008080, 0x06048080, 0x0A088080, 0x0E0C8080));
+    const __m512i hi01 = _mm512_broadcast_i32x4(_mm_setr_epi32((int)0x80800301, (int)0x80800705, (int)0x80800B09, (int)0x80800F0D));
+    const __m512i hi23 = _mm512_broadcast_i32x4(_mm_setr_epi32(0x03018080, 0x07058080, 0x0B098080, 0x0F0D8080));
+    const __m512i c4096 = _mm512_set1_epi32(4096), flip = _mm512_set1_epi16((short)0x8000), ones = _mm512_set1_epi16(1);
+    __m512i t0 = _mm512_sub_epi32(vmax, z[0]), t1 = _mm512_sub_epi32(vmax, z[1]);
+    __m512i t2 = _mm512_sub_epi32(vmax, z[2]), t3 = _mm512_sub_epi32(vmax, z[3]), e01, e23;
+    if (!(_mm512_cmplt_epu32_mask(t0, c4096) | _mm512_cmplt_epu32_mask(t1, c4096) | _mm512_cmplt_epu32_mask(t2, c4096) |
+          _mm512_cmplt_epu32_mask(t3, c4096))) {
+        *lo = *hi = _mm512_setzero_si512(); /* every e is 0 */
+        return;
+    }
+    e01 = OZF_ATT_CAT(OZF_ATT_NAME, _pair_e)(t0, t1, T);
+    e23 = OZF_ATT_CAT(OZF_ATT_NAME, _pair_e)(t2, t3, T);
+    *vE = _mm512_dpwssd_epi32(*vE, _mm512_xor_si512(e01, flip), ones);
+    *vE = _mm512_dpwssd_epi32(*vE, _mm512_xor_si512(e23, flip), ones);
+    *cnt += 2;
+    *lo = _mm512_or_si512(_mm512_shuffle_epi8(e01, lo01), _mm512_shuffle_epi8(e23, lo23));
+    *hi = _mm512_or_si512(_mm512_shuffle_epi8(e01, hi01), _mm512_shuffle_epi8(e23, hi23));
+}
+
 /* 16 rows of one head (Dh = 16) with the rows in the lanes (b16_blk in
  * kern_avx512.c): pass 1, then pass 2 here (the exp2 lookup of this
  * variant), then the value sums (AMX: on tiles, else by vpdpwssd) and the
@@ -203,30 +236,13 @@ static inline __attribute__((always_inline)) void OZF_ATT_CAT(OZF_ATT_NAME, _row
     pb = b.zb;
     if (AMX) {
         /* B' of group g (keys 4g..4g+3) at 128 g: dword r = the four keys'
-         * low bytes of e in row r, then at 128 g + 64 their high bytes
-         * (vpshufb within each dword: bytes 0 and 2 of the two pair words) */
-        const __m512i lo01 = _mm512_broadcast_i32x4(_mm_setr_epi32((int)0x80800200, (int)0x80800604, (int)0x80800A08, (int)0x80800E0C));
-        const __m512i lo23 = _mm512_broadcast_i32x4(_mm_setr_epi32(0x02008080, 0x06048080, 0x0A088080, 0x0E0C8080));
-        const __m512i hi01 = _mm512_broadcast_i32x4(_mm_setr_epi32((int)0x80800301, (int)0x80800705, (int)0x80800B09, (int)0x80800F0D));
-        const __m512i hi23 = _mm512_broadcast_i32x4(_mm_setr_epi32(0x03018080, 0x07058080, 0x0B098080, 0x0F0D8080));
+         * low bytes of e in row r, then at 128 g + 64 their high bytes */
         uint8_t *bb = (uint8_t *)(void *)b.zb;
         for (i = 0; i < np; i += 2) {
-            const __m512i *z = b.zb + 2 * i;
-            __m512i t0 = _mm512_sub_epi32(vmax, z[0]), t1 = _mm512_sub_epi32(vmax, z[1]);
-            __m512i t2 = _mm512_sub_epi32(vmax, z[2]), t3 = _mm512_sub_epi32(vmax, z[3]), e01, e23;
-            if (!(_mm512_cmplt_epu32_mask(t0, c4096) | _mm512_cmplt_epu32_mask(t1, c4096) |
-                  _mm512_cmplt_epu32_mask(t2, c4096) | _mm512_cmplt_epu32_mask(t3, c4096))) {
-                _mm512_store_si512(bb + 64 * i, _mm512_setzero_si512()); /* every e is 0 */
-                _mm512_store_si512(bb + 64 * i + 64, _mm512_setzero_si512());
-                continue;
-            }
-            e01 = OZF_ATT_CAT(OZF_ATT_NAME, _pair_e)(t0, t1, T);
-            e23 = OZF_ATT_CAT(OZF_ATT_NAME, _pair_e)(t2, t3, T);
-            vE = _mm512_dpwssd_epi32(vE, _mm512_xor_si512(e01, flip), ones);
-            vE = _mm512_dpwssd_epi32(vE, _mm512_xor_si512(e23, flip), ones);
-            cnt += 2;
-            _mm512_store_si512(bb + 64 * i, _mm512_or_si512(_mm512_shuffle_epi8(e01, lo01), _mm512_shuffle_epi8(e23, lo23)));
-            _mm512_store_si512(bb + 64 * i + 64, _mm512_or_si512(_mm512_shuffle_epi8(e01, hi01), _mm512_shuffle_epi8(e23, hi23)));
+            __m512i lo, hi;
+            OZF_ATT_CAT(OZF_ATT_NAME, _quad_bytes)(vmax, b.zb + 2 * i, T, &vE, &cnt, &lo, &hi);
+            _mm512_store_si512(bb + 64 * i, lo);
+            _mm512_store_si512(bb + 64 * i + 64, hi);
         }
     } else {
         for (i = 0; i < np; i++) {
@@ -264,4 +280,28 @@ static void OZF_ATT_CAT(OZF_ATT_NAME, _rows16_amx)(const ozf_att_job *j, const u
 {
     (void)nu;
     OZF_ATT_CAT(OZF_ATT_NAME, _rows16_in)(j, u0, base, scr, 1);
+}
+
+/* Decode: up to 16 rows of one head, each another stream at the same
+ * position, with the rows in the lanes (l16_blk in kern_avx512.c): row r in
+ * lane lane[r] of the streams' side-by-side copy (lk, lv: this layer's and
+ * head's part); pass 1, pass 2 here (the exp2 lookup of this variant; the
+ * weights' bytes as the AMX rows16 kernel splits them), pass 3 and the
+ * division. */
+static void OZF_ATT_CAT(OZF_ATT_NAME, _lanes16)(const ozf_att_job *j, const uint32_t *lane, uint32_t nr, uint32_t ps,
+                                               const int8_t *lk, const int8_t *lv, ozf_scratch *scr)
+{
+    l16_blk b;
+    __m512i T[8], vmax, vE = _mm512_setzero_si512();
+    int32_t E[16];
+    uint32_t i, cnt = 0;
+    l16_setup(j, lane, nr, ps, lk, lv, scr, &b);
+    vmax = l16_p1_any(&b, j[0].am, j[0].as, j[0].slope);
+    for (i = 0; i < 8; i++)
+        T[i] = _mm512_loadu_si512((const uint8_t *)OZF_ATT_TABLE + 64 * i);
+    for (i = 0; i < b.ngrp; i++)
+        OZF_ATT_CAT(OZF_ATT_NAME, _quad_bytes)(vmax, b.zb + 4 * i, T, &vE, &cnt, &b.eb[2 * i], &b.eb[2 * i + 1]);
+    /* each pair looked up added e_u + e_u+1 - 2^16 */
+    _mm512_storeu_si512(E, _mm512_add_epi32(vE, _mm512_set1_epi32((int32_t)(cnt << 16))));
+    l16_vsum_out(j, lane, nr, &b, E);
 }

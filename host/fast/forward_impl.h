@@ -159,6 +159,58 @@ static void attend_job(const ozf_model *fm, ozf_scratch *s, ozf_ring *const *rin
     j->cap = cap, j->dh = Dh, j->n = n, j->am = L->att[0], j->as = L->att[1], j->slope = L->slope[h], j->o = o;
 }
 
+/* one (head, row) attention by the file's one-row kernel */
+static void attend_one(const ozf_model *fm, ozf_scratch *s, const ozf_att_job *a)
+{
+    (void)fm;
+#ifdef OZF_ATTEND_FOR
+    OZF_ATTEND_FOR(fm)
+#else
+    attend
+#endif
+    (a->q, a->kp, a->ksum, a->vp, a->cap, a->dh, &a->w, a->n, a->am, a->as, a->slope, s, a->o);
+}
+
+#ifdef OZF_ATTEND_LANES_FOR
+/* Decode's rows in the vector lanes (the file's OZF_ATTEND_LANES_FOR takes
+ * up to OZF_LANES rows of one head): where every row is at the same
+ * position and its ring has joined a side-by-side copy of OZF_LANES lanes
+ * (ozf_decode_batch makes its passes so), the rows of each copy (consecutive
+ * rows) go together, at least OZF_LANES_MIN of them; fewer are taken row by
+ * row. Returns 0 if it took no rows. */
+static int attend_lanes(const ozf_model *fm, ozf_scratch *s, ozf_ring *const *rings, uint32_t l, uint32_t nrows,
+                        const uint32_t *pos)
+{
+    const oz_config *c = &fm->m->cfg;
+    uint32_t H = c->n_head, Dh = c->d_model / H, h, r, a0, a1;
+    ozf_att_job jl[OZF_LANES];
+    uint32_t lane[OZF_LANES];
+    if (!OZF_ATTEND_LANES_OK(fm, s, Dh))
+        return 0;
+    for (r = 0; r < nrows; r++)
+        if (!rings[r]->lb || rings[r]->lb->n != OZF_LANES || pos[r] != pos[0])
+            return 0;
+    for (h = 0; h < H; h++)
+        for (a0 = 0; a0 < nrows; a0 = a1) {
+            const ozf_lanes *b = rings[a0]->lb;
+            size_t head = ((size_t)l * H + h) * Dh * b->cap * OZF_LANES;
+            for (a1 = a0 + 1; a1 < nrows && rings[a1]->lb == b && a1 - a0 < OZF_LANES; a1++)
+                ;
+            for (r = a0; r < a1; r++) {
+                attend_job(fm, s, rings, pos, l, h, r, &jl[r - a0]);
+                lane[r - a0] = rings[r]->lane;
+            }
+            if (a1 - a0 >= OZF_LANES_MIN)
+                OZF_ATTEND_LANES_FOR(fm)(jl, lane, a1 - a0, s->slot[a0], b->k + head, b->v + head, s);
+            else
+                for (r = a0; r < a1; r++)
+                    attend_one(fm, s, &jl[r - a0]);
+        }
+    return 1;
+}
+#endif
+
+
 /* every head's attention for every row, head by head (in encode the rows
  * share one ring, and a head's keys and values, 2 W Dh bytes, stay in L1 from
  * one row to the next); by the file's pair kernel where it has one
@@ -175,6 +227,10 @@ static void attend_all(const ozf_model *fm, ozf_scratch *s, ozf_ring *const *rin
     const oz_config *c = &fm->m->cfg;
     uint32_t H = c->n_head, k = 0, nk, h, r, r16 = 0;
     ozf_att_job a;
+#ifdef OZF_ATTEND_LANES_FOR
+    if (attend_lanes(fm, s, rings, l, nrows, pos))
+        return;
+#endif
 #ifdef OZF_ATTEND16_FOR
     if (OZF_ATTEND16_OK(fm, s, c->d_model / H) && nrows >= 16 && rings[0]->cap % 64 == 0) {
         /* the leading rows that form whole blocks of 16 consecutive positions of one ring */
@@ -220,12 +276,7 @@ static void attend_all(const ozf_model *fm, ozf_scratch *s, ozf_ring *const *rin
     for (; k < nk; k++) {
         OZF_HR(k);
         attend_job(fm, s, rings, pos, l, h, r, &a);
-#ifdef OZF_ATTEND_FOR
-        OZF_ATTEND_FOR(fm)
-#else
-        attend
-#endif
-        (a.q, a.kp, a.ksum, a.vp, a.cap, a.dh, &a.w, a.n, a.am, a.as, a.slope, s, a.o);
+        attend_one(fm, s, &a);
     }
 #undef OZF_HR
 }
@@ -334,6 +385,10 @@ static void forward(const ozf_model *fm, ozf_scratch *s, uint32_t nrows, const u
             const int8_t *row = s->qkv + (size_t)r * 3 * D;
             ring_put(rings[r], c, l, s->slot[r], row + D, row + 2 * D);
         }
+#ifdef OZF_HAVE_LANES_PUT
+        /* the file whose attention reads the side-by-side copies keeps them */
+        lanes_put_rows(c, rings, s->slot, s->qkv, nrows, l);
+#endif
         attend_all(fm, s, rings, l, nrows, pos);
         OZF_GEMM_FOR(fm)(fm->wo[l], D, D, s->a, D, nrows, acc, D);
         for (r = 0; r < nrows; r++)

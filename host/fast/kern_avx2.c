@@ -1218,4 +1218,4 @@ static uint32_t freq_find(const int32_t *z, uint32_t slot, uint32_t *start, uint
 
 #include "forward_impl.h"
 
-const ozf_kernels ozf_kernels_avx2 = {"avx2", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, freq_cum, forward, ring_put, keep_stats, act_apply, NULL, attend2, NULL, NULL, rmsnorm_rows, freq_find, rq_rows_q};
+const ozf_kernels ozf_kernels_avx2 = {"avx2", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, freq_cum, forward, ring_put, keep_stats, act_apply, NULL, attend2, NULL, NULL, rmsnorm_rows, freq_find, rq_rows_q, 0};

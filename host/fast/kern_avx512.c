@@ -1006,6 +1006,206 @@ static void b16_vsum_out(const ozf_att_job *j, const b16_blk *b, const int16_t *
     b16_out(j, out, C, E);
 }
 
+/* ---- decode: up to 16 streams of a batch in the lanes (the parts of
+ * OZF_ATT_NAME##_lanes16, attend_avx512.h, that do not look up exp2) ----
+ * In decode every row of a pass is another stream at the same position
+ * (ozf_decode_batch advances its streams in lock step), so a head's window
+ * is the same ring slots at the same distances in every row's ring; rows
+ * differ in their query and their keys and values. ozf_decode_batch keeps
+ * a copy of up to 16 streams' keys and values side by side (ozf_lanes,
+ * ozf.h): for a slot and a group of 4 dimensions, the 16 streams' 4 key
+ * bytes (as k + 128) in 64 bytes; for a group of 4 slots and a dimension,
+ * the 16 streams' 4 values in 64 bytes. One row per 32-bit lane (its
+ * stream's lane of the copy), one slot at a time for all rows. The keys
+ * taken are the distances 0 .. nmax - 1, nmax the longest window of the
+ * rows (attend_keep trims each row's own); a row whose trimmed window is
+ * shorter takes the keys it left out as well: they are in core's window,
+ * and their weight is 0 (the trim's proof), so its result is core's. The
+ * slots go group of 4 by group of 4 (the value layout's unit), each group
+ * once, in any order (every sum is of integers):
+ *   pass 1 (l16_p1): s = vpdpbusd(k + 128, q) - 128 sum q = q . k lane by
+ *     lane, z = clamp(rq(s)) - slope dist; slots of a visited group outside
+ *     the window get L16_NEG in every lane; the maximum per lane;
+ *   pass 2 (attend_avx512.h): e = exp2q15(zmax_r - z) two keys per lookup,
+ *     E_r, and e split into bytes as the AMX rows16 kernel splits them: per
+ *     group one dword of the four keys' low bytes and one of their high
+ *     bytes per lane;
+ *   pass 3 (l16_vsum_out): acc_r,d = sum vpdpbusd(lo, v) + 256 sum
+ *     vpdpbusd(hi, v), v the group's four values of dimension d in lane r,
+ *     then core's division per row.
+ * docs/integer-model.md, "Decode with the streams in the lanes". */
+#define L16_NEG (-(1 << 30))
+
+typedef struct l16_blk {
+    __m512i qb[4], qsum, oidx; /* oidx: each lane's output offset from o0 */
+    __mmask16 lanes;           /* the lanes with a row */
+    int8_t *o0;
+    const int8_t *lk, *lv;
+    uint32_t cap, dh, ps, nmax, g0, ngrp;
+    __m512i *zb; /* z of the visited groups' slots, 4 per group */
+    __m512i *eb; /* the weights' low and high bytes, 2 per group */
+} l16_blk;
+
+/* the lanes' queries (row r in lane lane[r]; 0 in the others, whose
+ * results are never stored) by gathers at each row's offset from row 0's,
+ * 128 sum q (vpdpbusd of 128 against q), the rows' output offsets, and the
+ * groups of the window */
+static void l16_setup(const ozf_att_job *j, const uint32_t *lane, uint32_t nr, uint32_t ps, const int8_t *lk,
+                      const int8_t *lv, ozf_scratch *scr, l16_blk *b)
+{
+    int32_t qo[16], oo[16];
+    uint32_t r, d, cap = j[0].cap, dh = j[0].dh, oldest, cnt, ng = cap / 4;
+    __mmask16 m = 0;
+    b->nmax = 0;
+    memset(qo, 0, sizeof qo);
+    memset(oo, 0, sizeof oo);
+    for (r = 0; r < nr; r++) {
+        uint32_t L = lane[r] & 15;
+        m |= (__mmask16)(1u << L);
+        qo[L] = (int32_t)(j[r].q - j[0].q); /* rows of one scratch */
+        oo[L] = (int32_t)(j[r].o - j[0].o);
+        b->nmax = j[r].n > b->nmax ? j[r].n : b->nmax;
+    }
+    b->lanes = m;
+    b->oidx = _mm512_loadu_si512(oo);
+    b->o0 = j[0].o;
+    b->qsum = _mm512_setzero_si512();
+    for (d = 0; d < 4; d++) {
+        b->qb[d] = d < dh / 4 ? _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, _mm512_loadu_si512(qo), j[0].q + 4 * d, 1)
+                              : _mm512_setzero_si512();
+        b->qsum = _mm512_dpbusd_epi32(b->qsum, _mm512_set1_epi8((char)0x80), b->qb[d]);
+    }
+    b->lk = lk, b->lv = lv, b->cap = cap, b->dh = dh, b->ps = ps;
+    /* the groups from the oldest key's to the newest's, or all of them */
+    oldest = (ps + cap - (b->nmax - 1)) % cap;
+    cnt = (oldest % 4 + b->nmax - 1) / 4 + 1;
+    b->g0 = cnt >= ng ? 0 : oldest / 4;
+    b->ngrp = cnt >= ng ? ng : cnt;
+    b->zb = (__m512i *)(void *)scr->ew;
+    b->eb = (__m512i *)(void *)(scr->ew + 64 * (size_t)scr->ew_ld);
+}
+
+/* pass 1 (see above): z of the visited groups' slots into zb; returns the
+ * maximum per lane */
+static inline __attribute__((always_inline)) __m512i l16_p1(const l16_blk *b, int32_t am, int32_t as, int32_t slope,
+                                                            const uint32_t NDG, const int MODE)
+{
+    const __m512i m64 = _mm512_set1_epi64(am);
+    const __m512i rnd = MODE == RQ_HI ? _mm512_set1_epi32(1 << (as - 33)) : _mm512_set1_epi64((int64_t)1 << (as - 1));
+    const __m128i sh = _mm_cvtsi32_si128(MODE == RQ_HI ? as - 32 : as);
+    const __m512i neg = _mm512_set1_epi32(L16_NEG);
+    const __m512i nqs = _mm512_sub_epi32(_mm512_setzero_si512(), b->qsum);
+    __m512i vmax = neg;
+    uint32_t i, k, cap = b->cap, ng = cap / 4, g = b->g0;
+    uint32_t d0 = (b->ps + cap - 4 * g) % cap; /* the distance of the group's first slot */
+    for (i = 0; i < b->ngrp; i++) {
+        for (k = 0; k < 4; k++) {
+            uint32_t slot = 4 * g + k, dist = d0 >= k ? d0 - k : d0 + cap - k, dg;
+            const int8_t *kp = b->lk + (size_t)slot * 64;
+            __m512i s0 = nqs, s1 = _mm512_setzero_si512(), z;
+            if (dist >= b->nmax) {
+                b->zb[4 * i + k] = neg;
+                continue;
+            }
+            for (dg = 0; dg < NDG; dg++) {
+                __m512i kv = _mm512_load_si512(kp + (size_t)dg * cap * 64);
+                if (dg & 1)
+                    s1 = _mm512_dpbusd_epi32(s1, kv, b->qb[dg]);
+                else
+                    s0 = _mm512_dpbusd_epi32(s0, kv, b->qb[dg]);
+            }
+            /* -128 sum q + sum (k + 128) q = q . k */
+            s0 = _mm512_add_epi32(s0, s1);
+            z = _mm512_sub_epi32(rq16_mode(s0, MODE, m64, rnd, sh), _mm512_set1_epi32(slope * (int32_t)dist));
+            vmax = _mm512_max_epi32(vmax, z);
+            b->zb[4 * i + k] = z;
+        }
+        if (++g == ng)
+            g = 0;
+        d0 = d0 >= 4 ? d0 - 4 : d0 + cap - 4;
+    }
+    return vmax;
+}
+/* l16_p1 with the head width (4 to 16) and the requantisation as constants */
+static __m512i l16_p1_any(const l16_blk *b, int32_t am, int32_t as, int32_t slope)
+{
+    int mode = rq_mode(b->dh, am, as);
+#define L16_P1(NDG)                                                                                                    \
+    (mode == RQ_HI        ? l16_p1(b, am, as, slope, NDG, RQ_HI)                                                     \
+     : mode == RQ_NOCLAMP ? l16_p1(b, am, as, slope, NDG, RQ_NOCLAMP)                                                \
+     : mode == RQ_NARROW  ? l16_p1(b, am, as, slope, NDG, RQ_NARROW)                                                 \
+                          : l16_p1(b, am, as, slope, NDG, RQ_WIDE))
+    switch (b->dh / 4) {
+    case 1: return L16_P1(1);
+    case 2: return L16_P1(2);
+    case 3: return L16_P1(3);
+    default: return L16_P1(4);
+    }
+#undef L16_P1
+}
+
+/* the value sums of ND (4 or 8) dimensions from db, the division, and the
+ * outputs: dimensions db + 4i .. db + 4i + 3 of each lane's row as one dword,
+ * scattered to the rows' outputs */
+static inline __attribute__((always_inline)) void l16_vsum_dims(const l16_blk *b, uint32_t db, const __m512i R[2],
+                                                                const uint32_t ND)
+{
+    __m512i lo[8], hi[8], w = _mm512_setzero_si512();
+    uint32_t i, d, ng = b->cap / 4, g = b->g0;
+    for (d = 0; d < ND; d++)
+        lo[d] = hi[d] = _mm512_setzero_si512();
+    for (i = 0; i < b->ngrp; i++) {
+        __m512i el = b->eb[2 * i], eh = b->eb[2 * i + 1];
+        if (_mm512_test_epi32_mask(_mm512_or_si512(el, eh), _mm512_set1_epi32(-1))) { /* else every e is 0 */
+            const int8_t *vp = b->lv + ((size_t)g * b->dh + db) * 64;
+            for (d = 0; d < ND; d++) {
+                __m512i v = _mm512_load_si512(vp + 64 * d);
+                lo[d] = _mm512_dpbusd_epi32(lo[d], el, v);
+                hi[d] = _mm512_dpbusd_epi32(hi[d], eh, v);
+            }
+        }
+        if (++g == ng)
+            g = 0;
+    }
+    for (d = 0; d < ND; d++) {
+        /* acc = lo + 256 hi, wrapping (the true sum fits); then oz_att_out */
+        __m512i acc = _mm512_add_epi32(lo[d], _mm512_slli_epi32(hi[d], 8)), x0, x1, o;
+        x0 = _mm512_mullo_epi64(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(acc)), R[0]);
+        x1 = _mm512_mullo_epi64(_mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(acc, 1)), R[1]);
+        x0 = _mm512_srai_epi64(_mm512_add_epi64(x0, _mm512_set1_epi64((int64_t)1 << 45)), 46);
+        x1 = _mm512_srai_epi64(_mm512_add_epi64(x1, _mm512_set1_epi64((int64_t)1 << 45)), 46);
+        x0 = _mm512_min_epi64(_mm512_max_epi64(x0, _mm512_set1_epi64(-OZ_ACT_MAX)), _mm512_set1_epi64(OZ_ACT_MAX));
+        x1 = _mm512_min_epi64(_mm512_max_epi64(x1, _mm512_set1_epi64(-OZ_ACT_MAX)), _mm512_set1_epi64(OZ_ACT_MAX));
+        o = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(x0)), _mm512_cvtepi64_epi32(x1), 1);
+        /* byte d % 4 of the lane's dword */
+        w = _mm512_or_si512(w, _mm512_slli_epi32(_mm512_and_si512(o, _mm512_set1_epi32(255)), 8 * (d % 4)));
+        if (d % 4 == 3) {
+            _mm512_mask_i32scatter_epi32(b->o0 + db + d - 3, b->lanes, b->oidx, w, 1);
+            w = _mm512_setzero_si512();
+        }
+    }
+}
+
+/* pass 3 and core's division: o_r,d = oz_att_out(acc_r,d, oz_att_recip(E_r))
+ * for the rows (E per lane) */
+static void l16_vsum_out(const ozf_att_job *j, const uint32_t *lane, uint32_t nr, const l16_blk *b, const int32_t *E)
+{
+    int64_t Rs[16];
+    __m512i R[2];
+    uint32_t r, db;
+    memset(Rs, 0, sizeof Rs);
+    for (r = 0; r < nr; r++)
+        Rs[lane[r] & 15] = oz_att_recip((uint32_t)E[lane[r] & 15]);
+    R[0] = _mm512_loadu_si512(Rs), R[1] = _mm512_loadu_si512(Rs + 8);
+    (void)j;
+    for (db = 0; db < b->dh; db += 8) {
+        if (b->dh - db >= 8)
+            l16_vsum_dims(b, db, R, 8);
+        else
+            l16_vsum_dims(b, db, R, 4);
+    }
+}
+
 #define OZF_ATT_NAME attend
 #define OZF_ATT_TABLE ozf_exp2_u16
 #define OZF_ATT_EXP2 exp2_t16
@@ -1065,6 +1265,13 @@ static inline __m512i exp2_t16_vbmi(__m512i t, const __m512i *T)
 #define OZF_ATTEND16_OK(fm, s, dh) ((dh) == 16 && (s)->ew)
 #define OZF_ATTEND16_FOR(fm)                                                                                           \
     ((fm)->amx ? ((fm)->vbmi ? attend_vbmi_rows16_amx : attend_rows16_amx) : ((fm)->vbmi ? attend_vbmi_rows16 : attend_rows16))
+/* decode's rows of up to 16 streams at one position in the lanes (forward_impl.h, attend_all) */
+#define OZF_LANES 16
+/* fewer rows of a copy than this go row by row: a pass of the kernel costs
+ * about the same for 8 rows as for 16 */
+#define OZF_LANES_MIN 8
+#define OZF_ATTEND_LANES_OK(fm, s, dh) ((dh) % 4 == 0 && (dh) <= 16 && (s)->ew)
+#define OZF_ATTEND_LANES_FOR(fm) ((fm)->vbmi ? attend_vbmi_lanes16 : attend_lanes16)
 
 /* oz_freq_cum's frequencies with 16 lanes (docs/integer-model.md,
  * "Frequencies"): f[s / 16] lane s % 16 = the frequency of symbol s, the
@@ -1221,6 +1428,58 @@ static void ring_put(ozf_ring *r, const oz_config *c, uint32_t l, uint32_t slot,
             _mm512_mask_storeu_epi8(Vh + 4 * d, bm, _mm512_sll_epi32(vv, sh));
         }
         ks[(size_t)h * cap + slot] = 128 * _mm512_reduce_add_epi32(sum); /* |sum| <= 127 Dh */
+    }
+}
+
+/* lanes_put_rows (forward_impl.h): the pass's keys and values into the
+ * side-by-side copies of the rings that joined one. The rows of one copy at
+ * one slot (consecutive rows: decode's passes) go together: for each head
+ * and group of 4 dimensions, one gather takes the rows' 4 key bytes (xor
+ * 0x80: k + 128) into their lanes and one store writes the slot's 64 bytes;
+ * one gather takes the rows' 4 values, and for each of the 4 dimensions one
+ * byte-masked store puts them at byte slot % 4 of their lanes' dwords. Lanes
+ * without a row are left as they are. */
+#define OZF_HAVE_LANES_PUT 1
+static void lanes_put_rows(const oz_config *c, ozf_ring *const *rings, const uint32_t *slots, const int8_t *qkv,
+                           uint32_t nrows, uint32_t l)
+{
+    uint32_t D = c->d_model, H = c->n_head, Dh = D / H, a0, a1, r, h, dg, i;
+    for (a0 = 0; a0 < nrows; a0 = a1) {
+        const ozf_lanes *b = rings[a0]->lb;
+        int32_t idx[16];
+        uint64_t bm = 0;
+        __mmask16 m = 0;
+        uint32_t slot = slots[a0], cap, n;
+        size_t hs;
+        __m512i vi;
+        a1 = a0 + 1;
+        if (!b)
+            continue;
+        cap = b->cap, n = b->n, hs = (size_t)Dh * cap * n;
+        for (; a1 < nrows && a1 - a0 < 16 && rings[a1]->lb == b && slots[a1] == slot; a1++)
+            ;
+        memset(idx, 0, sizeof idx);
+        for (r = a0; r < a1; r++) {
+            uint32_t L = rings[r]->lane & 15;
+            idx[L] = (int32_t)((r - a0) * 3 * D);
+            m |= (__mmask16)(1u << L);
+            bm |= (uint64_t)1 << (4 * L + slot % 4);
+        }
+        vi = _mm512_loadu_si512(idx);
+        for (h = 0; h < H; h++) {
+            const int8_t *kq = qkv + (size_t)a0 * 3 * D + D + h * Dh, *vq = kq + D;
+            int8_t *Kl = b->k + ((size_t)l * H + h) * hs + (size_t)slot * n * 4;
+            int8_t *Vl = b->v + ((size_t)l * H + h) * hs + (size_t)(slot / 4) * Dh * n * 4;
+            for (dg = 0; dg < Dh / 4; dg++) {
+                __m512i kk = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, vi, kq + 4 * dg, 1);
+                __m512i vv = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, vi, vq + 4 * dg, 1);
+                _mm512_mask_storeu_epi32(Kl + (size_t)dg * cap * n * 4, m, _mm512_xor_si512(kk, _mm512_set1_epi32((int)0x80808080)));
+                for (i = 0; i < 4; i++) {
+                    __m512i x = _mm512_and_si512(_mm512_srli_epi32(vv, 8 * i), _mm512_set1_epi32(255));
+                    _mm512_mask_storeu_epi8(Vl + (size_t)(4 * dg + i) * n * 4, bm, _mm512_slli_epi32(x, 8 * (slot % 4)));
+                }
+            }
+        }
     }
 }
 
@@ -1394,4 +1653,4 @@ static void rmsnorm_rows(const int32_t *x, int8_t *y, uint32_t nrows, uint32_t n
 
 #include "forward_impl.h"
 
-const ozf_kernels ozf_kernels_avx512 = {"avx512", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, freq_cum, forward, ring_put, keep_stats, act_apply, attend_vbmi, attend2, attend_vbmi2, gemm_amx, rmsnorm_rows, freq_find, rq_rows_q};
+const ozf_kernels ozf_kernels_avx512 = {"avx512", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, freq_cum, forward, ring_put, keep_stats, act_apply, attend_vbmi, attend2, attend_vbmi2, gemm_amx, rmsnorm_rows, freq_find, rq_rows_q, 16};

@@ -303,6 +303,32 @@ void ozf_ring_free(ozf_ring *r)
     memset(r, 0, sizeof *r);
 }
 
+int ozf_lanes_init(ozf_lanes *b, const oz_config *c, uint32_t cap, uint32_t n)
+{
+    size_t kv = (size_t)c->n_layer * c->d_model * cap * n;
+    memset(b, 0, sizeof *b);
+    if (cap % 16 || cap < c->ctx || !n || posix_memalign(&b->mem, 64, 2 * kv))
+        return -1;
+    memset(b->mem, 0, 2 * kv);
+    b->k = (int8_t *)b->mem;
+    b->v = b->k + kv;
+    b->cap = cap;
+    b->n = n;
+    return 0;
+}
+
+void ozf_lanes_free(ozf_lanes *b)
+{
+    free(b->mem);
+    memset(b, 0, sizeof *b);
+}
+
+void ozf_ring_join(ozf_ring *r, ozf_lanes *b, uint32_t lane)
+{
+    r->lb = b;
+    r->lane = lane;
+}
+
 /* ---------------------------------------------------------------- scratch */
 
 int ozf_scratch_init(ozf_scratch *s, const oz_config *c, uint32_t nrows)
@@ -318,8 +344,10 @@ int ozf_scratch_init(ozf_scratch *s, const oz_config *c, uint32_t nrows)
      * 64 from a slot up to 63 before the first, so ld = that rounded up to 64,
      * plus 64, bounds the keys of one call; 96 ld bytes hold the logits of a
      * key for 16 rows (64 bytes a key) and the values laid out for the value
-     * sums (at most 32 bytes a key) */
-    size_t ld = nrows >= 16 ? ((W + 15 + 63 + 63) & ~(size_t)63) + 64 : 0;
+     * sums (at most 32 bytes a key). Decode's kernel with the streams in the
+     * lanes (nrows >= 4) visits at most cap <= W + 15 slots: 64 bytes of
+     * logits and 32 bytes of weights each. */
+    size_t ld = nrows >= 4 ? ((W + 15 + 63 + 63) & ~(size_t)63) + 64 : 0;
     sz = AL(4 * nrows * D) + AL(4 * nrows * A) + AL(nrows * D) + AL(nrows * 3 * D) + AL(nrows * D) +
          AL(nrows * F) + 2 * AL(4 * W) + AL(2 * W) + AL(4 * nrows) + 6 * 16 * ld;
     memset(s, 0, sizeof *s);

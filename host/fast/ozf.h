@@ -153,6 +153,10 @@ typedef struct ozf_kernels {
      * clamp(rq(acc[i], m[i], s[i]), lo, hi); NULL where the ISA has none
      * (then rq_rows) */
     void (*rq_rows_q)(const int32_t *acc, uint32_t n, const ozf_rq *q, int32_t lo, int32_t hi, int32_t *out);
+    /* decode's attention with the streams in the vector lanes: how many
+     * streams one side-by-side copy (ozf_lanes) holds for this ISA's
+     * kernel; 0 where it has none */
+    uint32_t lanes;
 } ozf_kernels;
 
 extern const ozf_kernels ozf_kernels_scalar;
@@ -206,16 +210,44 @@ typedef struct ozf_model {
 int ozf_model_init(ozf_model *fm, const oz_model *m, int isa);
 void ozf_model_free(ozf_model *fm);
 
+/* The keys and values of up to n streams of a decode batch side by side,
+ * a copy kept beside their rings for decode's attention with the streams in
+ * the vector lanes (ozf_kernels.lanes; docs/architecture.md). Per layer l
+ * and head h (Dh = D / H, n lanes):
+ *   k: (Dh/4, cap, n, 4) uint8 - for a group of 4 dimensions and a slot, the
+ *      n streams' 4 bytes k + 128 (k xor 0x80) side by side
+ *   v: (cap/4, Dh, n, 4) int8  - for a group of 4 slots and a dimension, the
+ *      n streams' 4 values side by side
+ * each head's part Dh cap n bytes, from (l H + h) Dh cap n. */
+typedef struct ozf_lanes {
+    int8_t *k, *v;
+    uint32_t cap, n;
+    void *mem;
+} ozf_lanes;
+#define OZF_HAVE_LANES 1
+
 /* Key/value rings of one stream. */
 typedef struct ozf_ring {
     int8_t *k, *v;  /* (L, ...) as above */
     int32_t *ksum;  /* (L, H, cap) */
     uint32_t cap;
     void *mem;
+    /* the side-by-side copy this stream's keys and values also go to (lane
+     * `lane` of it), or NULL (ozf_ring_join) */
+    ozf_lanes *lb;
+    uint32_t lane;
 } ozf_ring;
 
 int ozf_ring_init(ozf_ring *r, const oz_config *c, uint32_t cap);
 void ozf_ring_free(ozf_ring *r);
+/* A side-by-side copy for n streams with rings of cap slots (zeroed).
+ * Returns 0, or -1 if out of memory. */
+int ozf_lanes_init(ozf_lanes *b, const oz_config *c, uint32_t cap, uint32_t n);
+void ozf_lanes_free(ozf_lanes *b);
+/* The ring's keys and values from now on also go to lane `lane` of b (the
+ * ring's cap must be b's; lane < b->n). A ring joins before its first
+ * position: the copy holds only what was written after joining. */
+void ozf_ring_join(ozf_ring *r, ozf_lanes *b, uint32_t lane);
 /* Smallest valid ring length for a window and block: a multiple of 16, of
  * 64 for blocks of 16 or more (the AMX value sums read 64 slots at a time). */
 uint32_t ozf_ring_cap(uint32_t ctx, uint32_t block);
@@ -230,9 +262,10 @@ typedef struct ozf_scratch {
     uint16_t *e;        /* (W) */
     int32_t *tmp;       /* (W) the portable attention's work space; the second attention's logits in attend2 */
     uint64_t trimmed;   /* window positions left out because their weight is 0 (attend_keep), a count for tests */
-    /* 96 ew_ld bytes for the 16-row attention of encode (nrows >= 16 only;
-     * else NULL): the logits of ew_ld keys for 16 (AVX-512) or 8 (AVX2) rows
-     * from ew, the values laid out for the value sums from ew + 64 ew_ld
+    /* 96 ew_ld bytes for the 16-row attention of encode and decode's
+     * attention with the streams in the lanes (nrows >= 4 only; else NULL):
+     * the logits of ew_ld keys for 16 (AVX-512) or 8 (AVX2) rows from ew,
+     * the values or weights laid out for the value sums from ew + 64 ew_ld
      * (AVX-512) or ew + 32 ew_ld (AVX2) */
     uint8_t *ew;
     uint32_t ew_ld;
@@ -271,6 +304,16 @@ typedef struct ozf_job {
  * kernels 3 streams decode at 89 KB/s, 6 at 84, 9 at 67, 16 at 57 on one
  * core), between 1 and 32. */
 uint32_t ozf_batch_max(const oz_config *c);
+
+/* The side-by-side copies for a decode batch of n streams (rings[i]
+ * initialised, or mem NULL for a stream that takes no pass), where this
+ * engine has the kernel with the streams in the lanes (ozf_kernels.lanes,
+ * heads of width 4 to 16, a multiple of 4) and the batch fills at least half
+ * a copy: G = ceil(n / lanes) copies, stream i in lane i mod ceil(n / G) of
+ * copy i / ceil(n / G), joined before its first position. Returns G (0: none
+ * apply; *lb NULL), or -1 if out of memory. */
+int ozf_batch_lanes(const ozf_model *fm, ozf_ring *rings, uint32_t n, ozf_lanes **lb);
+void ozf_batch_lanes_free(ozf_lanes *lb, int G);
 
 /* Decodes the streams in lock step (one forward pass per step for all of
  * them). tick(ctx, bytes), if not NULL, is called now and then with the bytes

@@ -56,6 +56,37 @@ done:
     return rc;
 }
 
+int ozf_batch_lanes(const ozf_model *fm, ozf_ring *rings, uint32_t n, ozf_lanes **lb)
+{
+    const oz_config *c = &fm->m->cfg;
+    uint32_t L = fm->k->lanes, Dh = c->d_model / c->n_head, G, per, g, i;
+    *lb = NULL;
+    if (!L || n < L / 2 || Dh % 4 || Dh > 16)
+        return 0;
+    G = (n + L - 1) / L;
+    per = (n + G - 1) / G;
+    if (!(*lb = calloc(G, sizeof **lb)))
+        return -1;
+    for (g = 0; g < G; g++)
+        if (ozf_lanes_init(&(*lb)[g], c, ozf_ring_cap(c->ctx, 1), L)) {
+            ozf_batch_lanes_free(*lb, (int)G);
+            *lb = NULL;
+            return -1;
+        }
+    for (i = 0; i < n; i++)
+        if (rings[i].mem)
+            ozf_ring_join(&rings[i], &(*lb)[i / per], i % per);
+    return (int)G;
+}
+
+void ozf_batch_lanes_free(ozf_lanes *lb, int G)
+{
+    int g;
+    for (g = 0; lb && g < G; g++)
+        ozf_lanes_free(&lb[g]);
+    free(lb);
+}
+
 int ozf_decode_batch(const ozf_model *fm, ozf_job *jobs, uint32_t njobs, void (*tick)(void *ctx, uint64_t bytes),
                      void *ctx)
 {
@@ -68,6 +99,8 @@ int ozf_decode_batch(const ozf_model *fm, ozf_job *jobs, uint32_t njobs, void (*
     uint64_t *done = calloc(nj, sizeof *done); /* bytes decoded per job */
     uint8_t *tok = calloc(nj, 1);
     int32_t *z = malloc(4 * 256 * (size_t)nj);
+    ozf_lanes *lb = NULL;
+    int G = 0;
     ozf_scratch s;
     int ret = -1;
     memset(&s, 0, sizeof s);
@@ -84,6 +117,8 @@ int ozf_decode_batch(const ozf_model *fm, ozf_job *jobs, uint32_t njobs, void (*
         else
             act[nact++] = i;
     }
+    if ((G = ozf_batch_lanes(fm, rings, njobs, &lb)) < 0)
+        goto out;
     /* every active stream advances one byte per pass; a finished or failed
      * stream leaves the batch */
     while (nact) {
@@ -121,6 +156,7 @@ out:
         for (i = 0; i < njobs; i++)
             ozf_ring_free(&rings[i]);
     free(rings);
+    ozf_batch_lanes_free(lb, G);
     free(rp);
     free(dec);
     free(act);
