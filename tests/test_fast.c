@@ -967,16 +967,18 @@ static void test_encode_rq(int isa, int variant)
     free(data);
 }
 
-/* Decode with the streams in the lanes (ozf_batch_lanes; the AVX-512
- * kernel of up to 16 rows of one head): S streams in lock step, each its own
+/* Decode with the streams in the lanes (ozf_batch_lanes; the kernels of up
+ * to 16 (AVX-512) or 8 (AVX2) rows of one head): S streams in lock step, each its own
  * text, against core's step for every stream at every position, under every
  * requantisation of the scores (as test_encode_rq), gentle and steep slopes
  * (rows of one pass with windows trimmed to different lengths), head widths
  * 4, 8, 12 and 16, windows that wrap their ring (W = 100 in a ring of 112
- * slots) or fill it (W = 32 and 64). S = 21 makes two copies of 11 and 10
- * lanes; S = 8 one copy, half full. Streams leave as a batch's streams do:
+ * slots) or fill it (W = 32 and 64), and W = 490 (a ring of 496 slots, the
+ * longest the AVX2 kernel takes: its int16 sums of values at their bound).
+ * S = 21 makes two AVX-512 copies of 11 and 10 lanes, three AVX2 copies of
+ * 7; S = 8 one copy, half full on AVX-512. Streams leave as a batch's streams do:
  * from a third of the way on every fifth stream is gone (the rows no longer
- * fill their lanes in order: 9 and 8 rows), from two thirds on all but three
+ * fill their lanes in order: 9 and 8 rows of AVX-512 copies, 5 to 6 of AVX2), from two thirds on all but three
  * of the first copy's streams too (fewer rows than the kernel takes: one by
  * one).
  * variant as test_forward. */
@@ -988,7 +990,8 @@ static void test_decode_lanes(int isa, int variant)
     } shapes[] = {{{1, 16, 2, 32, 32, 5, OZ_CFG_TIED}, 21},
                   {{2, 64, 4, 64, 64, 5, OZ_CFG_TIED}, 21},
                   {{1, 48, 4, 64, 100, 5, OZ_CFG_TIED}, 8},
-                  {{1, 16, 4, 32, 40, 5, OZ_CFG_TIED}, 21}};
+                  {{1, 16, 4, 32, 40, 5, OZ_CFG_TIED}, 21},
+                  {{1, 16, 2, 32, 490, 5, OZ_CFG_TIED}, 8}};
     size_t n;
     uint8_t *data = real_data(6000, &n);
     unsigned si, qi, steep;

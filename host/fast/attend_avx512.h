@@ -284,18 +284,19 @@ static void OZF_ATT_CAT(OZF_ATT_NAME, _rows16_amx)(const ozf_att_job *j, const u
 
 /* Decode: up to 16 rows of one head, each another stream at the same
  * position, with the rows in the lanes (l16_blk in kern_avx512.c): row r in
- * lane lane[r] of the streams' side-by-side copy (lk, lv: this layer's and
- * head's part); pass 1, pass 2 here (the exp2 lookup of this variant; the
- * weights' bytes as the AMX rows16 kernel splits them), pass 3 and the
- * division. */
-static void OZF_ATT_CAT(OZF_ATT_NAME, _lanes16)(const ozf_att_job *j, const uint32_t *lane, uint32_t nr, uint32_t ps,
-                                               const int8_t *lk, const int8_t *lv, ozf_scratch *scr)
+ * lane lane[r] of the streams' side-by-side copy lb (its part lh = l H + h
+ * for this layer and head); pass 1, pass 2 here (the exp2 lookup of this
+ * variant; the weights' bytes as the AMX rows16 kernel splits them), pass 3
+ * and the division. Returns 0 (it takes every head). */
+static int OZF_ATT_CAT(OZF_ATT_NAME, _lanes16)(const ozf_att_job *j, const uint32_t *lane, uint32_t nr, uint32_t ps,
+                                              const ozf_lanes *lb, uint32_t lh, ozf_scratch *scr)
 {
     l16_blk b;
     __m512i T[8], vmax, vE = _mm512_setzero_si512();
     int32_t E[16];
     uint32_t i, cnt = 0;
-    l16_setup(j, lane, nr, ps, lk, lv, scr, &b);
+    size_t head = (size_t)lh * j[0].dh * lb->cap * 16;
+    l16_setup(j, lane, nr, ps, lb->k + head, lb->v + head, scr, &b);
     vmax = l16_p1_any(&b, j[0].am, j[0].as, j[0].slope);
     for (i = 0; i < 8; i++)
         T[i] = _mm512_loadu_si512((const uint8_t *)OZF_ATT_TABLE + 64 * i);
@@ -304,4 +305,5 @@ static void OZF_ATT_CAT(OZF_ATT_NAME, _lanes16)(const ozf_att_job *j, const uint
     /* each pair looked up added e_u + e_u+1 - 2^16 */
     _mm512_storeu_si512(E, _mm512_add_epi32(vE, _mm512_set1_epi32((int32_t)(cnt << 16))));
     l16_vsum_out(j, lane, nr, &b, E);
+    return 0;
 }

@@ -193,16 +193,14 @@ static int attend_lanes(const ozf_model *fm, ozf_scratch *s, ozf_ring *const *ri
     for (h = 0; h < H; h++)
         for (a0 = 0; a0 < nrows; a0 = a1) {
             const ozf_lanes *b = rings[a0]->lb;
-            size_t head = ((size_t)l * H + h) * Dh * b->cap * OZF_LANES;
             for (a1 = a0 + 1; a1 < nrows && rings[a1]->lb == b && a1 - a0 < OZF_LANES; a1++)
                 ;
             for (r = a0; r < a1; r++) {
                 attend_job(fm, s, rings, pos, l, h, r, &jl[r - a0]);
                 lane[r - a0] = rings[r]->lane;
             }
-            if (a1 - a0 >= OZF_LANES_MIN)
-                OZF_ATTEND_LANES_FOR(fm)(jl, lane, a1 - a0, s->slot[a0], b->k + head, b->v + head, s);
-            else
+            /* the kernel may refuse a head (then row by row) */
+            if (a1 - a0 < OZF_LANES_MIN || OZF_ATTEND_LANES_FOR(fm)(jl, lane, a1 - a0, s->slot[a0], b, l * H + h, s))
                 for (r = a0; r < a1; r++)
                     attend_one(fm, s, &jl[r - a0]);
         }

@@ -616,6 +616,17 @@ static inline __attribute__((always_inline)) __m256i rq_z8(__m256i a, __m256i mm
     return x;
 }
 
+/* rq_z8's constants for (am, as) and KIND: am in 64-bit lanes, the
+ * rounding term and the shift count */
+#define RQ_Z8_CONSTS(am, as, KIND)                                                                                     \
+    const __m256i mm = _mm256_set1_epi64x(am);                                                                         \
+    const __m256i rnd = (KIND) == 3 ? _mm256_set1_epi32(1 << ((as) - 33)) : _mm256_set1_epi64x((int64_t)1 << ((as) - 1)); \
+    const __m128i sh = _mm_cvtsi32_si128((KIND) >= 2 ? (as) - 32 : (as))
+
+/* CALL(KIND, CLAMP) with the two as constants, for att_rq_kind's kind 1-3 */
+#define RQ_Z8_PICK(kind, clamp, CALL)                                                                                  \
+    ((kind) == 3 ? CALL(3, 0) : (kind) == 2 ? ((clamp) ? CALL(2, 1) : CALL(2, 0)) : ((clamp) ? CALL(1, 1) : CALL(1, 0)))
+
 /* z = clamp(rq(s)) - slope (n - 1 - j) for the whole groups of 8 of zs
  * (in place), their maximum into vmax, *j past them. KIND 1: the low
  * halves of the 64-bit P = s am + 2^(as-1) shifted logically (every result
@@ -628,10 +639,8 @@ static inline __attribute__((always_inline)) __m256i p1_z(int32_t *zs, uint32_t 
                                                           int32_t slope, const int KIND, const int CLAMP, __m256i vmax,
                                                           uint32_t *jp)
 {
-    const __m256i mm = _mm256_set1_epi64x(am);
-    const __m256i rnd = KIND == 3 ? _mm256_set1_epi32(1 << (as - 33)) : _mm256_set1_epi64x((int64_t)1 << (as - 1));
+    RQ_Z8_CONSTS(am, as, KIND);
     const __m256i step = _mm256_set1_epi32(8 * slope);
-    const __m128i sh = _mm_cvtsi32_si128(KIND >= 2 ? as - 32 : as);
     __m256i bias = _mm256_mullo_epi32(_mm256_set1_epi32(slope),
                                       _mm256_sub_epi32(_mm256_set1_epi32((int32_t)n - 1), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
     uint32_t j = 0;
@@ -826,9 +835,7 @@ typedef struct b8_blk {
 static inline __attribute__((always_inline)) __m256i b8_p1(const b8_blk *b, int32_t am, int32_t as, int32_t slope,
                                                            const int KIND, const int CLAMP)
 {
-    const __m256i mm = _mm256_set1_epi64x(am);
-    const __m256i rnd = KIND == 3 ? _mm256_set1_epi32(1 << (as - 33)) : _mm256_set1_epi64x((int64_t)1 << (as - 1));
-    const __m128i sh = _mm_cvtsi32_si128(KIND >= 2 ? as - 32 : as);
+    RQ_Z8_CONSTS(am, as, KIND);
     const __m256i vs = _mm256_set1_epi32(slope), ones = _mm256_set1_epi16(1), neg = _mm256_set1_epi32(B8_NEG);
     const int8_t *kp = b->kp;
     __m256i vmax = neg, bias = b->bias0, *zb = b->zb - b->ue;
@@ -901,12 +908,9 @@ static void b8_block(const ozf_att_job *j, const uint32_t *u0, uint32_t base, co
     }
     b.kp = j[0].kp, b.cap = j[0].cap, b.base = base;
     b.zb = (__m256i *)(void *)scr->ew;
-    if (kind == 3)
-        vmax = b8_p1(&b, am, as, slope, 3, 0);
-    else if (kind == 2)
-        vmax = clamp ? b8_p1(&b, am, as, slope, 2, 1) : b8_p1(&b, am, as, slope, 2, 0);
-    else
-        vmax = clamp ? b8_p1(&b, am, as, slope, 1, 1) : b8_p1(&b, am, as, slope, 1, 0);
+#define B8P1(K, C) b8_p1(&b, am, as, slope, K, C)
+    vmax = RQ_Z8_PICK(kind, clamp, B8P1);
+#undef B8P1
     /* pass 2: the weights' pairs, in place over the logits (pair i is
      * written after keys 2i and 2i + 1 were read) */
     np = (b.uend + 1 - b.ue) / 2;
@@ -1007,6 +1011,211 @@ static void attend16(const ozf_att_job *j, const uint32_t *u0, uint32_t base, ui
 }
 #define OZF_ATTEND16_OK(fm, s, dh) ((dh) == 16 && (s)->ew)
 #define OZF_ATTEND16_FOR(fm) attend16
+
+/* ---- decode: up to 8 streams of a batch in the lanes ----
+ * As the AVX-512 kernel (kern_avx512.c, l16_*; docs/integer-model.md,
+ * "Decode with the streams in the lanes"): the rows of a pass are streams at
+ * one position, so a head's window is the same slots at the same distances
+ * in every row's ring; ozf_decode_batch keeps a side-by-side copy of up to 8
+ * streams' keys and values (ozf_lanes, the AVX2 form: for a slot and a group
+ * of 4 dimensions the 8 streams' 4 key bytes in 32 bytes; for a pair of
+ * slots and a dimension the 8 streams' 2 values as int16 in 32 bytes), and
+ * a head's attention takes up to 8 rows with one row per 32-bit lane, over
+ * the distances 0 .. nmax - 1 (nmax the longest trimmed window), the slots
+ * pair by pair (the value layout's unit), each pair of the window once:
+ *   pass 1: z = clamp(rq(q_r . k)) - slope dist lane by lane (the AVX2
+ *     score: vpmaddwd(vpmaddubsw(|q|, sign(q) k), 1); rq_z8), B8_NEG for a
+ *     visited slot outside the window, the maximum per lane;
+ *   pass 2: e of the pair's two keys (b8_exp), E_r, the pair (e_u - 2^15,
+ *     e_u+1 - 2^15) as int16 in each lane;
+ *   pass 3: acc_r,d = sum vpmaddwd(pair, (v_u,d, v_u+1,d)) + 2^15 C_r,d with
+ *     C_r,d = sum of lane r's values over the pairs visited (int16 sums:
+ *     at most cap / 2 pairs of 128, so the ring holds at most 496 slots;
+ *     longer rings go row by row), then core's division per row.
+ * The 64-bit form of the score requantisation goes row by row too. */
+typedef struct l8_blk {
+    __m256i qa[4], qs[4];
+    const int8_t *lk;
+    const int16_t *lv;
+    uint32_t cap, dh, ps, nmax, p0, npair;
+    __m256i *zb; /* z of the visited slots, 2 per pair */
+    __m256i *eb; /* the weights' pairs, 1 per pair */
+} l8_blk;
+
+/* pass 1 (see above); returns the maximum per lane */
+static inline __attribute__((always_inline)) __m256i l8_p1(const l8_blk *b, int32_t am, int32_t as, int32_t slope,
+                                                           const int KIND, const int CLAMP)
+{
+    RQ_Z8_CONSTS(am, as, KIND);
+    const __m256i ones = _mm256_set1_epi16(1), neg = _mm256_set1_epi32(B8_NEG);
+    __m256i vmax = neg;
+    uint32_t i, k, dg, cap = b->cap, np = cap / 2, p = b->p0, ndg = b->dh / 4;
+    uint32_t d0 = (b->ps + cap - 2 * p) % cap; /* the distance of the pair's first slot */
+    for (i = 0; i < b->npair; i++) {
+        for (k = 0; k < 2; k++) {
+            uint32_t slot = 2 * p + k, dist = d0 >= k ? d0 - k : d0 + cap - k;
+            __m256i acc = _mm256_setzero_si256(), z;
+            if (dist >= b->nmax) {
+                b->zb[2 * i + k] = neg;
+                continue;
+            }
+            for (dg = 0; dg < ndg; dg++) {
+                __m256i kv = _mm256_load_si256((const __m256i *)(const void *)(b->lk + ((size_t)dg * cap + slot) * 32));
+                acc = _mm256_add_epi32(acc, dot4(b->qa[dg], _mm256_sign_epi8(kv, b->qs[dg]), ones));
+            }
+            z = _mm256_sub_epi32(rq_z8(acc, mm, rnd, sh, KIND, CLAMP), _mm256_set1_epi32(slope * (int32_t)dist));
+            vmax = _mm256_max_epi32(vmax, z);
+            b->zb[2 * i + k] = z;
+        }
+        if (++p == np)
+            p = 0;
+        d0 = d0 >= 2 ? d0 - 2 : d0 + cap - 2;
+    }
+    return vmax;
+}
+
+/* pass 3 for 4 dimensions from db and the division: o of each row */
+static void l8_vsum_out(const ozf_att_job *j, const uint32_t *lane, uint32_t nr, const l8_blk *b, uint32_t db,
+                        const int64_t *R)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0, s0 = a0, s1 = a0, s2 = a0, s3 = a0;
+    int32_t out[4][8];
+    uint32_t i, r, d, np = b->cap / 2, p = b->p0;
+    for (i = 0; i < b->npair; i++) {
+        const int16_t *v = b->lv + ((size_t)p * b->dh + db) * 16;
+        __m256i e = b->eb[i], v0 = _mm256_load_si256((const __m256i *)(const void *)v);
+        __m256i v1 = _mm256_load_si256((const __m256i *)(const void *)(v + 16));
+        __m256i v2 = _mm256_load_si256((const __m256i *)(const void *)(v + 32));
+        __m256i v3 = _mm256_load_si256((const __m256i *)(const void *)(v + 48));
+        a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(e, v0)), s0 = _mm256_add_epi16(s0, v0);
+        a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(e, v1)), s1 = _mm256_add_epi16(s1, v1);
+        a2 = _mm256_add_epi32(a2, _mm256_madd_epi16(e, v2)), s2 = _mm256_add_epi16(s2, v2);
+        a3 = _mm256_add_epi32(a3, _mm256_madd_epi16(e, v3)), s3 = _mm256_add_epi16(s3, v3);
+        if (++p == np)
+            p = 0;
+    }
+    /* acc = sum e' v + 2^15 C, wrapping (the true sum fits) */
+    _mm256_storeu_si256((__m256i *)(void *)out[0], _mm256_add_epi32(a0, _mm256_slli_epi32(_mm256_madd_epi16(s0, ones), 15)));
+    _mm256_storeu_si256((__m256i *)(void *)out[1], _mm256_add_epi32(a1, _mm256_slli_epi32(_mm256_madd_epi16(s1, ones), 15)));
+    _mm256_storeu_si256((__m256i *)(void *)out[2], _mm256_add_epi32(a2, _mm256_slli_epi32(_mm256_madd_epi16(s2, ones), 15)));
+    _mm256_storeu_si256((__m256i *)(void *)out[3], _mm256_add_epi32(a3, _mm256_slli_epi32(_mm256_madd_epi16(s3, ones), 15)));
+    for (r = 0; r < nr; r++)
+        for (d = 0; d < 4; d++)
+            j[r].o[db + d] = oz_att_out(out[d][lane[r] & 7], R[lane[r] & 7]);
+}
+
+/* OZF_ATTEND_LANES_FOR: up to 8 rows of one head (see above); -1 (nothing
+ * computed) for the 64-bit score requantisation or a ring of more than 496
+ * slots */
+static int attend_lanes8(const ozf_att_job *j, const uint32_t *lane, uint32_t nr, uint32_t ps, const ozf_lanes *lb,
+                         uint32_t lh, ozf_scratch *scr)
+{
+    l8_blk b;
+    int32_t q4[4][8], E[8], am = j[0].am, as = j[0].as, slope = j[0].slope;
+    int64_t R[8];
+    uint32_t r, d, i, cap = j[0].cap, dh = j[0].dh, oldest, cnt, np = cap / 2;
+    int clamp, kind = att_rq_kind(dh, am, as, &clamp);
+    size_t head = (size_t)lh * dh * cap * 8;
+    __m256i vmax, vE = _mm256_setzero_si256();
+    if (!kind || cap > 496 || dh > 16 || dh % 4)
+        return -1;
+    memset(q4, 0, sizeof q4);
+    b.nmax = 0;
+    for (r = 0; r < nr; r++) {
+        b.nmax = j[r].n > b.nmax ? j[r].n : b.nmax;
+        for (d = 0; d < 4 && d < dh / 4; d++)
+            memcpy(&q4[d][lane[r] & 7], j[r].q + 4 * d, 4);
+    }
+    for (d = 0; d < 4; d++) {
+        b.qs[d] = _mm256_loadu_si256((const __m256i *)(const void *)q4[d]);
+        b.qa[d] = _mm256_abs_epi8(b.qs[d]);
+    }
+    b.lk = lb->k + head, b.lv = (const int16_t *)(const void *)(lb->v + 2 * head);
+    b.cap = cap, b.dh = dh, b.ps = ps;
+    /* the pairs from the oldest key's to the newest's, or all of them */
+    oldest = (ps + cap - (b.nmax - 1)) % cap;
+    cnt = (oldest % 2 + b.nmax - 1) / 2 + 1;
+    b.p0 = cnt >= np ? 0 : oldest / 2;
+    b.npair = cnt >= np ? np : cnt;
+    b.zb = (__m256i *)(void *)scr->ew;
+    b.eb = (__m256i *)(void *)(scr->ew + 64 * (size_t)scr->ew_ld);
+#define L8P1(K, C) l8_p1(&b, am, as, slope, K, C)
+    vmax = RQ_Z8_PICK(kind, clamp, L8P1);
+#undef L8P1
+    {
+        const __m256i c32k = _mm256_set1_epi32(32768);
+        for (i = 0; i < b.npair; i++) {
+            __m256i e0 = b8_exp(_mm256_sub_epi32(vmax, b.zb[2 * i]), &vE);
+            __m256i e1 = b8_exp(_mm256_sub_epi32(vmax, b.zb[2 * i + 1]), &vE);
+            b.eb[i] = _mm256_blend_epi16(_mm256_sub_epi32(e0, c32k), _mm256_slli_epi32(_mm256_sub_epi32(e1, c32k), 16), 0xAA);
+        }
+    }
+    _mm256_storeu_si256((__m256i *)(void *)E, vE);
+    for (r = 0; r < nr; r++)
+        R[lane[r] & 7] = oz_att_recip((uint32_t)E[lane[r] & 7]);
+    for (d = 0; d < dh; d += 4)
+        l8_vsum_out(j, lane, nr, &b, d, R);
+    return 0;
+}
+#define OZF_LANES 8
+/* fewer rows of a copy than this go row by row */
+#define OZF_LANES_MIN 4
+#define OZF_ATTEND_LANES_OK(fm, s, dh) ((dh) % 4 == 0 && (dh) <= 16 && (s)->ew)
+#define OZF_ATTEND_LANES_FOR(fm) attend_lanes8
+
+/* lanes_put_rows (forward_impl.h): the pass's keys and values into the
+ * side-by-side copies (the AVX2 form) of the rings that joined one. The
+ * rows of one copy at one slot (consecutive rows) go together: for each
+ * head and group of 4 dimensions, one gather takes the rows' 4 key bytes
+ * into their lanes, stored under the lanes' mask; one gather takes their 4
+ * values, and for each dimension the value, sign-extended, replaces the
+ * slot's half (slot % 2) of the pair's int16 words in the rows' lanes (a
+ * 32-byte read, blend and write). */
+#define OZF_HAVE_LANES_PUT 1
+static void lanes_put_rows(const oz_config *c, ozf_ring *const *rings, const uint32_t *slots, const int8_t *qkv,
+                           uint32_t nrows, uint32_t l)
+{
+    uint32_t D = c->d_model, H = c->n_head, Dh = D / H, a0, a1, r, h, dg, i;
+    for (a0 = 0; a0 < nrows; a0 = a1) {
+        const ozf_lanes *b = rings[a0]->lb;
+        int32_t idx[8], lm[8];
+        uint32_t slot = slots[a0], cap, n;
+        size_t hs;
+        __m256i vi, m;
+        a1 = a0 + 1;
+        if (!b)
+            continue;
+        cap = b->cap, n = b->n, hs = (size_t)Dh * cap * n;
+        for (; a1 < nrows && a1 - a0 < 8 && rings[a1]->lb == b && slots[a1] == slot; a1++)
+            ;
+        memset(idx, 0, sizeof idx);
+        memset(lm, 0, sizeof lm);
+        for (r = a0; r < a1; r++) {
+            idx[rings[r]->lane & 7] = (int32_t)((r - a0) * 3 * D);
+            lm[rings[r]->lane & 7] = -1;
+        }
+        vi = _mm256_loadu_si256((const __m256i *)(const void *)idx);
+        m = _mm256_loadu_si256((const __m256i *)(const void *)lm);
+        for (h = 0; h < H; h++) {
+            const int8_t *kq = qkv + (size_t)a0 * 3 * D + D + h * Dh, *vq = kq + D;
+            int8_t *Kl = b->k + ((size_t)l * H + h) * hs + (size_t)slot * n * 4;
+            int16_t *Vl = (int16_t *)(void *)(b->v + 2 * ((size_t)l * H + h) * hs) + (size_t)(slot / 2) * Dh * n * 2;
+            for (dg = 0; dg < Dh / 4; dg++) {
+                __m256i kk = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), (const int *)(const void *)(kq + 4 * dg), vi, m, 1);
+                __m256i vv = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), (const int *)(const void *)(vq + 4 * dg), vi, m, 1);
+                _mm256_maskstore_epi32((int *)(void *)(Kl + (size_t)dg * cap * n * 4), m, kk);
+                for (i = 0; i < 4; i++) {
+                    __m256i *dst = (__m256i *)(void *)(Vl + (size_t)(4 * dg + i) * n * 2);
+                    __m256i x = _mm256_srai_epi32(_mm256_sllv_epi32(vv, _mm256_set1_epi32(24 - 8 * (int)i)), 24);
+                    __m256i old = _mm256_load_si256(dst), nw;
+                    nw = slot % 2 ? _mm256_blend_epi16(old, _mm256_slli_epi32(x, 16), 0xAA) : _mm256_blend_epi16(old, x, 0x55);
+                    _mm256_store_si256(dst, _mm256_blendv_epi8(old, nw, m));
+                }
+            }
+        }
+    }
+}
 
 /* ---- the layer glue in AVX2 (used by forward_impl.h; the same results
  * as its portable forms; the activation table keeps the portable one) ---- */
@@ -1218,4 +1427,4 @@ static uint32_t freq_find(const int32_t *z, uint32_t slot, uint32_t *start, uint
 
 #include "forward_impl.h"
 
-const ozf_kernels ozf_kernels_avx2 = {"avx2", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, freq_cum, forward, ring_put, keep_stats, act_apply, NULL, attend2, NULL, NULL, rmsnorm_rows, freq_find, rq_rows_q, 0};
+const ozf_kernels ozf_kernels_avx2 = {"avx2", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, freq_cum, forward, ring_put, keep_stats, act_apply, NULL, attend2, NULL, NULL, rmsnorm_rows, freq_find, rq_rows_q, 8};

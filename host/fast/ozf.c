@@ -307,9 +307,10 @@ int ozf_lanes_init(ozf_lanes *b, const oz_config *c, uint32_t cap, uint32_t n)
 {
     size_t kv = (size_t)c->n_layer * c->d_model * cap * n;
     memset(b, 0, sizeof *b);
-    if (cap % 16 || cap < c->ctx || !n || posix_memalign(&b->mem, 64, 2 * kv))
+    /* k, then v with room for int16 values (the AVX2 form) */
+    if (cap % 16 || cap < c->ctx || !n || posix_memalign(&b->mem, 64, 3 * kv))
         return -1;
-    memset(b->mem, 0, 2 * kv);
+    memset(b->mem, 0, 3 * kv);
     b->k = (int8_t *)b->mem;
     b->v = b->k + kv;
     b->cap = cap;

@@ -212,13 +212,20 @@ void ozf_model_free(ozf_model *fm);
 
 /* The keys and values of up to n streams of a decode batch side by side,
  * a copy kept beside their rings for decode's attention with the streams in
- * the vector lanes (ozf_kernels.lanes; docs/architecture.md). Per layer l
- * and head h (Dh = D / H, n lanes):
+ * the vector lanes (ozf_kernels.lanes; docs/architecture.md), written and
+ * read only by the engine whose kernel it is for. Per layer l and head h
+ * (Dh = D / H, n lanes), the part lh = l H + h; AVX-512 (n = 16):
  *   k: (Dh/4, cap, n, 4) uint8 - for a group of 4 dimensions and a slot, the
  *      n streams' 4 bytes k + 128 (k xor 0x80) side by side
  *   v: (cap/4, Dh, n, 4) int8  - for a group of 4 slots and a dimension, the
  *      n streams' 4 values side by side
- * each head's part Dh cap n bytes, from (l H + h) Dh cap n. */
+ * each head's part Dh cap n bytes of k from lh Dh cap n, and as many of v;
+ * AVX2 (n = 8):
+ *   k: (Dh/4, cap, n, 4) int8  - as above, k as it is
+ *   v: (cap/2, Dh, n, 2) int16 - for a pair of slots and a dimension, the n
+ *      streams' 2 values side by side, widened
+ * each head's part Dh cap n bytes of k from lh Dh cap n, 2 Dh cap n of v
+ * from 2 lh Dh cap n. v has room for the second form. */
 typedef struct ozf_lanes {
     int8_t *k, *v;
     uint32_t cap, n;
