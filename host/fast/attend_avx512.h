@@ -295,7 +295,7 @@ static int OZF_ATT_CAT(OZF_ATT_NAME, _lanes16)(const ozf_att_job *j, const uint3
     __m512i T[8], vmax, vE = _mm512_setzero_si512();
     int32_t E[16];
     uint32_t i, cnt = 0;
-    size_t head = (size_t)lh * j[0].dh * lb->cap * 16;
+    size_t head = (size_t)lh * j[0].dh * lb->cap * lb->n;
     l16_setup(j, lane, nr, ps, lb->k + head, lb->v + head, scr, &b);
     vmax = l16_p1_any(&b, j[0].am, j[0].as, j[0].slope);
     for (i = 0; i < 8; i++)
@@ -304,6 +304,6 @@ static int OZF_ATT_CAT(OZF_ATT_NAME, _lanes16)(const ozf_att_job *j, const uint3
         OZF_ATT_CAT(OZF_ATT_NAME, _quad_bytes)(vmax, b.zb + 4 * i, T, &vE, &cnt, &b.eb[2 * i], &b.eb[2 * i + 1]);
     /* each pair looked up added e_u + e_u+1 - 2^16 */
     _mm512_storeu_si512(E, _mm512_add_epi32(vE, _mm512_set1_epi32((int32_t)(cnt << 16))));
-    l16_vsum_out(j, lane, nr, &b, E);
+    l16_vsum_out(lane, nr, &b, E);
     return 0;
 }

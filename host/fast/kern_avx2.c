@@ -1116,9 +1116,9 @@ static int attend_lanes8(const ozf_att_job *j, const uint32_t *lane, uint32_t nr
     int64_t R[8];
     uint32_t r, d, i, cap = j[0].cap, dh = j[0].dh, oldest, cnt, np = cap / 2;
     int clamp, kind = att_rq_kind(dh, am, as, &clamp);
-    size_t head = (size_t)lh * dh * cap * 8;
+    size_t head = (size_t)lh * dh * cap * lb->n;
     __m256i vmax, vE = _mm256_setzero_si256();
-    if (!kind || cap > 496 || dh > 16 || dh % 4)
+    if (!kind || cap > 496)
         return -1;
     memset(q4, 0, sizeof q4);
     b.nmax = 0;
@@ -1427,4 +1427,4 @@ static uint32_t freq_find(const int32_t *z, uint32_t slot, uint32_t *start, uint
 
 #include "forward_impl.h"
 
-const ozf_kernels ozf_kernels_avx2 = {"avx2", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, freq_cum, forward, ring_put, keep_stats, act_apply, NULL, attend2, NULL, NULL, rmsnorm_rows, freq_find, rq_rows_q, 8};
+const ozf_kernels ozf_kernels_avx2 = {"avx2", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, freq_cum, forward, ring_put, keep_stats, act_apply, NULL, attend2, NULL, NULL, rmsnorm_rows, freq_find, rq_rows_q, OZF_LANES};

@@ -1188,7 +1188,7 @@ static inline __attribute__((always_inline)) void l16_vsum_dims(const l16_blk *b
 
 /* pass 3 and core's division: o_r,d = oz_att_out(acc_r,d, oz_att_recip(E_r))
  * for the rows (E per lane) */
-static void l16_vsum_out(const ozf_att_job *j, const uint32_t *lane, uint32_t nr, const l16_blk *b, const int32_t *E)
+static void l16_vsum_out(const uint32_t *lane, uint32_t nr, const l16_blk *b, const int32_t *E)
 {
     int64_t Rs[16];
     __m512i R[2];
@@ -1197,7 +1197,6 @@ static void l16_vsum_out(const ozf_att_job *j, const uint32_t *lane, uint32_t nr
     for (r = 0; r < nr; r++)
         Rs[lane[r] & 15] = oz_att_recip((uint32_t)E[lane[r] & 15]);
     R[0] = _mm512_loadu_si512(Rs), R[1] = _mm512_loadu_si512(Rs + 8);
-    (void)j;
     for (db = 0; db < b->dh; db += 8) {
         if (b->dh - db >= 8)
             l16_vsum_dims(b, db, R, 8);
@@ -1653,4 +1652,4 @@ static void rmsnorm_rows(const int32_t *x, int8_t *y, uint32_t nrows, uint32_t n
 
 #include "forward_impl.h"
 
-const ozf_kernels ozf_kernels_avx512 = {"avx512", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, freq_cum, forward, ring_put, keep_stats, act_apply, attend_vbmi, attend2, attend_vbmi2, gemm_amx, rmsnorm_rows, freq_find, rq_rows_q, 16};
+const ozf_kernels ozf_kernels_avx512 = {"avx512", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, freq_cum, forward, ring_put, keep_stats, act_apply, attend_vbmi, attend2, attend_vbmi2, gemm_amx, rmsnorm_rows, freq_find, rq_rows_q, OZF_LANES};

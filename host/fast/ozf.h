@@ -316,8 +316,9 @@ uint32_t ozf_batch_max(const oz_config *c);
  * initialised, or mem NULL for a stream that takes no pass), where this
  * engine has the kernel with the streams in the lanes (ozf_kernels.lanes,
  * heads of width 4 to 16, a multiple of 4) and the batch fills at least half
- * a copy: G = ceil(n / lanes) copies, stream i in lane i mod ceil(n / G) of
- * copy i / ceil(n / G), joined before its first position. Returns G (0: none
+ * a copy: G = ceil(n / lanes) copies of the first initialised ring's length,
+ * stream i (if its ring has that length) in lane i mod ceil(n / G) of copy
+ * i / ceil(n / G), joined before its first position. Returns G (0: none
  * apply; *lb NULL), or -1 if out of memory. */
 int ozf_batch_lanes(const ozf_model *fm, ozf_ring *rings, uint32_t n, ozf_lanes **lb);
 void ozf_batch_lanes_free(ozf_lanes *lb, int G);

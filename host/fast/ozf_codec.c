@@ -59,22 +59,24 @@ done:
 int ozf_batch_lanes(const ozf_model *fm, ozf_ring *rings, uint32_t n, ozf_lanes **lb)
 {
     const oz_config *c = &fm->m->cfg;
-    uint32_t L = fm->k->lanes, Dh = c->d_model / c->n_head, G, per, g, i;
+    uint32_t L = fm->k->lanes, Dh = c->d_model / c->n_head, G, per, g, i, cap = 0;
     *lb = NULL;
-    if (!L || n < L / 2 || Dh % 4 || Dh > 16)
+    for (i = 0; i < n && !cap; i++) /* the rings' length, which the copies share */
+        cap = rings[i].mem ? rings[i].cap : 0;
+    if (!L || !cap || n < L / 2 || Dh % 4 || Dh > 16)
         return 0;
     G = (n + L - 1) / L;
     per = (n + G - 1) / G;
     if (!(*lb = calloc(G, sizeof **lb)))
         return -1;
     for (g = 0; g < G; g++)
-        if (ozf_lanes_init(&(*lb)[g], c, ozf_ring_cap(c->ctx, 1), L)) {
+        if (ozf_lanes_init(&(*lb)[g], c, cap, L)) {
             ozf_batch_lanes_free(*lb, (int)G);
             *lb = NULL;
             return -1;
         }
     for (i = 0; i < n; i++)
-        if (rings[i].mem)
+        if (rings[i].mem && rings[i].cap == cap)
             ozf_ring_join(&rings[i], &(*lb)[i / per], i % per);
     return (int)G;
 }
