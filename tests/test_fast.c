@@ -670,10 +670,11 @@ static void test_freq(int isa)
     const ozf_kernels *K = KS[isa];
     int32_t z[256];
     uint32_t a[257], b[257];
-    int trial, s, bad = 0, bad_find = 0;
-    char name[160];
-    for (trial = 0; trial < 3000 && !bad; trial++) {
-        int mode = trial % 6;
+    int trial, s, bad = 0, bad_find = 0, bad_sym = 0;
+    char name[200];
+    for (trial = 0; trial < 4000 && !bad; trial++) {
+        int mode = trial % 8;
+        uint32_t p1 = t_rand() % 256, p2 = t_rand() % 256;
         for (s = 0; s < 256; s++) {
             if (mode == 0)
                 z[s] = (int32_t)(t_rand() % 4096) - 2048;
@@ -685,8 +686,12 @@ static void test_freq(int isa)
                 z[s] = s == 200 ? OZ_Z_MAX : -OZ_Z_MAX;
             else if (mode == 4)
                 z[s] = (int32_t)(t_rand() % 600) * ((t_rand() & 1) ? 1 : -1);
-            else
+            else if (mode == 5)
                 z[s] = s < 2 ? 1000 : (int32_t)(t_rand() % 900); /* ties for the maximum */
+            else if (mode == 6) /* two maxima anywhere (the first is best), the rest far or near the e = 0 edge */
+                z[s] = (uint32_t)s == p1 || (uint32_t)s == p2 ? 5000 : 5000 - 4094 - (int32_t)(t_rand() % 4);
+            else /* one certain symbol: E near 2^15, R near 2^37 */
+                z[s] = (uint32_t)s == p1 ? 0 : -4096 - (int32_t)(t_rand() % 100000);
         }
         oz_freq_cum(z, a);
         K->freq_cum(z, b);
@@ -702,12 +707,24 @@ static void test_freq(int isa)
                 bad_find = 1;
             }
         }
+        /* encoding's question: every symbol */
+        for (s = 0; s < 256 && !bad_sym; s++) {
+            uint32_t start = 0, freq = 0;
+            K->freq_sym(z, (uint32_t)s, &start, &freq);
+            if (start != a[s] || freq != a[s + 1] - a[s]) {
+                printf("#   trial %d symbol %d: [%u, +%u), core [%u, +%u)\n", trial, s, start, freq, a[s], a[s + 1] - a[s]);
+                bad_sym = 1;
+            }
+        }
     }
     snprintf(name, sizeof name, "%s frequency tables equal oz_freq_cum (random, extreme, tied logits)", ozf_isa_name(isa));
     t_result(!bad, name, "trial %d", trial);
     snprintf(name, sizeof name, "%s decoding's symbol search equals oz_freq_cum + oz_cum_find (every symbol's "
              "first and last slot, random slots)", ozf_isa_name(isa));
     t_result(!bad_find, name, NULL);
+    snprintf(name, sizeof name, "%s encoding's start and frequency of a symbol equal oz_freq_cum's (every symbol)",
+             ozf_isa_name(isa));
+    t_result(!bad_sym, name, NULL);
 }
 
 static uint8_t *real_data(size_t want, size_t *n)

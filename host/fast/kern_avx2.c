@@ -1417,14 +1417,154 @@ static void freq_cum(const int32_t *z, uint32_t *cum)
     cum[256] = c;
 }
 
-/* decoding's question: freq_cum's table, then core's search */
+/* ---- decoding's and encoding's question without the whole table
+ * (docs/integer-model.md, "Frequencies by blocks of 32"): kern_avx512.c's
+ * method with 8 lanes. Pass 1: zmax, best, e_s by the 32-bit table (kept
+ * for the block looked into), E. Pass 2: each block's total of f from e
+ * packed to uint16 (vpackusdw: the order within a block does not matter),
+ * floor(e R / 2^32) = e r2 + hi(e r1) + c with c the carry of lo(e r1) +
+ * hi(e r0) (no unsigned 16-bit compare: no carry iff max(s, l1) = s), summed
+ * per block by vpmaddwd on e - 2^15 and on m - 1 = hi(e r1) + c - 1. ---- */
+typedef struct fq_blocks {
+    uint64_t R;
+    uint32_t best, rest;
+    uint32_t cum[8];                         /* cum[32 (i + 1)], the rest included */
+    uint32_t e[256] __attribute__((aligned(32))); /* e_s in symbol order */
+} fq_blocks;
+
+/* 1 + floor(e R / 2^32) of 8 lanes (as freq_cum) */
+static inline __m256i freq8(__m256i ev, __m256i rhi, __m256i rlo)
+{
+    __m256i pe = _mm256_srli_epi64(_mm256_mul_epu32(ev, rlo), 32);
+    __m256i po = _mm256_mul_epu32(_mm256_srli_epi64(ev, 32), rlo);
+    return _mm256_add_epi32(_mm256_add_epi32(_mm256_set1_epi32(1), _mm256_mullo_epi32(ev, rhi)),
+                            _mm256_blend_epi32(pe, po, 0xAA));
+}
+
+/* the running sums of 8 lanes */
+static inline __m256i prefix8(__m256i x)
+{
+    x = _mm256_add_epi32(x, _mm256_slli_si256(x, 4));
+    x = _mm256_add_epi32(x, _mm256_slli_si256(x, 8)); /* each 128-bit half summed */
+    return _mm256_add_epi32(x, _mm256_shuffle_epi32(_mm256_permute2x128_si256(x, x, 0x08), 0xFF)); /* + lane 3 to the high half */
+}
+
+static void fq_blocks_of(const int32_t *z, fq_blocks *bk)
+{
+    const __m256i m255 = _mm256_set1_epi32(255), flip = _mm256_set1_epi16((short)0x8000), ones = _mm256_set1_epi16(1);
+    __m256i m0 = _mm256_loadu_si256((const __m256i *)(const void *)z), m1 = m0, m2 = m0, m3 = m0, vz, vE, C[8], h[4], g0, g1, tot;
+    uint32_t s, i, best = 256, r2, c;
+    int32_t lanes[8];
+    uint64_t R;
+    for (s = 0; s < 256; s += 32) {
+        m0 = _mm256_max_epi32(m0, _mm256_loadu_si256((const __m256i *)(const void *)(z + s)));
+        m1 = _mm256_max_epi32(m1, _mm256_loadu_si256((const __m256i *)(const void *)(z + s + 8)));
+        m2 = _mm256_max_epi32(m2, _mm256_loadu_si256((const __m256i *)(const void *)(z + s + 16)));
+        m3 = _mm256_max_epi32(m3, _mm256_loadu_si256((const __m256i *)(const void *)(z + s + 24)));
+    }
+    m0 = _mm256_max_epi32(_mm256_max_epi32(m0, m1), _mm256_max_epi32(m2, m3));
+    m0 = _mm256_max_epi32(m0, _mm256_permute2x128_si256(m0, m0, 0x01));
+    m0 = _mm256_max_epi32(m0, _mm256_shuffle_epi32(m0, _MM_SHUFFLE(1, 0, 3, 2)));
+    vz = _mm256_max_epi32(m0, _mm256_shuffle_epi32(m0, _MM_SHUFFLE(2, 3, 0, 1))); /* zmax in every lane */
+    for (s = 0; s < 256 && best == 256; s += 8) {
+        int m = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(z + s)), vz)));
+        if (m)
+            best = s + (uint32_t)__builtin_ctz((unsigned)m);
+    }
+    vE = _mm256_setzero_si256();
+    for (s = 0; s < 256; s += 8) {
+        __m256i t = _mm256_sub_epi32(vz, _mm256_loadu_si256((const __m256i *)(const void *)(z + s))), ev;
+        ev = _mm256_i32gather_epi32((const int *)(const void *)ozf_exp2_u32, _mm256_and_si256(t, m255), 4);
+        ev = _mm256_srlv_epi32(ev, _mm256_srli_epi32(t, 8)); /* counts >= 32 give 0 */
+        _mm256_store_si256((__m256i *)(void *)(bk->e + s), ev);
+        vE = _mm256_add_epi32(vE, ev);
+    }
+    _mm256_storeu_si256((__m256i *)(void *)lanes, vE);
+    for (c = 0, s = 0; s < 8; s++)
+        c += (uint32_t)lanes[s]; /* E <= 2^23 */
+    R = oz_freq_recip(c);
+    r2 = (uint32_t)(R >> 32);
+    {
+        const __m256i vr1 = _mm256_set1_epi16((short)(R >> 16)), vr0 = _mm256_set1_epi16((short)R);
+        const __m256i vr2 = _mm256_set1_epi16((short)r2);
+        for (i = 0; i < 8; i++) {
+            C[i] = _mm256_setzero_si256();
+            for (s = 32 * i; s < 32 * i + 32; s += 16) {
+                __m256i P = _mm256_packus_epi32(_mm256_load_si256((const __m256i *)(const void *)(bk->e + s)),
+                                                _mm256_load_si256((const __m256i *)(const void *)(bk->e + s + 8)));
+                __m256i h1 = _mm256_mulhi_epu16(P, vr1), l1 = _mm256_mullo_epi16(P, vr1);
+                __m256i sm = _mm256_add_epi16(l1, _mm256_mulhi_epu16(P, vr0));
+                __m256i mm1 = _mm256_add_epi16(h1, _mm256_cmpeq_epi16(_mm256_max_epu16(sm, l1), sm)); /* m - 1 */
+                C[i] = _mm256_add_epi32(C[i], _mm256_add_epi32(_mm256_madd_epi16(_mm256_xor_si256(P, flip), vr2),
+                                                               _mm256_madd_epi16(mm1, ones)));
+            }
+        }
+    }
+    /* the 8 blocks' sums: [blocks 0..3 | 4..7] */
+    for (i = 0; i < 4; i++)
+        h[i] = _mm256_hadd_epi32(C[2 * i], C[2 * i + 1]);
+    g0 = _mm256_hadd_epi32(h[0], h[1]);
+    g1 = _mm256_hadd_epi32(h[2], h[3]);
+    tot = _mm256_add_epi32(_mm256_permute2x128_si256(g0, g1, 0x20), _mm256_permute2x128_si256(g0, g1, 0x31));
+    /* + 32 (the ones) + 32 2^15 r2 (e's offset) + 32 (m's): a true total < 2^21 */
+    tot = prefix8(_mm256_add_epi32(tot, _mm256_set1_epi32((int32_t)(64 + (r2 << 20)))));
+    _mm256_storeu_si256((__m256i *)(void *)bk->cum, tot);
+    bk->rest = oz_freq_rest(bk->cum[7]);
+    for (i = best / 32; i < 8; i++)
+        bk->cum[i] += bk->rest;
+    bk->R = R;
+    bk->best = best;
+}
+
+/* cq[j] = cum[32 b + j], j = 0..32 (block b's exact f, the rest at best) */
+static void fq_block_cum(const fq_blocks *bk, uint32_t b, uint32_t *cq)
+{
+    const __m256i rhi = _mm256_set1_epi32((int32_t)(bk->R >> 32)), rlo = _mm256_set1_epi64x((int64_t)(uint32_t)bk->R);
+    const __m256i last = _mm256_set1_epi32(7);
+    __m256i carry = _mm256_set1_epi32((int32_t)(b ? bk->cum[b - 1] : 0));
+    uint32_t j, f[32] __attribute__((aligned(32)));
+    for (j = 0; j < 32; j += 8)
+        _mm256_store_si256((__m256i *)(void *)(f + j),
+                           freq8(_mm256_load_si256((const __m256i *)(const void *)(bk->e + 32 * b + j)), rhi, rlo));
+    if (bk->best / 32 == b)
+        f[bk->best % 32] += bk->rest;
+    cq[0] = b ? bk->cum[b - 1] : 0;
+    for (j = 0; j < 32; j += 8) {
+        __m256i q = _mm256_add_epi32(prefix8(_mm256_load_si256((const __m256i *)(const void *)(f + j))), carry);
+        _mm256_storeu_si256((__m256i *)(void *)(cq + 1 + j), q);
+        carry = _mm256_permutevar8x32_epi32(q, last);
+    }
+}
+
+/* decoding's question (as kern_avx512.c's freq_find) */
 static uint32_t freq_find(const int32_t *z, uint32_t slot, uint32_t *start, uint32_t *freq)
 {
-    uint32_t cum[257];
-    freq_cum(z, cum);
-    return ozf_cum_pick(cum, slot, start, freq);
+    fq_blocks bk;
+    uint32_t cq[33], b = 0, k = 0, i;
+    const __m256i vslot = _mm256_set1_epi32((int32_t)slot);
+    fq_blocks_of(z, &bk);
+    for (i = 0; i < 7; i++) /* cum[7] = 2^20 > slot */
+        b += bk.cum[i] <= slot;
+    fq_block_cum(&bk, b, cq);
+    for (i = 1; i < 33; i += 8) /* values <= 2^20: signed compares */
+        k += (uint32_t)__builtin_popcount((unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(
+            _mm256_cmpgt_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(cq + i)), vslot))) ^ 0xFFu);
+    *start = cq[k];
+    *freq = cq[k + 1] - cq[k];
+    return 32 * b + k;
+}
+
+/* encoding's question: cum[sym] and f[sym] of oz_freq_cum */
+static void freq_sym(const int32_t *z, uint32_t sym, uint32_t *start, uint32_t *freq)
+{
+    fq_blocks bk;
+    uint32_t cq[33];
+    fq_blocks_of(z, &bk);
+    fq_block_cum(&bk, sym / 32, cq);
+    *start = cq[sym % 32];
+    *freq = cq[sym % 32 + 1] - cq[sym % 32];
 }
 
 #include "forward_impl.h"
 
-const ozf_kernels ozf_kernels_avx2 = {"avx2", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, freq_cum, forward, ring_put, keep_stats, act_apply, NULL, attend2, NULL, NULL, rmsnorm_rows, freq_find, rq_rows_q, OZF_LANES};
+const ozf_kernels ozf_kernels_avx2 = {"avx2", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, freq_cum, forward, ring_put, keep_stats, act_apply, NULL, attend2, NULL, NULL, rmsnorm_rows, freq_find, rq_rows_q, OZF_LANES, freq_sym};

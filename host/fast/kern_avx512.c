@@ -1354,45 +1354,165 @@ static void freq_cum(const int32_t *z, uint32_t *cum)
     }
 }
 
-/* Decoding's question without the whole table (docs/integer-model.md,
- * "Frequencies"): the symbol s with cum[s] <= slot < cum[s + 1] (slot <
- * 2^20), *start = cum[s], *freq = cum[s + 1] - cum[s], the same as
- * oz_freq_cum then oz_cum_find. The 16 blocks' totals B come from one
- * transposing reduction (pairs of blocks, then fours, then across the
- * 128-bit lanes); the block b holding slot is the count of B's running
- * sums <= slot (the last is 2^20 > slot); then the same within block b. */
+/* ---- decoding's and encoding's question without the whole table
+ * (docs/integer-model.md, "Frequencies by blocks of 32") ----
+ * The 256 symbols in 8 blocks of 32. Pass 1: zmax, e_s (32 per vector, as
+ * uint16 in the order vpackusdw leaves them: a block's sum does not depend on
+ * the order), best (the first s with e_s = 2^15, i.e. z_s = zmax), E. Pass 2:
+ * each block's total of f_s = 1 + floor(e_s R / 2^32) without multiplying
+ * 64-bit: with R = r2 2^32 + r1 2^16 + r0 (r2 < 32, r1, r0 < 2^16),
+ *   floor(e R / 2^32) = e r2 + hi(e r1) + c,  c = (lo(e r1) + hi(e r0)) >> 16,
+ * hi and lo the 16-bit halves of the 32-bit products (vpmulhuw, vpmullw);
+ * c in {0, 1} is the carry of the 16-bit sum. e r2 and hi(e r1) + c are
+ * summed per block by vpdpwssd on e - 2^15 and m - 2^15 (int16), whose
+ * 2^15 offsets come back in one constant per block. The running sums of the
+ * totals with the rest of 2^20 at best's block find the block; the exact f
+ * of that block alone (freq16, as freq_vecs) its 33 cumulative values. */
+typedef struct fq_blocks {
+    __m512i vz;
+    uint64_t R;
+    uint32_t best, rest;
+    int32_t cum[16]; /* lanes 0..7: cum[32 (i + 1)], the rest included */
+} fq_blocks;
+
+/* 1 + floor(e R / 2^32) of 16 lanes e <= 2^15 (R = 2^32 rhi + rlo: e rhi
+ * 2^32 is a multiple of 2^32; e rlo < 2^47 by vpmuludq) */
+static inline __m512i freq16(__m512i e, __m512i rhi, __m512i rlo)
+{
+    __m512i pe = _mm512_srli_epi64(_mm512_mul_epu32(e, rlo), 32);
+    __m512i po = _mm512_mul_epu32(_mm512_srli_epi64(e, 32), rlo);
+    return _mm512_add_epi32(_mm512_add_epi32(_mm512_set1_epi32(1), _mm512_mullo_epi32(e, rhi)),
+                            _mm512_mask_blend_epi32(0xAAAA, pe, po));
+}
+
+static void fq_blocks_of(const int32_t *z, fq_blocks *bk)
+{
+    const __m512i flip = _mm512_set1_epi16((short)0x8000), ones = _mm512_set1_epi16(1);
+    __m512i T[8], P[8], C[8], vz, vE = _mm512_setzero_si512(), m0, m1, m2, m3, s2[4], t4[2], x, y, restv;
+    uint32_t i, best = 256, r2;
+    uint64_t R;
+    for (i = 0; i < 8; i++)
+        T[i] = _mm512_loadu_si512(ozf_exp2_u16 + 32 * i);
+    m0 = _mm512_max_epi32(_mm512_loadu_si512(z), _mm512_loadu_si512(z + 16));
+    m1 = _mm512_max_epi32(_mm512_loadu_si512(z + 32), _mm512_loadu_si512(z + 48));
+    m2 = _mm512_max_epi32(_mm512_loadu_si512(z + 64), _mm512_loadu_si512(z + 80));
+    m3 = _mm512_max_epi32(_mm512_loadu_si512(z + 96), _mm512_loadu_si512(z + 112));
+    for (i = 128; i < 256; i += 64) {
+        m0 = _mm512_max_epi32(m0, _mm512_loadu_si512(z + i));
+        m1 = _mm512_max_epi32(m1, _mm512_loadu_si512(z + i + 16));
+        m2 = _mm512_max_epi32(m2, _mm512_loadu_si512(z + i + 32));
+        m3 = _mm512_max_epi32(m3, _mm512_loadu_si512(z + i + 48));
+    }
+    vz = _mm512_set1_epi32(_mm512_reduce_max_epi32(_mm512_max_epi32(_mm512_max_epi32(m0, m1), _mm512_max_epi32(m2, m3))));
+    for (i = 0; i < 8; i++) {
+        /* t = zmax - z >= 0 saturated to uint16 (t >= 4096 stays >= 4096):
+         * 128-bit lane L holds symbols 32i + 4L .. 4L + 3, then 32i + 16 + 4L .. 4L + 3 */
+        __m512i t = _mm512_packus_epi32(_mm512_sub_epi32(vz, _mm512_loadu_si512(z + 32 * i)),
+                                        _mm512_sub_epi32(vz, _mm512_loadu_si512(z + 32 * i + 16)));
+        uint32_t mk = (uint32_t)_mm512_cmpeq_epi16_mask(t, _mm512_setzero_si512()), jl, jh;
+        /* word j = 8L + w: symbol 32i + 4L + w (w < 4), 32i + 16 + 4L + w - 4
+         * (w >= 4); the first of the low group, else of the high group */
+        jl = (uint32_t)__builtin_ctzll((uint64_t)(mk & 0x0F0F0F0Fu) | (1ull << 32));
+        jh = (uint32_t)__builtin_ctzll((uint64_t)(mk & 0xF0F0F0F0u) | (1ull << 32));
+        if (best == 256 && mk)
+            best = jl < 32 ? 32 * i + 4 * (jl >> 3) + (jl & 7) : 32 * i + 12 + 4 * (jh >> 3) + (jh & 7);
+        P[i] = exp2_t16(t, T);
+        vE = _mm512_dpwssd_epi32(vE, _mm512_xor_si512(P[i], flip), ones); /* e - 2^15, in pairs */
+    }
+    R = oz_freq_recip((uint64_t)(uint32_t)(_mm512_reduce_add_epi32(vE) + (1 << 23))); /* + 256 2^15 */
+    r2 = (uint32_t)(R >> 32);
+    {
+        const __m512i vr1 = _mm512_set1_epi16((short)(R >> 16)), vr0 = _mm512_set1_epi16((short)R);
+        const __m512i vr2 = _mm512_set1_epi16((short)r2);
+        for (i = 0; i < 8; i++) {
+            __m512i h1 = _mm512_mulhi_epu16(P[i], vr1), l1 = _mm512_mullo_epi16(P[i], vr1);
+            __m512i s = _mm512_add_epi16(l1, _mm512_mulhi_epu16(P[i], vr0));
+            /* m = hi(e r1) + c <= 2^15 */
+            __m512i m = _mm512_mask_sub_epi16(h1, _mm512_cmplt_epu16_mask(s, l1), h1, _mm512_set1_epi16(-1));
+            C[i] = _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(_mm512_setzero_si512(), _mm512_xor_si512(P[i], flip), vr2),
+                                       _mm512_xor_si512(m, flip), ones);
+        }
+    }
+    /* the 8 blocks' sums: pairs of blocks interleaved, then fours, then
+     * across the 128-bit lanes (as freq_find's block totals) */
+    for (i = 0; i < 4; i++)
+        s2[i] = _mm512_add_epi32(_mm512_unpacklo_epi32(C[2 * i], C[2 * i + 1]), _mm512_unpackhi_epi32(C[2 * i], C[2 * i + 1]));
+    for (i = 0; i < 2; i++)
+        t4[i] = _mm512_add_epi32(_mm512_unpacklo_epi64(s2[2 * i], s2[2 * i + 1]), _mm512_unpackhi_epi64(s2[2 * i], s2[2 * i + 1]));
+    x = _mm512_add_epi32(_mm512_shuffle_i32x4(t4[0], t4[1], _MM_SHUFFLE(1, 0, 1, 0)),
+                         _mm512_shuffle_i32x4(t4[0], t4[1], _MM_SHUFFLE(3, 2, 3, 2)));
+    y = _mm512_add_epi32(x, _mm512_shuffle_i32x4(x, x, _MM_SHUFFLE(2, 3, 0, 1))); /* blocks 0..3 in lanes 0..3, 4..7 in 8..11 */
+    /* each block's f: the sums above + 32 (the ones) + 32 2^15 r2 + 32 2^15
+     * (the offsets of e and m); wrapping adds of a true total < 2^21 */
+    y = _mm512_maskz_add_epi32(0xFF, _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 1, 2, 3, 8, 9, 10, 11, 0, 0, 0, 0, 0, 0, 0, 0), y),
+                               _mm512_set1_epi32((int32_t)(32 + ((r2 + 1) << 20))));
+    y = prefix16(y); /* lanes 7..15: the sum of all f, <= 2^20 */
+    restv = _mm512_sub_epi32(_mm512_set1_epi32(1 << OZ_PROB_BITS), _mm512_permutexvar_epi32(_mm512_set1_epi32(15), y));
+    y = _mm512_mask_add_epi32(y, (__mmask16)(0xFFFFu << (best / 32)), y, restv);
+    _mm512_storeu_si512(bk->cum, y);
+    bk->vz = vz;
+    bk->R = R;
+    bk->best = best;
+    bk->rest = (uint32_t)_mm_cvtsi128_si32(_mm512_castsi512_si128(restv));
+}
+
+/* cq[j] = cum[32 b + j], j = 0..32: block b's exact frequencies (e in order
+ * by the pair layout of attention's pass 2, freq16), the rest at best */
+static void fq_block_cum(const int32_t *z, const fq_blocks *bk, uint32_t b, uint32_t *cq)
+{
+    const __m512i c65535 = _mm512_set1_epi32(65535), rhi = _mm512_set1_epi32((int32_t)(bk->R >> 32));
+    const __m512i rlo = _mm512_set1_epi64((int64_t)(uint32_t)bk->R);
+    __m512i T[8], t0, t1, e, f0, f1, q0, q1;
+    uint32_t i, base = b ? (uint32_t)bk->cum[b - 1] : 0;
+    for (i = 0; i < 8; i++)
+        T[i] = _mm512_loadu_si512(ozf_exp2_u16 + 32 * i);
+    t0 = _mm512_min_epu32(_mm512_sub_epi32(bk->vz, _mm512_loadu_si512(z + 32 * b)), c65535);
+    t1 = _mm512_min_epu32(_mm512_sub_epi32(bk->vz, _mm512_loadu_si512(z + 32 * b + 16)), c65535);
+    /* symbol 32 b + l in the low half of lane l, 32 b + 16 + l in the high */
+    e = exp2_t16(_mm512_mask_blend_epi16((__mmask32)0xAAAAAAAAu, t0, _mm512_slli_epi32(t1, 16)), T);
+    f0 = freq16(_mm512_and_si512(e, c65535), rhi, rlo);
+    f1 = freq16(_mm512_srli_epi32(e, 16), rhi, rlo);
+    if (bk->best / 32 == b) {
+        uint32_t bit = 1u << (bk->best % 32);
+        f0 = _mm512_mask_add_epi32(f0, (__mmask16)bit, f0, _mm512_set1_epi32((int32_t)bk->rest));
+        f1 = _mm512_mask_add_epi32(f1, (__mmask16)(bit >> 16), f1, _mm512_set1_epi32((int32_t)bk->rest));
+    }
+    q0 = _mm512_add_epi32(prefix16(f0), _mm512_set1_epi32((int32_t)base));
+    q1 = _mm512_add_epi32(prefix16(f1), _mm512_permutexvar_epi32(_mm512_set1_epi32(15), q0));
+    cq[0] = base;
+    _mm512_storeu_si512(cq + 1, q0);
+    _mm512_storeu_si512(cq + 17, q1);
+}
+
+/* decoding's question: the symbol s with cum[s] <= slot < cum[s + 1] of
+ * oz_freq_cum (slot < 2^20), *start = cum[s], *freq = cum[s + 1] - cum[s].
+ * Every f >= 1, so cum is strictly increasing: the block is the count of
+ * block ends <= slot (the last is 2^20 > slot), the symbol within it the
+ * count of its cumulative values <= slot. */
 static uint32_t freq_find(const int32_t *z, uint32_t slot, uint32_t *start, uint32_t *freq)
 {
-    __m512i f[16], s2[8], t4[4], w0, w1, B, P, Q;
+    fq_blocks bk;
+    uint32_t cq[33], b, k;
     const __m512i vslot = _mm512_set1_epi32((int32_t)slot);
-    uint32_t i, b, k, base, q[16], fb[16];
-    freq_vecs(z, f);
-    /* pairs: 128-bit lane k of s2[i] = [a0+a2, b0+b2, a1+a3, b1+b3] of that
-     * lane of blocks a = 2i, b = 2i + 1 */
-    for (i = 0; i < 8; i++)
-        s2[i] = _mm512_add_epi32(_mm512_unpacklo_epi32(f[2 * i], f[2 * i + 1]), _mm512_unpackhi_epi32(f[2 * i], f[2 * i + 1]));
-    /* fours: 128-bit lane k of t4[i] = the sums of lane k of blocks 4i .. 4i+3 */
-    for (i = 0; i < 4; i++)
-        t4[i] = _mm512_add_epi32(_mm512_unpacklo_epi64(s2[2 * i], s2[2 * i + 1]),
-                                 _mm512_unpackhi_epi64(s2[2 * i], s2[2 * i + 1]));
-    /* across the 128-bit lanes: B lane 4i + m = the total of block 4i + m */
-    w0 = _mm512_add_epi32(_mm512_shuffle_i32x4(t4[0], t4[1], _MM_SHUFFLE(1, 0, 1, 0)),
-                          _mm512_shuffle_i32x4(t4[0], t4[1], _MM_SHUFFLE(3, 2, 3, 2)));
-    w1 = _mm512_add_epi32(_mm512_shuffle_i32x4(t4[2], t4[3], _MM_SHUFFLE(1, 0, 1, 0)),
-                          _mm512_shuffle_i32x4(t4[2], t4[3], _MM_SHUFFLE(3, 2, 3, 2)));
-    B = _mm512_add_epi32(_mm512_shuffle_i32x4(w0, w1, _MM_SHUFFLE(2, 0, 2, 0)),
-                         _mm512_shuffle_i32x4(w0, w1, _MM_SHUFFLE(3, 1, 3, 1)));
-    P = prefix16(B); /* P[15] = 2^20 */
-    b = (uint32_t)__builtin_popcount(_mm512_cmple_epu32_mask(P, vslot)); /* <= 15 */
-    _mm512_storeu_si512(q, P);
-    base = b ? q[b - 1] : 0;
-    _mm512_storeu_si512(fb, f[b]);
-    Q = _mm512_add_epi32(prefix16(_mm512_loadu_si512(fb)), _mm512_set1_epi32((int32_t)base));
-    k = (uint32_t)__builtin_popcount(_mm512_cmple_epu32_mask(Q, vslot)); /* <= 15: Q[15] = P[b] > slot */
-    _mm512_storeu_si512(q, Q);
-    *start = k ? q[k - 1] : base;
-    *freq = fb[k];
-    return 16 * b + k;
+    fq_blocks_of(z, &bk);
+    b = (uint32_t)__builtin_popcount(_mm512_mask_cmple_epu32_mask(0xFF, _mm512_loadu_si512(bk.cum), vslot)); /* <= 7 */
+    fq_block_cum(z, &bk, b, cq);
+    k = (uint32_t)__builtin_popcount(_mm512_cmple_epu32_mask(_mm512_loadu_si512(cq + 1), vslot)) +
+        (uint32_t)__builtin_popcount(_mm512_cmple_epu32_mask(_mm512_loadu_si512(cq + 17), vslot)); /* <= 31 */
+    *start = cq[k];
+    *freq = cq[k + 1] - cq[k];
+    return 32 * b + k;
+}
+
+/* encoding's question: cum[sym] and f[sym] of oz_freq_cum */
+static void freq_sym(const int32_t *z, uint32_t sym, uint32_t *start, uint32_t *freq)
+{
+    fq_blocks bk;
+    uint32_t cq[33];
+    fq_blocks_of(z, &bk);
+    fq_block_cum(z, &bk, sym / 32, cq);
+    *start = cq[sym % 32];
+    *freq = cq[sym % 32 + 1] - cq[sym % 32];
 }
 
 /* ---- the layer glue in AVX-512 (used by forward_impl.h; the same
@@ -1652,4 +1772,4 @@ static void rmsnorm_rows(const int32_t *x, int8_t *y, uint32_t nrows, uint32_t n
 
 #include "forward_impl.h"
 
-const ozf_kernels ozf_kernels_avx512 = {"avx512", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, freq_cum, forward, ring_put, keep_stats, act_apply, attend_vbmi, attend2, attend_vbmi2, gemm_amx, rmsnorm_rows, freq_find, rq_rows_q, OZF_LANES};
+const ozf_kernels ozf_kernels_avx512 = {"avx512", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, freq_cum, forward, ring_put, keep_stats, act_apply, attend_vbmi, attend2, attend_vbmi2, gemm_amx, rmsnorm_rows, freq_find, rq_rows_q, OZF_LANES, freq_sym};

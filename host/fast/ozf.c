@@ -135,6 +135,14 @@ uint32_t ozf_freq_find_cum(const int32_t *z, uint32_t slot, uint32_t *start, uin
     return ozf_cum_pick(cum, slot, start, freq);
 }
 
+void ozf_freq_sym_cum(const int32_t *z, uint32_t sym, uint32_t *start, uint32_t *freq)
+{
+    uint32_t cum[257];
+    oz_freq_cum(z, cum);
+    *start = cum[sym];
+    *freq = cum[sym + 1] - cum[sym];
+}
+
 size_t ozf_rq_words(uint32_t n)
 {
     /* five arrays of n + 1, each rounded up to 16 int32s (64 bytes) */

@@ -78,6 +78,8 @@ typedef struct ozf_rq {
 uint32_t ozf_cum_pick(const uint32_t *cum, uint32_t slot, uint32_t *start, uint32_t *freq);
 /* ozf_kernels.freq_find by core's table: oz_freq_cum, then ozf_cum_pick */
 uint32_t ozf_freq_find_cum(const int32_t *z, uint32_t slot, uint32_t *start, uint32_t *freq);
+/* ozf_kernels.freq_sym by core's table */
+void ozf_freq_sym_cum(const int32_t *z, uint32_t sym, uint32_t *start, uint32_t *freq);
 
 /* int32s of work space ozf_rq_prep needs for n rows */
 size_t ozf_rq_words(uint32_t n);
@@ -146,8 +148,8 @@ typedef struct ozf_kernels {
     void (*rmsnorm_rows)(const int32_t *x, int8_t *y, uint32_t nrows, uint32_t n);
     /* decoding's step: the symbol s with cum[s] <= slot < cum[s + 1] of
      * oz_freq_cum(z, cum) (slot < 2^20), *start = cum[s], *freq =
-     * cum[s + 1] - cum[s] (AVX-512: without the whole table; the others:
-     * ozf_freq_find_cum) */
+     * cum[s + 1] - cum[s] (AVX-512 and AVX2: without the whole table; the
+     * portable engine: ozf_freq_find_cum) */
     uint32_t (*freq_find)(const int32_t *z, uint32_t slot, uint32_t *start, uint32_t *freq);
     /* rq_rows for a prepared matrix whose mode is not OZF_RQ_ANY: out[i] =
      * clamp(rq(acc[i], m[i], s[i]), lo, hi); NULL where the ISA has none
@@ -157,6 +159,10 @@ typedef struct ozf_kernels {
      * streams one side-by-side copy (ozf_lanes) holds for this ISA's
      * kernel; 0 where it has none */
     uint32_t lanes;
+    /* encoding's step: *start = cum[sym], *freq = cum[sym + 1] - cum[sym]
+     * of oz_freq_cum(z, cum) (AVX-512 and AVX2: without the whole table;
+     * the portable engine: ozf_freq_sym_cum) */
+    void (*freq_sym)(const int32_t *z, uint32_t sym, uint32_t *start, uint32_t *freq);
 } ozf_kernels;
 
 extern const ozf_kernels ozf_kernels_scalar;

@@ -13,7 +13,7 @@ int ozf_encode_stream(const ozf_model *fm, const uint8_t *data, uint64_t n, uint
     const uint32_t B = OZ_ENC_BLOCK;
     ozf_ring ring, *rp[OZ_ENC_BLOCK];
     ozf_scratch s;
-    uint32_t *sf = malloc(8 * (n ? n : 1)), pos[OZ_ENC_BLOCK], cum[257];
+    uint32_t *sf = malloc(8 * (n ? n : 1)), pos[OZ_ENC_BLOCK];
     int32_t *z = malloc(4 * 256 * (size_t)B);
     uint8_t tok[OZ_ENC_BLOCK], *start;
     uint64_t b, i;
@@ -34,9 +34,7 @@ int ozf_encode_stream(const ozf_model *fm, const uint8_t *data, uint64_t n, uint
         ozf_forward(fm, &s, cnt, tok, pos, rp, z);
         for (k = 0; k < cnt; k++) {
             uint32_t sym = data[b + k];
-            fm->k->freq_cum(z + (size_t)k * 256, cum);
-            sf[2 * (b + k)] = cum[sym];
-            sf[2 * (b + k) + 1] = cum[sym + 1] - cum[sym];
+            fm->k->freq_sym(z + (size_t)k * 256, sym, &sf[2 * (b + k)], &sf[2 * (b + k) + 1]);
         }
     }
     oz_renc_init(&enc, out, out + oz_encode_bound(n));
