@@ -503,12 +503,31 @@ static void test_small_kernels(int isa)
                     bad = 1;
                     break;
                 }
+            /* the forward pass's form: 1 to 17 rows of these nr columns,
+             * in place on odd trials */
+            if (!bad && K->rq_rows_qn) {
+                uint32_t nrows = 1 + (uint32_t)(t_rand() % 17), j;
+                int32_t *a2 = amalloc(4 * (size_t)nrows * nr), *o2 = amalloc(4 * (size_t)nrows * nr);
+                for (r = 0; r < nrows; r++)
+                    for (j = 0; j < nr; j++)
+                        a2[r * nr + j] = o2[r * nr + j] = acc[(j + 5 * r) % nr];
+                K->rq_rows_qn(trial & 2 ? o2 : a2, nrows, nr, &q, lo, -lo, o2);
+                for (r = 0; r < nrows && !bad; r++)
+                    for (j = 0; j < nr; j++)
+                        if (o2[r * nr + j] != (int32_t)oz_clamp64(oz_rq(a2[r * nr + j], pairs[2 * j], pairs[2 * j + 1]), lo, -lo)) {
+                            printf("#   trial %d: rq_rows_qn row %u of %u, column %u differs\n", trial, r, nrows, j);
+                            bad = 1;
+                            break;
+                        }
+                free(a2);
+                free(o2);
+            }
         }
         free(buf);
     }
     if (K->rq_rows_q) {
-        snprintf(name, sizeof name, "%s prepared per-row requantisation (rq_rows_q: shifts 33 to 62; shifts 1 to 32 "
-                 "with bounded accumulators) equals oz_rq", ozf_isa_name(isa));
+        snprintf(name, sizeof name, "%s prepared requantisation (rq_rows_q; rq_rows_qn, 1-17 rows): shifts 33-62; "
+                 "1-32, bounded accumulators: equals oz_rq", ozf_isa_name(isa));
         t_result(!bad, name, "trial %d", trial - 1);
     }
     bad = 0;

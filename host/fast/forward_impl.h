@@ -325,33 +325,32 @@ static void narrow_i8(const int32_t *restrict acc, uint32_t n, int8_t *restrict 
 }
 #endif
 
-/* out[i] = clamp(rq(acc[i], m[i], s[i]), lo, hi) for a prepared matrix:
- * by the file's rq_rows_q where it has one and the matrix has a mode */
-static inline void rq_mat(const ozf_rq *q, const int32_t *acc, uint32_t n, int32_t lo, int32_t hi, int32_t *out)
+/* out[i] = clamp(rq(acc[i], m[i], s[i]), lo, hi) of nrows rows of n (rows
+ * n apart; out may be acc): by the file's rq_rows_qn where it has one and
+ * the matrix has a mode, which loads a column block's constants once for
+ * up to 16 rows (16 rows of the head's 256 columns, in and out, fit L1) */
+static inline void rq_mat_rows(const ozf_rq *q, const int32_t *acc, uint32_t nrows, uint32_t n, int32_t lo, int32_t hi,
+                               int32_t *out)
 {
+    uint32_t r;
 #ifdef OZF_HAVE_RQ_Q
     if (q->mode != OZF_RQ_ANY) {
-        rq_rows_q(acc, n, q, lo, hi, out);
+        for (r = 0; r < nrows; r += 16)
+            rq_rows_qn(acc + (size_t)r * n, nrows - r < 16 ? nrows - r : 16, n, q, lo, hi, out + (size_t)r * n);
         return;
     }
 #endif
-    rq_rows(acc, n, q->m, q->s, lo, hi, out);
+    for (r = 0; r < nrows; r++)
+        rq_rows(acc + (size_t)r * n, n, q->m, q->s, lo, hi, out + (size_t)r * n);
 }
 
-/* out[i] = sat8(rq(acc[i])), in place in acc then narrowed */
-static void rq_i8(int32_t *restrict acc, uint32_t n, const ozf_rq *q, int8_t *restrict out)
-{
-    rq_mat(q, acc, n, -OZ_ACT_MAX, OZ_ACT_MAX, acc);
-    narrow_i8(acc, n, out);
-}
-
-/* x[i] = oz_res_add(x[i], rq(acc[i])): the addend clamped, the sum clamped */
-static void rq_res(int32_t *restrict acc, uint32_t n, const ozf_rq *q, int32_t *restrict x)
+/* x[i] = oz_res_add(x[i], d[i]) for an addend d already clamped to the
+ * residual range (rq_mat_rows): the sum clamped */
+static void res_add(const int32_t *restrict d, uint32_t n, int32_t *restrict x)
 {
     uint32_t i;
-    rq_mat(q, acc, n, -OZ_RES_MAX, OZ_RES_MAX, acc);
     for (i = 0; i < n; i++) {
-        int32_t v = x[i] + acc[i]; /* |v| < 2^24 */
+        int32_t v = x[i] + d[i]; /* |v| < 2^24 */
         x[i] = v > OZ_RES_MAX ? OZ_RES_MAX : (v < -OZ_RES_MAX ? -OZ_RES_MAX : v);
     }
 }
@@ -377,8 +376,8 @@ static void forward(const ozf_model *fm, ozf_scratch *s, uint32_t nrows, const u
         const oz_layer *L = &m->layer[l];
         rmsnorm_rows(x, s->y, nrows, D);
         OZF_GEMM_FOR(fm)(fm->wqkv[l], 3 * D, D, s->y, D, nrows, acc, 3 * D);
-        for (r = 0; r < nrows; r++)
-            rq_i8(acc + (size_t)r * 3 * D, 3 * D, &fm->rqkv[l], s->qkv + (size_t)r * 3 * D);
+        rq_mat_rows(&fm->rqkv[l], acc, nrows, 3 * D, -OZ_ACT_MAX, OZ_ACT_MAX, acc); /* sat8(rq) */
+        narrow_i8(acc, nrows * 3 * D, s->qkv);
         for (r = 0; r < nrows; r++) {
             const int8_t *row = s->qkv + (size_t)r * 3 * D;
             ring_put(rings[r], c, l, s->slot[r], row + D, row + 2 * D);
@@ -389,23 +388,20 @@ static void forward(const ozf_model *fm, ozf_scratch *s, uint32_t nrows, const u
 #endif
         attend_all(fm, s, rings, l, nrows, pos);
         OZF_GEMM_FOR(fm)(fm->wo[l], D, D, s->a, D, nrows, acc, D);
-        for (r = 0; r < nrows; r++)
-            rq_res(acc + (size_t)r * D, D, &fm->ro[l], x + (size_t)r * D);
+        rq_mat_rows(&fm->ro[l], acc, nrows, D, -OZ_RES_MAX, OZ_RES_MAX, acc);
+        res_add(acc, nrows * D, x);
         rmsnorm_rows(x, s->y, nrows, D);
         OZF_GEMM_FOR(fm)(fm->w1[l], F, D, s->y, D, nrows, acc, F);
-        for (r = 0; r < nrows; r++) {
-            int8_t *g = s->g + (size_t)r * F;
-            rq_i8(acc + (size_t)r * F, F, &fm->r1[l], g);
-            act_apply(fm->vbmi, L->act, g, F);
-        }
+        rq_mat_rows(&fm->r1[l], acc, nrows, F, -OZ_ACT_MAX, OZ_ACT_MAX, acc);
+        narrow_i8(acc, nrows * F, s->g);
+        act_apply(fm->vbmi, L->act, s->g, nrows * F);
         OZF_GEMM_FOR(fm)(fm->w2[l], D, F, s->g, F, nrows, acc, D);
-        for (r = 0; r < nrows; r++)
-            rq_res(acc + (size_t)r * D, D, &fm->r2[l], x + (size_t)r * D);
+        rq_mat_rows(&fm->r2[l], acc, nrows, D, -OZ_RES_MAX, OZ_RES_MAX, acc);
+        res_add(acc, nrows * D, x);
     }
     rmsnorm_rows(x, s->y, nrows, D);
     OZF_GEMM_FOR(fm)(fm->head, 256, D, s->y, D, nrows, acc, 256);
-    for (r = 0; r < nrows; r++)
-        rq_mat(&fm->rhead, acc + (size_t)r * 256, 256, -OZ_Z_MAX, OZ_Z_MAX, z + (size_t)r * 256);
+    rq_mat_rows(&fm->rhead, acc, nrows, 256, -OZ_Z_MAX, OZ_Z_MAX, z);
 #ifdef OZF_AMX_BEGIN
     if (amx)
         OZF_AMX_END_FN();

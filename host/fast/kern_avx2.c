@@ -500,14 +500,15 @@ static void rq_rows(const int32_t *acc, uint32_t n, const int32_t *m, const int3
  * "Requantisation of scores and rows") */
 #define OZF_HAVE_RQ_Q 1
 #define LDU(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
-static inline __attribute__((always_inline)) __m256i rq8_q(__m256i a, const ozf_rq *q, uint32_t i, const int MODE)
+static inline __attribute__((always_inline)) __m256i rq8_qc(__m256i a, __m256i m, __m256i mo, __m256i sh, __m256i c,
+                                                            const int MODE)
 {
     __m256i pe, po, r;
     if (MODE == OZF_RQ_LO)
-        a = _mm256_sllv_epi32(a, LDU(q->sh + i));
-    pe = _mm256_mul_epi32(a, LDU(q->m + i));
+        a = _mm256_sllv_epi32(a, sh);
+    pe = _mm256_mul_epi32(a, m);
     /* the odd lanes' a against mo = the odd lanes' m, both in the even places */
-    po = _mm256_mul_epi32(_mm256_shuffle_epi32(a, 0xF5), LDU(q->mo + i));
+    po = _mm256_mul_epi32(_mm256_shuffle_epi32(a, 0xF5), mo);
     if (MODE == OZF_RQ_LO) {
         const __m256i half = _mm256_set1_epi64x((int64_t)1 << 31);
         pe = _mm256_add_epi64(pe, half);
@@ -516,8 +517,15 @@ static inline __attribute__((always_inline)) __m256i rq8_q(__m256i a, const ozf_
     /* high halves: pe's moved down to the even lanes, po's in place in the odd ones */
     r = _mm256_blend_epi32(_mm256_shuffle_epi32(pe, 0xF5), po, 0xAA);
     if (MODE == OZF_RQ_HI)
-        r = _mm256_srav_epi32(_mm256_add_epi32(r, LDU(q->c + i)), LDU(q->sh + i));
+        r = _mm256_srav_epi32(_mm256_add_epi32(r, c), sh);
     return r;
+}
+
+/* the same with the constants of columns i.. read from q */
+static inline __attribute__((always_inline)) __m256i rq8_q(__m256i a, const ozf_rq *q, uint32_t i, const int MODE)
+{
+    return rq8_qc(a, LDU(q->m + i), LDU(q->mo + i), LDU(q->sh + i),
+                  MODE == OZF_RQ_HI ? LDU(q->c + i) : _mm256_setzero_si256(), MODE);
 }
 
 static void rq_rows_q(const int32_t *acc, uint32_t n, const ozf_rq *q, int32_t lo, int32_t hi, int32_t *out)
@@ -534,6 +542,30 @@ static void rq_rows_q(const int32_t *acc, uint32_t n, const ozf_rq *q, int32_t l
                                 _mm256_min_epi32(_mm256_max_epi32(rq8_q(LDU(acc + i), q, i, OZF_RQ_LO), vlo), vhi));
     for (; i < n; i++)
         out[i] = (int32_t)oz_clamp64(oz_rq(acc[i], q->m[i], q->s[i]), lo, hi);
+}
+/* rq_rows_q of nrows rows of n (rows n apart in acc and out; out may be
+ * acc): a column block's constants loaded once for all rows */
+static void rq_rows_qn(const int32_t *acc, uint32_t nrows, uint32_t n, const ozf_rq *q, int32_t lo, int32_t hi,
+                       int32_t *out)
+{
+    const __m256i vlo = _mm256_set1_epi32(lo), vhi = _mm256_set1_epi32(hi);
+    uint32_t i, r;
+    if (n % 8) {
+        for (r = 0; r < nrows; r++)
+            rq_rows_q(acc + (size_t)r * n, n, q, lo, hi, out + (size_t)r * n);
+        return;
+    }
+    for (i = 0; i < n; i += 8) {
+        const __m256i m = LDU(q->m + i), mo = LDU(q->mo + i), sh = LDU(q->sh + i), c = LDU(q->c + i);
+        if (q->mode == OZF_RQ_HI)
+            for (r = 0; r < nrows; r++)
+                _mm256_storeu_si256((__m256i *)(void *)(out + (size_t)r * n + i),
+                                    _mm256_min_epi32(_mm256_max_epi32(rq8_qc(LDU(acc + (size_t)r * n + i), m, mo, sh, c, OZF_RQ_HI), vlo), vhi));
+        else
+            for (r = 0; r < nrows; r++)
+                _mm256_storeu_si256((__m256i *)(void *)(out + (size_t)r * n + i),
+                                    _mm256_min_epi32(_mm256_max_epi32(rq8_qc(LDU(acc + (size_t)r * n + i), m, mo, sh, c, OZF_RQ_LO), vlo), vhi));
+    }
 }
 #undef LDU
 
@@ -1567,4 +1599,4 @@ static void freq_sym(const int32_t *z, uint32_t sym, uint32_t *start, uint32_t *
 
 #include "forward_impl.h"
 
-const ozf_kernels ozf_kernels_avx2 = {"avx2", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, freq_cum, forward, ring_put, keep_stats, act_apply, NULL, attend2, NULL, NULL, rmsnorm_rows, freq_find, rq_rows_q, OZF_LANES, freq_sym};
+const ozf_kernels ozf_kernels_avx2 = {"avx2", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, freq_cum, forward, ring_put, keep_stats, act_apply, NULL, attend2, NULL, NULL, rmsnorm_rows, freq_find, rq_rows_q, OZF_LANES, freq_sym, rq_rows_qn};

@@ -562,14 +562,15 @@ static void rq_rows(const int32_t *acc, uint32_t n, const int32_t *m, const int3
  * high halves H (|H| < 2^30, H + c < 2^31); OZF_RQ_LO: the high half of
  * (a 2^(32-s)) m + 2^31 (a 2^(32-s) exact: |a| < 2^(s-1)). */
 #define OZF_HAVE_RQ_Q 1
-static inline __attribute__((always_inline)) __m512i rq16_q(__m512i a, const ozf_rq *q, uint32_t i, const int MODE)
+static inline __attribute__((always_inline)) __m512i rq16_qc(__m512i a, __m512i m, __m512i mo, __m512i sh, __m512i c,
+                                                             const int MODE)
 {
     __m512i pe, po, r;
     if (MODE == OZF_RQ_LO)
-        a = _mm512_sllv_epi32(a, _mm512_loadu_si512(q->sh + i));
-    pe = _mm512_mul_epi32(a, _mm512_loadu_si512(q->m + i));
+        a = _mm512_sllv_epi32(a, sh);
+    pe = _mm512_mul_epi32(a, m);
     /* the odd lanes' a against mo = the odd lanes' m, both in the even places */
-    po = _mm512_mul_epi32(_mm512_shuffle_epi32(a, _MM_PERM_DDBB), _mm512_loadu_si512(q->mo + i));
+    po = _mm512_mul_epi32(_mm512_shuffle_epi32(a, _MM_PERM_DDBB), mo);
     if (MODE == OZF_RQ_LO) {
         const __m512i half = _mm512_set1_epi64((int64_t)1 << 31);
         pe = _mm512_add_epi64(pe, half);
@@ -578,8 +579,15 @@ static inline __attribute__((always_inline)) __m512i rq16_q(__m512i a, const ozf
     /* high halves: pe's moved down to the even lanes, po's in place in the odd ones */
     r = _mm512_mask_blend_epi32((__mmask16)0xAAAA, _mm512_shuffle_epi32(pe, _MM_PERM_DDBB), po);
     if (MODE == OZF_RQ_HI)
-        r = _mm512_srav_epi32(_mm512_add_epi32(r, _mm512_loadu_si512(q->c + i)), _mm512_loadu_si512(q->sh + i));
+        r = _mm512_srav_epi32(_mm512_add_epi32(r, c), sh);
     return r;
+}
+
+/* the same with the constants of columns i.. read from q */
+static inline __attribute__((always_inline)) __m512i rq16_q(__m512i a, const ozf_rq *q, uint32_t i, const int MODE)
+{
+    return rq16_qc(a, _mm512_loadu_si512(q->m + i), _mm512_loadu_si512(q->mo + i), _mm512_loadu_si512(q->sh + i),
+                   MODE == OZF_RQ_HI ? _mm512_loadu_si512(q->c + i) : _mm512_setzero_si512(), MODE);
 }
 
 static void rq_rows_q(const int32_t *acc, uint32_t n, const ozf_rq *q, int32_t lo, int32_t hi, int32_t *out)
@@ -594,6 +602,32 @@ static void rq_rows_q(const int32_t *acc, uint32_t n, const ozf_rq *q, int32_t l
             _mm512_storeu_si512(out + i, _mm512_min_epi32(_mm512_max_epi32(rq16_q(_mm512_loadu_si512(acc + i), q, i, OZF_RQ_LO), vlo), vhi));
     for (; i < n; i++)
         out[i] = (int32_t)oz_clamp64(oz_rq(acc[i], q->m[i], q->s[i]), lo, hi);
+}
+
+/* rq_rows_q of nrows rows of n (rows n apart in acc and out; out may be
+ * acc): a column block's constants loaded once for all rows */
+static void rq_rows_qn(const int32_t *acc, uint32_t nrows, uint32_t n, const ozf_rq *q, int32_t lo, int32_t hi,
+                       int32_t *out)
+{
+    const __m512i vlo = _mm512_set1_epi32(lo), vhi = _mm512_set1_epi32(hi);
+    uint32_t i, r;
+    if (n % 16) {
+        for (r = 0; r < nrows; r++)
+            rq_rows_q(acc + (size_t)r * n, n, q, lo, hi, out + (size_t)r * n);
+        return;
+    }
+    for (i = 0; i < n; i += 16) {
+        const __m512i m = _mm512_loadu_si512(q->m + i), mo = _mm512_loadu_si512(q->mo + i);
+        const __m512i sh = _mm512_loadu_si512(q->sh + i), c = _mm512_loadu_si512(q->c + i);
+        if (q->mode == OZF_RQ_HI)
+            for (r = 0; r < nrows; r++)
+                _mm512_storeu_si512(out + (size_t)r * n + i,
+                                    _mm512_min_epi32(_mm512_max_epi32(rq16_qc(_mm512_loadu_si512(acc + (size_t)r * n + i), m, mo, sh, c, OZF_RQ_HI), vlo), vhi));
+        else
+            for (r = 0; r < nrows; r++)
+                _mm512_storeu_si512(out + (size_t)r * n + i,
+                                    _mm512_min_epi32(_mm512_max_epi32(rq16_qc(_mm512_loadu_si512(acc + (size_t)r * n + i), m, mo, sh, c, OZF_RQ_LO), vlo), vhi));
+    }
 }
 
 static void exp2q15(const int32_t *t, uint32_t n, uint16_t *e)
@@ -1772,4 +1806,4 @@ static void rmsnorm_rows(const int32_t *x, int8_t *y, uint32_t nrows, uint32_t n
 
 #include "forward_impl.h"
 
-const ozf_kernels ozf_kernels_avx512 = {"avx512", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, freq_cum, forward, ring_put, keep_stats, act_apply, attend_vbmi, attend2, attend_vbmi2, gemm_amx, rmsnorm_rows, freq_find, rq_rows_q, OZF_LANES, freq_sym};
+const ozf_kernels ozf_kernels_avx512 = {"avx512", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, freq_cum, forward, ring_put, keep_stats, act_apply, attend_vbmi, attend2, attend_vbmi2, gemm_amx, rmsnorm_rows, freq_find, rq_rows_q, OZF_LANES, freq_sym, rq_rows_qn};

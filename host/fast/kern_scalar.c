@@ -94,4 +94,4 @@ static void exp2q15(const int32_t *t, uint32_t n, uint16_t *e)
 
 #include "forward_impl.h"
 
-const ozf_kernels ozf_kernels_scalar = {"scalar", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, oz_freq_cum, forward, ring_put, keep_stats, act_apply, NULL, NULL, NULL, NULL, rmsnorm_rows, ozf_freq_find_cum, NULL, 0, ozf_freq_sym_cum};
+const ozf_kernels ozf_kernels_scalar = {"scalar", pack_bytes, pack, gemm, scores, vsum, rq_uniform, rq_rows, attend, exp2q15, oz_freq_cum, forward, ring_put, keep_stats, act_apply, NULL, NULL, NULL, NULL, rmsnorm_rows, ozf_freq_find_cum, NULL, 0, ozf_freq_sym_cum, NULL};

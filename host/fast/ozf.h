@@ -163,6 +163,10 @@ typedef struct ozf_kernels {
      * of oz_freq_cum(z, cum) (AVX-512 and AVX2: without the whole table;
      * the portable engine: ozf_freq_sym_cum) */
     void (*freq_sym)(const int32_t *z, uint32_t sym, uint32_t *start, uint32_t *freq);
+    /* rq_rows_q of nrows rows of n (rows n apart in acc and out; out may be
+     * acc), the forward pass's form; NULL where the ISA has none */
+    void (*rq_rows_qn)(const int32_t *acc, uint32_t nrows, uint32_t n, const ozf_rq *q, int32_t lo, int32_t hi,
+                       int32_t *out);
 } ozf_kernels;
 
 extern const ozf_kernels ozf_kernels_scalar;
