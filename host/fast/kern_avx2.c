@@ -521,41 +521,15 @@ static inline __attribute__((always_inline)) __m256i rq8_qc(__m256i a, __m256i m
     return r;
 }
 
-/* the same with the constants of columns i.. read from q */
-static inline __attribute__((always_inline)) __m256i rq8_q(__m256i a, const ozf_rq *q, uint32_t i, const int MODE)
-{
-    return rq8_qc(a, LDU(q->m + i), LDU(q->mo + i), LDU(q->sh + i),
-                  MODE == OZF_RQ_HI ? LDU(q->c + i) : _mm256_setzero_si256(), MODE);
-}
-
-static void rq_rows_q(const int32_t *acc, uint32_t n, const ozf_rq *q, int32_t lo, int32_t hi, int32_t *out)
-{
-    const __m256i vlo = _mm256_set1_epi32(lo), vhi = _mm256_set1_epi32(hi);
-    uint32_t i = 0;
-    if (q->mode == OZF_RQ_HI)
-        for (; i + 8 <= n; i += 8)
-            _mm256_storeu_si256((__m256i *)(void *)(out + i),
-                                _mm256_min_epi32(_mm256_max_epi32(rq8_q(LDU(acc + i), q, i, OZF_RQ_HI), vlo), vhi));
-    else
-        for (; i + 8 <= n; i += 8)
-            _mm256_storeu_si256((__m256i *)(void *)(out + i),
-                                _mm256_min_epi32(_mm256_max_epi32(rq8_q(LDU(acc + i), q, i, OZF_RQ_LO), vlo), vhi));
-    for (; i < n; i++)
-        out[i] = (int32_t)oz_clamp64(oz_rq(acc[i], q->m[i], q->s[i]), lo, hi);
-}
 /* rq_rows_q of nrows rows of n (rows n apart in acc and out; out may be
- * acc): a column block's constants loaded once for all rows */
+ * acc): a column block's constants loaded once for all rows; the columns
+ * past the last whole block by core's expression */
 static void rq_rows_qn(const int32_t *acc, uint32_t nrows, uint32_t n, const ozf_rq *q, int32_t lo, int32_t hi,
                        int32_t *out)
 {
     const __m256i vlo = _mm256_set1_epi32(lo), vhi = _mm256_set1_epi32(hi);
     uint32_t i, r;
-    if (n % 8) {
-        for (r = 0; r < nrows; r++)
-            rq_rows_q(acc + (size_t)r * n, n, q, lo, hi, out + (size_t)r * n);
-        return;
-    }
-    for (i = 0; i < n; i += 8) {
+    for (i = 0; i + 8 <= n; i += 8) {
         const __m256i m = LDU(q->m + i), mo = LDU(q->mo + i), sh = LDU(q->sh + i), c = LDU(q->c + i);
         if (q->mode == OZF_RQ_HI)
             for (r = 0; r < nrows; r++)
@@ -566,6 +540,16 @@ static void rq_rows_qn(const int32_t *acc, uint32_t nrows, uint32_t n, const ozf
                 _mm256_storeu_si256((__m256i *)(void *)(out + (size_t)r * n + i),
                                     _mm256_min_epi32(_mm256_max_epi32(rq8_qc(LDU(acc + (size_t)r * n + i), m, mo, sh, c, OZF_RQ_LO), vlo), vhi));
     }
+    for (r = 0; r < nrows && i < n; r++) {
+        uint32_t j;
+        for (j = i; j < n; j++)
+            out[(size_t)r * n + j] = (int32_t)oz_clamp64(oz_rq(acc[(size_t)r * n + j], q->m[j], q->s[j]), lo, hi);
+    }
+}
+
+static void rq_rows_q(const int32_t *acc, uint32_t n, const ozf_rq *q, int32_t lo, int32_t hi, int32_t *out)
+{
+    rq_rows_qn(acc, 1, n, q, lo, hi, out);
 }
 #undef LDU
 
@@ -1392,6 +1376,16 @@ static void rmsnorm_rows(const int32_t *x, int8_t *y, uint32_t nrows, uint32_t n
     }
 }
 
+/* 1 + floor(e R / 2^32) of 8 lanes e <= 2^15 (R = 2^32 rhi + rlo: e rhi
+ * 2^32 is a multiple of 2^32; e rlo < 2^47 by vpmuludq) */
+static inline __m256i freq8(__m256i ev, __m256i rhi, __m256i rlo)
+{
+    __m256i pe = _mm256_srli_epi64(_mm256_mul_epu32(ev, rlo), 32);
+    __m256i po = _mm256_mul_epu32(_mm256_srli_epi64(ev, 32), rlo);
+    return _mm256_add_epi32(_mm256_add_epi32(_mm256_set1_epi32(1), _mm256_mullo_epi32(ev, rhi)),
+                            _mm256_blend_epi32(pe, po, 0xAA));
+}
+
 /* oz_freq_cum with 8 lanes (docs/integer-model.md, "Frequencies"): the
  * maximum and the first symbol that has it, e_s by the 32-bit table (as
  * exp2q15), E, R = oz_freq_recip(E), f_s = 1 + e_s R_hi + floor(e_s R_lo /
@@ -1428,12 +1422,8 @@ static void freq_cum(const int32_t *z, uint32_t *cum)
     R = oz_freq_recip(c);
     {
         const __m256i rhi = _mm256_set1_epi32((int32_t)(R >> 32)), rlo = _mm256_set1_epi64x((int64_t)(uint32_t)R);
-        const __m256i one = _mm256_set1_epi32(1);
         for (s = 0; s < 256; s += 8) {
-            __m256i ev = _mm256_load_si256((const __m256i *)(const void *)(e + s)), fv;
-            __m256i pe = _mm256_srli_epi64(_mm256_mul_epu32(ev, rlo), 32);
-            __m256i po = _mm256_mul_epu32(_mm256_srli_epi64(ev, 32), rlo);
-            fv = _mm256_add_epi32(_mm256_add_epi32(one, _mm256_mullo_epi32(ev, rhi)), _mm256_blend_epi32(pe, po, 0xAA));
+            __m256i fv = freq8(_mm256_load_si256((const __m256i *)(const void *)(e + s)), rhi, rlo);
             _mm256_store_si256((__m256i *)(void *)(f + s), fv);
             vs = _mm256_add_epi32(vs, fv);
         }
@@ -1463,15 +1453,6 @@ typedef struct fq_blocks {
     uint32_t cum[8];                         /* cum[32 (i + 1)], the rest included */
     uint32_t e[256] __attribute__((aligned(32))); /* e_s in symbol order */
 } fq_blocks;
-
-/* 1 + floor(e R / 2^32) of 8 lanes (as freq_cum) */
-static inline __m256i freq8(__m256i ev, __m256i rhi, __m256i rlo)
-{
-    __m256i pe = _mm256_srli_epi64(_mm256_mul_epu32(ev, rlo), 32);
-    __m256i po = _mm256_mul_epu32(_mm256_srli_epi64(ev, 32), rlo);
-    return _mm256_add_epi32(_mm256_add_epi32(_mm256_set1_epi32(1), _mm256_mullo_epi32(ev, rhi)),
-                            _mm256_blend_epi32(pe, po, 0xAA));
-}
 
 /* the running sums of 8 lanes */
 static inline __m256i prefix8(__m256i x)

@@ -583,40 +583,15 @@ static inline __attribute__((always_inline)) __m512i rq16_qc(__m512i a, __m512i 
     return r;
 }
 
-/* the same with the constants of columns i.. read from q */
-static inline __attribute__((always_inline)) __m512i rq16_q(__m512i a, const ozf_rq *q, uint32_t i, const int MODE)
-{
-    return rq16_qc(a, _mm512_loadu_si512(q->m + i), _mm512_loadu_si512(q->mo + i), _mm512_loadu_si512(q->sh + i),
-                   MODE == OZF_RQ_HI ? _mm512_loadu_si512(q->c + i) : _mm512_setzero_si512(), MODE);
-}
-
-static void rq_rows_q(const int32_t *acc, uint32_t n, const ozf_rq *q, int32_t lo, int32_t hi, int32_t *out)
-{
-    const __m512i vlo = _mm512_set1_epi32(lo), vhi = _mm512_set1_epi32(hi);
-    uint32_t i = 0;
-    if (q->mode == OZF_RQ_HI)
-        for (; i + 16 <= n; i += 16)
-            _mm512_storeu_si512(out + i, _mm512_min_epi32(_mm512_max_epi32(rq16_q(_mm512_loadu_si512(acc + i), q, i, OZF_RQ_HI), vlo), vhi));
-    else
-        for (; i + 16 <= n; i += 16)
-            _mm512_storeu_si512(out + i, _mm512_min_epi32(_mm512_max_epi32(rq16_q(_mm512_loadu_si512(acc + i), q, i, OZF_RQ_LO), vlo), vhi));
-    for (; i < n; i++)
-        out[i] = (int32_t)oz_clamp64(oz_rq(acc[i], q->m[i], q->s[i]), lo, hi);
-}
-
 /* rq_rows_q of nrows rows of n (rows n apart in acc and out; out may be
- * acc): a column block's constants loaded once for all rows */
+ * acc): a column block's constants loaded once for all rows; the columns
+ * past the last whole block by core's expression */
 static void rq_rows_qn(const int32_t *acc, uint32_t nrows, uint32_t n, const ozf_rq *q, int32_t lo, int32_t hi,
                        int32_t *out)
 {
     const __m512i vlo = _mm512_set1_epi32(lo), vhi = _mm512_set1_epi32(hi);
     uint32_t i, r;
-    if (n % 16) {
-        for (r = 0; r < nrows; r++)
-            rq_rows_q(acc + (size_t)r * n, n, q, lo, hi, out + (size_t)r * n);
-        return;
-    }
-    for (i = 0; i < n; i += 16) {
+    for (i = 0; i + 16 <= n; i += 16) {
         const __m512i m = _mm512_loadu_si512(q->m + i), mo = _mm512_loadu_si512(q->mo + i);
         const __m512i sh = _mm512_loadu_si512(q->sh + i), c = _mm512_loadu_si512(q->c + i);
         if (q->mode == OZF_RQ_HI)
@@ -628,6 +603,16 @@ static void rq_rows_qn(const int32_t *acc, uint32_t nrows, uint32_t n, const ozf
                 _mm512_storeu_si512(out + (size_t)r * n + i,
                                     _mm512_min_epi32(_mm512_max_epi32(rq16_qc(_mm512_loadu_si512(acc + (size_t)r * n + i), m, mo, sh, c, OZF_RQ_LO), vlo), vhi));
     }
+    for (r = 0; r < nrows && i < n; r++) {
+        uint32_t j;
+        for (j = i; j < n; j++)
+            out[(size_t)r * n + j] = (int32_t)oz_clamp64(oz_rq(acc[(size_t)r * n + j], q->m[j], q->s[j]), lo, hi);
+    }
+}
+
+static void rq_rows_q(const int32_t *acc, uint32_t n, const ozf_rq *q, int32_t lo, int32_t hi, int32_t *out)
+{
+    rq_rows_qn(acc, 1, n, q, lo, hi, out);
 }
 
 static void exp2q15(const int32_t *t, uint32_t n, uint16_t *e)
@@ -1306,6 +1291,16 @@ static inline __m512i exp2_t16_vbmi(__m512i t, const __m512i *T)
 #define OZF_ATTEND_LANES_OK(fm, s, dh) ((dh) % 4 == 0 && (dh) <= 16 && (s)->ew)
 #define OZF_ATTEND_LANES_FOR(fm) ((fm)->vbmi ? attend_vbmi_lanes16 : attend_lanes16)
 
+/* 1 + floor(e R / 2^32) of 16 lanes e <= 2^15 (R = 2^32 rhi + rlo: e rhi
+ * 2^32 is a multiple of 2^32; e rlo < 2^47 by vpmuludq) */
+static inline __m512i freq16(__m512i e, __m512i rhi, __m512i rlo)
+{
+    __m512i pe = _mm512_srli_epi64(_mm512_mul_epu32(e, rlo), 32);
+    __m512i po = _mm512_mul_epu32(_mm512_srli_epi64(e, 32), rlo);
+    return _mm512_add_epi32(_mm512_add_epi32(_mm512_set1_epi32(1), _mm512_mullo_epi32(e, rhi)),
+                            _mm512_mask_blend_epi32(0xAAAA, pe, po));
+}
+
 /* oz_freq_cum's frequencies with 16 lanes (docs/integer-model.md,
  * "Frequencies"): f[s / 16] lane s % 16 = the frequency of symbol s, the
  * rest of 2^20 included. e_s * R / 2^32 with R < 2^37 is computed as
@@ -1340,15 +1335,9 @@ static inline __attribute__((always_inline)) void freq_vecs(const int32_t *z, __
     R = ((((uint64_t)1 << OZ_PROB_BITS) - 256) << 32) / E;
     {
         const __m512i rhi = _mm512_set1_epi32((int32_t)(R >> 32)), rlo = _mm512_set1_epi64((int64_t)(uint32_t)R);
-        const __m512i one = _mm512_set1_epi32(1);
         __m512i vs = _mm512_setzero_si512();
         for (s = 0; s < 16; s++) {
-            __m512i ev = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(e + 16 * s)));
-            /* (e * Rlo) >> 32 for even and odd lanes */
-            __m512i pe = _mm512_srli_epi64(_mm512_mul_epu32(ev, rlo), 32);
-            __m512i po = _mm512_mul_epu32(_mm512_srli_epi64(ev, 32), rlo);
-            __m512i hi32 = _mm512_mask_blend_epi32(0xAAAA, pe, po); /* odd lanes: high halves of po */
-            f[s] = _mm512_add_epi32(_mm512_add_epi32(one, _mm512_mullo_epi32(ev, rhi)), hi32);
+            f[s] = freq16(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(e + 16 * s))), rhi, rlo);
             vs = _mm512_add_epi32(vs, f[s]);
         }
         sum = (uint32_t)_mm512_reduce_add_epi32(vs);
@@ -1408,16 +1397,6 @@ typedef struct fq_blocks {
     uint32_t best, rest;
     int32_t cum[16]; /* lanes 0..7: cum[32 (i + 1)], the rest included */
 } fq_blocks;
-
-/* 1 + floor(e R / 2^32) of 16 lanes e <= 2^15 (R = 2^32 rhi + rlo: e rhi
- * 2^32 is a multiple of 2^32; e rlo < 2^47 by vpmuludq) */
-static inline __m512i freq16(__m512i e, __m512i rhi, __m512i rlo)
-{
-    __m512i pe = _mm512_srli_epi64(_mm512_mul_epu32(e, rlo), 32);
-    __m512i po = _mm512_mul_epu32(_mm512_srli_epi64(e, 32), rlo);
-    return _mm512_add_epi32(_mm512_add_epi32(_mm512_set1_epi32(1), _mm512_mullo_epi32(e, rhi)),
-                            _mm512_mask_blend_epi32(0xAAAA, pe, po));
-}
 
 static void fq_blocks_of(const int32_t *z, fq_blocks *bk)
 {
