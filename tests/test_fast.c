@@ -721,7 +721,8 @@ static void test_freq(int isa)
         /* decoding's search: every symbol's first and last slot, and random ones */
         for (s = 0; s < 256 + 64 && !bad_find; s++) {
             uint32_t slot = s < 256 ? ((trial & 1) ? a[s] : a[s + 1] - 1) : (uint32_t)(t_rand() % ((uint32_t)1 << OZ_PROB_BITS));
-            uint32_t want = oz_cum_find(a, slot), start = 0, freq = 0, got = K->freq_find(z, slot, &start, &freq);
+            uint32_t want = oz_cum_find(a, slot), start = 0, freq = 0, got = 999;
+            K->freq_find(z, 1, &slot, &got, &start, &freq);
             if (got != want || start != a[want] || freq != a[want + 1] - a[want]) {
                 printf("#   trial %d slot %u: symbol %u [%u, +%u), core %u [%u, +%u)\n", trial, slot, got, start, freq,
                        want, a[want], a[want + 1] - a[want]);
@@ -730,8 +731,10 @@ static void test_freq(int isa)
         }
         /* encoding's question: every symbol */
         for (s = 0; s < 256 && !bad_sym; s++) {
-            uint32_t start = 0, freq = 0;
-            K->freq_sym(z, (uint32_t)s, &start, &freq);
+            uint8_t sb = (uint8_t)s;
+            uint32_t sf[2] = {0, 0}, start, freq;
+            K->freq_sym(z, 1, &sb, sf);
+            start = sf[0], freq = sf[1];
             if (start != a[s] || freq != a[s + 1] - a[s]) {
                 printf("#   trial %d symbol %d: [%u, +%u), core [%u, +%u)\n", trial, s, start, freq, a[s], a[s + 1] - a[s]);
                 bad_sym = 1;
@@ -746,6 +749,60 @@ static void test_freq(int isa)
     snprintf(name, sizeof name, "%s encoding's start and frequency of a symbol equal oz_freq_cum's (every symbol)",
              ozf_isa_name(isa));
     t_result(!bad_sym, name, NULL);
+}
+
+/* the searches over many rows at once (decode's and encode's form: the
+ * AVX-512 kernels take up to 16 rows pass by pass), against core row by
+ * row: 1 to 40 rows of logits of every kind of test_freq, each with its
+ * own slot and symbol; nothing past the last row is written */
+static void test_freq_rows(int isa)
+{
+    const ozf_kernels *K = KS[isa];
+    enum { MAXR = 40 };
+    int32_t *z = malloc(sizeof *z * 256 * MAXR);
+    uint32_t cum[257], slot[MAXR], sym[MAXR + 1], start[MAXR + 1], freq[MAXR + 1], sf[2 * MAXR + 2];
+    uint8_t want_sym[MAXR];
+    int trial, bad = 0, sizes = 0;
+    char name[200];
+    for (trial = 0; trial < 600 && !bad && z; trial++) {
+        uint32_t nrows = trial < 40 ? (uint32_t)trial + 1 : 1 + t_rand() % MAXR, r, s;
+        sizes |= nrows > 16 && nrows % 16 ? 1 : 0;
+        for (r = 0; r < nrows; r++) {
+            int32_t *zr = z + (size_t)r * 256;
+            int mode = (int)(t_rand() % 5);
+            uint32_t p1 = t_rand() % 256;
+            for (s = 0; s < 256; s++)
+                zr[s] = mode == 0   ? (int32_t)(t_rand() % 4096) - 2048
+                        : mode == 1 ? (int32_t)(t_rand() % (2 * OZ_Z_MAX + 1)) - OZ_Z_MAX
+                        : mode == 2 ? 7
+                        : mode == 3 ? (s == p1 ? 0 : -4096 - (int32_t)(t_rand() % 100000))
+                                    : (s == p1 ? 5000 : 5000 - 4094 - (int32_t)(t_rand() % 4));
+            oz_freq_cum(zr, cum);
+            want_sym[r] = (uint8_t)(t_rand() % 256);
+            slot[r] = r % 3 == 0 ? cum[want_sym[r]] : r % 3 == 1 ? cum[want_sym[r] + 1] - 1 : t_rand() % (1u << OZ_PROB_BITS);
+        }
+        sym[nrows] = start[nrows] = freq[nrows] = 0xDEAD;
+        sf[2 * nrows] = sf[2 * nrows + 1] = 0xDEAD;
+        K->freq_find(z, nrows, slot, sym, start, freq);
+        K->freq_sym(z, nrows, want_sym, sf);
+        for (r = 0; r < nrows && !bad; r++) {
+            uint32_t w;
+            oz_freq_cum(z + (size_t)r * 256, cum);
+            w = oz_cum_find(cum, slot[r]);
+            if (sym[r] != w || start[r] != cum[w] || freq[r] != cum[w + 1] - cum[w] || sf[2 * r] != cum[want_sym[r]] ||
+                sf[2 * r + 1] != cum[want_sym[r] + 1] - cum[want_sym[r]]) {
+                printf("#   trial %d, %u rows: row %u wrong\n", trial, nrows, r);
+                bad = 1;
+            }
+        }
+        if (sym[nrows] != 0xDEAD || start[nrows] != 0xDEAD || freq[nrows] != 0xDEAD || sf[2 * nrows] != 0xDEAD ||
+            sf[2 * nrows + 1] != 0xDEAD)
+            bad = 1;
+    }
+    snprintf(name, sizeof name, "%s symbol search and symbol frequencies over 1 to 40 rows at once equal core's row by row",
+             ozf_isa_name(isa));
+    t_result(z && !bad && sizes, name, "trial %d", trial - 1);
+    free(z);
 }
 
 static uint8_t *real_data(size_t want, size_t *n)
@@ -1267,6 +1324,7 @@ int main(void)
         test_glue(isa);
         test_rmsnorm(isa);
         test_freq(isa);
+        test_freq_rows(isa);
         test_forward(isa, 0);
         if (isa == OZF_AVX512 && __builtin_cpu_supports("avx512vbmi"))
             test_forward(isa, 1);

@@ -4,7 +4,8 @@
  * reference (core/) and beside a measured peak per ISA.
  *
  *   build/engine_bench [--arch SPEC | --level L] [--data FILE] [--bytes N] [--streams S] [--threads T]
- *                      [--repeat R] [--repeat-ref R] [--only ENGINE:MODE] [--model FILE | --save-model FILE] [--csv]
+ *                      [--repeat R] [--repeat-ref R] [--only ENGINE:MODE] [--model FILE | --save-model FILE]
+ *                      [--decode-loops K] [--csv]
  *
  * --save-model FILE writes the trained model's image; --model FILE uses such
  * an image instead of training one (its shape replaces --arch/--level), so
@@ -17,7 +18,10 @@
  * its input ready until the last one finishes, and the rate is T x bytes over
  * that time. --repeat R times each fast engine R times and keeps the fastest
  * run; the reference runs once, or --repeat-ref R times (its fastest run
- * counts, so that the speed-up compares the best of each). MACs per byte are oz_model_macs(): weights plus attention at a
+ * counts, so that the speed-up compares the best of each). --decode-loops K
+ * (for profiling a fast engine's decode, with --only) decodes the same
+ * streams K times in each run, so that their untimed encoding is a small
+ * part of the profile; the rate is per decode. MACs per byte are oz_model_macs(): weights plus attention at a
  * full window. --csv adds a line per measurement:
  *   csv,ENGINE,MODE,THREADS,BYTES_PER_S,MACS_PER_S,VS_REFERENCE */
 #include <immintrin.h>
@@ -115,6 +119,7 @@ typedef struct job {
     uint64_t n;
     uint32_t streams;
     int encode;
+    uint32_t loops; /* decode: times the timed part runs on the same streams (profiling) */
     pthread_barrier_t *ready; /* all threads and main: inputs prepared */
     double cpu;
 } job;
@@ -170,11 +175,12 @@ static void *run(void *arg)
         if (j->fm) {
             /* in batches as ozip makes them (host/backend_cpu.c): as many as
              * ozf_batch_max allows, their sizes differing by at most one */
-            uint32_t bmax = ozf_batch_max(c), groups = (j->streams + bmax - 1) / bmax, g;
-            for (g = 0; g < groups; g++) {
-                uint64_t first = j->streams * g / groups, last = j->streams * (g + 1) / groups;
-                ozf_decode_batch(j->fm, jobs + first, (uint32_t)(last - first), NULL, NULL);
-            }
+            uint32_t bmax = ozf_batch_max(c), groups = (j->streams + bmax - 1) / bmax, g, lp;
+            for (lp = 0; lp < j->loops; lp++)
+                for (g = 0; g < groups; g++) {
+                    uint64_t first = j->streams * g / groups, last = j->streams * (g + 1) / groups;
+                    ozf_decode_batch(j->fm, jobs + first, (uint32_t)(last - first), NULL, NULL);
+                }
         } else {
             oz_state st;
             void *mem = oz_aligned_alloc(oz_state_bytes(c, c->ctx)), *ws = oz_aligned_alloc(oz_step_ws_bytes(c));
@@ -204,7 +210,7 @@ int main(int argc, char **argv)
 {
     const char *arch = NULL, *path = "data/demo.json", *only = NULL, *model_in = NULL, *model_out = NULL;
     uint64_t n = 200000, fsize;
-    uint32_t streams = 16, threads = 1, repeat = 1, repeat_ref = 1;
+    uint32_t streams = 16, threads = 1, repeat = 1, repeat_ref = 1, decode_loops = 1;
     int i, e, level = 0, csv = 0, have_prep = 0;
     ozf_model prep;
     oz_config cfg;
@@ -241,18 +247,20 @@ int main(int argc, char **argv)
             model_in = argv[++i];
         else if (!strcmp(argv[i], "--save-model") && i + 1 < argc)
             model_out = argv[++i];
+        else if (!strcmp(argv[i], "--decode-loops") && i + 1 < argc) /* profiling: decode K times per run */
+            decode_loops = (uint32_t)atoi(argv[++i]);
         else if (!strcmp(argv[i], "--csv"))
             csv = 1;
         else {
             fprintf(stderr,
                     "usage: %s [--arch SPEC | --level L] [--data FILE] [--bytes N] [--streams S] [--threads T] "
-                    "[--repeat R] [--repeat-ref R] [--only ENGINE:MODE] [--model FILE | --save-model FILE] [--csv]\n",
+                    "[--repeat R] [--repeat-ref R] [--only ENGINE:MODE] [--model FILE | --save-model FILE] [--decode-loops K] [--csv]\n",
                     argv[0]);
             return 2;
         }
     }
     if (threads < 1 || threads > 64 || streams < 1 || n < 1 || (level && (level < 1 || level > 9)) || (arch && level) ||
-        repeat < 1 || repeat > 100 || repeat_ref < 1 || repeat_ref > 100) {
+        repeat < 1 || repeat > 100 || repeat_ref < 1 || repeat_ref > 100 || decode_loops < 1 || decode_loops > 10000) {
         fprintf(stderr, "engine_bench: --threads 1..64, --streams >= 1, --bytes >= 1, --level 1..9, --repeat and --repeat-ref 1..100, "
                         "not both --arch and --level\n");
         return 2;
@@ -368,6 +376,7 @@ int main(int argc, char **argv)
                     jobs[t].n = n;
                     jobs[t].streams = streams;
                     jobs[t].encode = e == 0;
+                    jobs[t].loops = isa >= 0 && e ? decode_loops : 1;
                     jobs[t].ready = &ready;
                     pthread_create(&th[t], NULL, run, &jobs[t]);
                 }
@@ -377,7 +386,7 @@ int main(int argc, char **argv)
                     pthread_join(th[t], NULL);
                 wall = wall_now() - w0;
                 pthread_barrier_destroy(&ready);
-                r = threads == 1 ? (double)n / jobs[0].cpu : (double)n * threads / wall;
+                r = threads == 1 ? (double)n * jobs[0].loops / jobs[0].cpu : (double)n * threads * jobs[0].loops / wall;
                 rate = r > rate ? r : rate;
             }
             if (isa < 0 || ref_rate == 0)

@@ -93,7 +93,7 @@ static inline __attribute__((always_inline)) void OZF_ATT_CAT(OZF_ATT_NAME, _p2)
             /* E: e xor 2^15 read as int16 is e - 2^15 (0 <= e <= 2^15), summed in
              * pairs by vpdpwssd (no saturation); 2^15 per lane is added back
              * below, and the lanes past the window (e = 0) add 0 in all */
-            vE = _mm512_dpwssd_epi32(vE, _mm512_xor_si512(e, _mm512_set1_epi16((short)0x8000)), _mm512_set1_epi16(1));
+            vE = dpwssd(vE, _mm512_xor_si512(e, _mm512_set1_epi16((short)0x8000)), _mm512_set1_epi16(1));
             lanes += 32;
             /* low bytes then high bytes per 128-bit lane, then the dwords
              * (4 slots each) put back in slot order: low bytes of slots
@@ -197,8 +197,8 @@ static inline __attribute__((always_inline)) void OZF_ATT_CAT(OZF_ATT_NAME, _qua
     }
     e01 = OZF_ATT_CAT(OZF_ATT_NAME, _pair_e)(t0, t1, T);
     e23 = OZF_ATT_CAT(OZF_ATT_NAME, _pair_e)(t2, t3, T);
-    *vE = _mm512_dpwssd_epi32(*vE, _mm512_xor_si512(e01, flip), ones);
-    *vE = _mm512_dpwssd_epi32(*vE, _mm512_xor_si512(e23, flip), ones);
+    *vE = dpwssd(*vE, _mm512_xor_si512(e01, flip), ones);
+    *vE = dpwssd(*vE, _mm512_xor_si512(e23, flip), ones);
     *cnt += 2;
     *lo = _mm512_or_si512(_mm512_shuffle_epi8(e01, lo01), _mm512_shuffle_epi8(e23, lo23));
     *hi = _mm512_or_si512(_mm512_shuffle_epi8(e01, hi01), _mm512_shuffle_epi8(e23, hi23));
@@ -252,7 +252,7 @@ static inline __attribute__((always_inline)) void OZF_ATT_CAT(OZF_ATT_NAME, _row
                 continue;
             }
             e = _mm512_xor_si512(OZF_ATT_CAT(OZF_ATT_NAME, _pair_e)(t0, t1, T), flip); /* e - 2^15 as int16 */
-            vE = _mm512_dpwssd_epi32(vE, e, ones);
+            vE = dpwssd(vE, e, ones);
             cnt++;
             pb[i] = e;
         }

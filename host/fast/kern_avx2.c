@@ -1549,8 +1549,8 @@ static void fq_block_cum(const fq_blocks *bk, uint32_t b, uint32_t *cq)
     }
 }
 
-/* decoding's question (as kern_avx512.c's freq_find) */
-static uint32_t freq_find(const int32_t *z, uint32_t slot, uint32_t *start, uint32_t *freq)
+/* decoding's question for one row (as kern_avx512.c's freq_find) */
+static uint32_t freq_find1(const int32_t *z, uint32_t slot, uint32_t *start, uint32_t *freq)
 {
     fq_blocks bk;
     uint32_t cq[33], b = 0, k = 0, i;
@@ -1567,15 +1567,26 @@ static uint32_t freq_find(const int32_t *z, uint32_t slot, uint32_t *start, uint
     return 32 * b + k;
 }
 
-/* encoding's question: cum[sym] and f[sym] of oz_freq_cum */
-static void freq_sym(const int32_t *z, uint32_t sym, uint32_t *start, uint32_t *freq)
+/* ozf_kernels.freq_find: row by row */
+static void freq_find(const int32_t *z, uint32_t nrows, const uint32_t *slot, uint32_t *sym, uint32_t *start,
+                      uint32_t *freq)
+{
+    uint32_t r;
+    for (r = 0; r < nrows; r++)
+        sym[r] = freq_find1(z + (size_t)r * 256, slot[r], &start[r], &freq[r]);
+}
+
+/* encoding's question: cum[sym] and f[sym] of oz_freq_cum, row by row */
+static void freq_sym(const int32_t *z, uint32_t nrows, const uint8_t *sym, uint32_t *sf)
 {
     fq_blocks bk;
-    uint32_t cq[33];
-    fq_blocks_of(z, &bk);
-    fq_block_cum(&bk, sym / 32, cq);
-    *start = cq[sym % 32];
-    *freq = cq[sym % 32 + 1] - cq[sym % 32];
+    uint32_t cq[33], r;
+    for (r = 0; r < nrows; r++) {
+        fq_blocks_of(z + (size_t)r * 256, &bk);
+        fq_block_cum(&bk, sym[r] / 32, cq);
+        sf[2 * r] = cq[sym[r] % 32];
+        sf[2 * r + 1] = cq[sym[r] % 32 + 1] - cq[sym[r] % 32];
+    }
 }
 
 #include "forward_impl.h"

@@ -20,6 +20,35 @@ extern uint32_t ozf_exp2_u32[256];
 
 #define KG(k) ((k) / 4)
 
+/* acc + the four-byte dot products of a (unsigned bytes) and w (signed
+ * bytes) per int32 lane: vpdpbusd, as _mm512_dpbusd_epi32; and vpdpwssd
+ * (int16 pairs), as _mm512_dpwssd_epi32. In inline asm for gcc, whose
+ * register allocation of those intrinsics (gcc 12) copies the accumulator
+ * into another register before each instruction and back after it, and
+ * spills some to the stack (seen: 577 zmm register moves in gemm for its
+ * 168 vpdpbusd, 273 in the lanes attention for 160); the asm names the
+ * accumulator as the instruction's in-out operand, so it stays put. The
+ * same instruction, so the same integers. */
+static inline __attribute__((always_inline)) __m512i dpbusd(__m512i acc, __m512i a, __m512i w)
+{
+#if defined(__GNUC__) && !defined(__clang__)
+    __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a), "vm"(w));
+    return acc;
+#else
+    return _mm512_dpbusd_epi32(acc, a, w);
+#endif
+}
+
+static inline __attribute__((always_inline)) __m512i dpwssd(__m512i acc, __m512i a, __m512i b)
+{
+#if defined(__GNUC__) && !defined(__clang__)
+    __asm__("vpdpwssd %2, %1, %0" : "+v"(acc) : "v"(a), "vm"(b));
+    return acc;
+#else
+    return _mm512_dpwssd_epi32(acc, a, b);
+#endif
+}
+
 /* (rows, k) -> [rows/16][k/4][16][4], then the row sums (int32, rows), then
  * 1024 bytes of zeros: the AMX product reads its weight tiles 16 groups of
  * four columns at a time and may read up to 15 groups (960 bytes) past the
@@ -83,11 +112,11 @@ static inline __attribute__((always_inline)) void micro(const int8_t *w, uint32_
                 memcpy(&y, a + (size_t)(b0 + b) * lda + kg * 4 + 4, 4);
                 ax = _mm512_set1_epi32(x);
                 ay = _mm512_set1_epi32(y);
-                acc[0][b] = _mm512_dpbusd_epi32(acc[0][b], ax, w0);
-                acc2[0][b] = _mm512_dpbusd_epi32(acc2[0][b], ay, v0);
+                acc[0][b] = dpbusd(acc[0][b], ax, w0);
+                acc2[0][b] = dpbusd(acc2[0][b], ay, v0);
                 if (nrb > 1) {
-                    acc[1][b] = _mm512_dpbusd_epi32(acc[1][b], ax, w1);
-                    acc2[1][b] = _mm512_dpbusd_epi32(acc2[1][b], ay, v1);
+                    acc[1][b] = dpbusd(acc[1][b], ax, w1);
+                    acc2[1][b] = dpbusd(acc2[1][b], ay, v1);
                 }
             }
         }
@@ -99,9 +128,9 @@ static inline __attribute__((always_inline)) void micro(const int8_t *w, uint32_
             __m512i av;
             memcpy(&v, a + (size_t)(b0 + b) * lda + kg * 4, 4);
             av = _mm512_set1_epi32(v);
-            acc[0][b] = _mm512_dpbusd_epi32(acc[0][b], av, w0);
+            acc[0][b] = dpbusd(acc[0][b], av, w0);
             if (nrb > 1)
-                acc[1][b] = _mm512_dpbusd_epi32(acc[1][b], av, w1);
+                acc[1][b] = dpbusd(acc[1][b], av, w1);
         }
     }
     for (i = 0; i < nrb; i++) {
@@ -118,17 +147,24 @@ static const uint8_t *to_unsigned(const int8_t *a, uint32_t lda, uint32_t k, uin
     static __thread uint8_t *tbuf;
     static __thread size_t tcap;
     uint8_t *buf = (uint8_t *)ozf_grow(&tbuf, &tcap, (size_t)nb * k);
-    size_t i;
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    size_t i, n;
     uint32_t b;
     if (!buf)
         return NULL;
-    for (b = 0; b < nb; b++) {
+    /* rows that follow each other (lda = k: every call of the layer loop)
+     * as one run of nb k bytes; else row by row. The tail by a mask, not
+     * byte by byte (k = 16 at the smallest shapes) */
+    for (b = 0; b < nb; b += lda == k ? nb : 1) {
         const int8_t *src = a + (size_t)b * lda;
         uint8_t *dst = buf + (size_t)b * k;
-        for (i = 0; i + 64 <= k; i += 64)
-            _mm512_storeu_si512(dst + i, _mm512_xor_si512(_mm512_loadu_si512(src + i), _mm512_set1_epi8((char)0x80)));
-        for (; i < k; i++)
-            dst[i] = (uint8_t)(src[i] ^ 0x80);
+        n = lda == k ? (size_t)nb * k : k;
+        for (i = 0; i + 64 <= n; i += 64)
+            _mm512_storeu_si512(dst + i, _mm512_xor_si512(_mm512_loadu_si512(src + i), flip));
+        if (i < n) {
+            __mmask64 m = ((__mmask64)1 << (n - i)) - 1;
+            _mm512_mask_storeu_epi8(dst + i, m, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, src + i), flip));
+        }
     }
     return buf;
 }
@@ -379,7 +415,7 @@ static void scores_run(const __m512i *qb, uint32_t ndg, const int8_t *kp, const 
         uint32_t lo = blk < a ? a : blk, hi = blk + 16 < b ? blk + 16 : b;
         __mmask16 m = (__mmask16)((((uint32_t)1 << (hi - blk)) - 1) & ~(((uint32_t)1 << (lo - blk)) - 1));
         for (dg = 0; dg < ndg; dg++)
-            acc = _mm512_dpbusd_epi32(acc, qb[dg], _mm512_load_si512(kp + ((size_t)dg * cap + blk) * 4));
+            acc = dpbusd(acc, qb[dg], _mm512_load_si512(kp + ((size_t)dg * cap + blk) * 4));
         acc = _mm512_sub_epi32(acc, _mm512_load_si512(ksum + blk));
         if (blk >= a)
             _mm512_mask_storeu_epi32(s + joff + (blk - a), m, acc);
@@ -454,8 +490,8 @@ static inline __attribute__((always_inline)) void vsum_bytes(const uint8_t *cons
                     __m512i v = _mm512_maskz_loadu_epi32(m, src + 4 * u * dh);
                     memcpy(&wl, pl + 4 * u, 4);
                     memcpy(&wh, ph + 4 * u, 4);
-                    L[u] = _mm512_dpbusd_epi32(L[u], _mm512_set1_epi32(wl), v);
-                    Hh[u] = _mm512_dpbusd_epi32(Hh[u], _mm512_set1_epi32(wh), v);
+                    L[u] = dpbusd(L[u], _mm512_set1_epi32(wl), v);
+                    Hh[u] = dpbusd(Hh[u], _mm512_set1_epi32(wh), v);
                 }
             }
             /* the last 0 to 3 groups, into the first chains: a constant
@@ -465,8 +501,8 @@ static inline __attribute__((always_inline)) void vsum_bytes(const uint8_t *cons
                 __m512i v = _mm512_maskz_loadu_epi32(m, src);
                 memcpy(&wl, pl, 4);
                 memcpy(&wh, ph, 4);
-                L[0] = _mm512_dpbusd_epi32(L[0], _mm512_set1_epi32(wl), v);
-                Hh[0] = _mm512_dpbusd_epi32(Hh[0], _mm512_set1_epi32(wh), v);
+                L[0] = dpbusd(L[0], _mm512_set1_epi32(wl), v);
+                Hh[0] = dpbusd(Hh[0], _mm512_set1_epi32(wh), v);
             }
         }
         _mm512_mask_storeu_epi32(
@@ -729,11 +765,11 @@ static inline __attribute__((always_inline)) __m512i score_block(const __m512i *
     __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
     uint32_t dg;
     for (dg = 0; dg + 1 < NDG; dg += 2) {
-        s0 = _mm512_dpbusd_epi32(s0, qb[dg], _mm512_load_si512(kp + ((size_t)dg * cap + blk) * 4));
-        s1 = _mm512_dpbusd_epi32(s1, qb[dg + 1], _mm512_load_si512(kp + ((size_t)(dg + 1) * cap + blk) * 4));
+        s0 = dpbusd(s0, qb[dg], _mm512_load_si512(kp + ((size_t)dg * cap + blk) * 4));
+        s1 = dpbusd(s1, qb[dg + 1], _mm512_load_si512(kp + ((size_t)(dg + 1) * cap + blk) * 4));
     }
     if (dg < NDG)
-        s0 = _mm512_dpbusd_epi32(s0, qb[dg], _mm512_load_si512(kp + ((size_t)dg * cap + blk) * 4));
+        s0 = dpbusd(s0, qb[dg], _mm512_load_si512(kp + ((size_t)dg * cap + blk) * 4));
     s0 = _mm512_sub_epi32(_mm512_add_epi32(s0, s1), _mm512_load_si512(ksum + blk));
     return rq16_mode(s0, MODE, m64, rnd, sh);
 }
@@ -871,10 +907,10 @@ static inline __attribute__((always_inline)) __m512i b16_p1(const b16_blk *b, in
     for (u = b->ue; u < b->ulo; u++)
         zb[u] = neg;
     for (; u <= b->uhi; u++) {
-        __m512i s0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), b->qb[0], bcast_k4(kp + (size_t)slot * 4));
-        __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), b->qb[1], bcast_k4(kp + ((size_t)cap + slot) * 4)), z;
-        s0 = _mm512_dpbusd_epi32(s0, b->qb[2], bcast_k4(kp + ((size_t)2 * cap + slot) * 4));
-        s1 = _mm512_dpbusd_epi32(s1, b->qb[3], bcast_k4(kp + ((size_t)3 * cap + slot) * 4));
+        __m512i s0 = dpbusd(_mm512_setzero_si512(), b->qb[0], bcast_k4(kp + (size_t)slot * 4));
+        __m512i s1 = dpbusd(_mm512_setzero_si512(), b->qb[1], bcast_k4(kp + ((size_t)cap + slot) * 4)), z;
+        s0 = dpbusd(s0, b->qb[2], bcast_k4(kp + ((size_t)2 * cap + slot) * 4));
+        s1 = dpbusd(s1, b->qb[3], bcast_k4(kp + ((size_t)3 * cap + slot) * 4));
         s0 = _mm512_sub_epi32(_mm512_add_epi32(s0, s1), _mm512_set1_epi32(ksum[slot]));
         z = _mm512_sub_epi32(rq16_mode(s0, MODE, m64, rnd, sh), bias);
         bias = _mm512_sub_epi32(bias, vs);
@@ -1002,7 +1038,7 @@ static void b16_vsum_out(const ozf_att_job *j, const b16_blk *b, const int16_t *
         uint32_t u = b->ue + 2 * i;
         const int32_t *vb = vw32 + (size_t)(u >> 2) * 32 + ((u >> 1) & 1);
         __m512i p = pb[i];
-#define B16_D(k) a##k = _mm512_dpwssd_epi32(a##k, p, _mm512_set1_epi32(vb[2 * k]))
+#define B16_D(k) a##k = dpwssd(a##k, p, _mm512_set1_epi32(vb[2 * k]))
         B16_D(0); B16_D(1); B16_D(2); B16_D(3); B16_D(4); B16_D(5); B16_D(6); B16_D(7);
         B16_D(8); B16_D(9); B16_D(10); B16_D(11); B16_D(12); B16_D(13); B16_D(14); B16_D(15);
 #undef B16_D
@@ -1092,7 +1128,7 @@ static void l16_setup(const ozf_att_job *j, const uint32_t *lane, uint32_t nr, u
     for (d = 0; d < 4; d++) {
         b->qb[d] = d < dh / 4 ? _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, _mm512_loadu_si512(qo), j[0].q + 4 * d, 1)
                               : _mm512_setzero_si512();
-        b->qsum = _mm512_dpbusd_epi32(b->qsum, _mm512_set1_epi8((char)0x80), b->qb[d]);
+        b->qsum = dpbusd(b->qsum, _mm512_set1_epi8((char)0x80), b->qb[d]);
     }
     b->lk = lk, b->lv = lv, b->cap = cap, b->dh = dh, b->ps = ps;
     /* the groups from the oldest key's to the newest's, or all of them */
@@ -1129,9 +1165,9 @@ static inline __attribute__((always_inline)) __m512i l16_p1(const l16_blk *b, in
             for (dg = 0; dg < NDG; dg++) {
                 __m512i kv = _mm512_load_si512(kp + (size_t)dg * cap * 64);
                 if (dg & 1)
-                    s1 = _mm512_dpbusd_epi32(s1, kv, b->qb[dg]);
+                    s1 = dpbusd(s1, kv, b->qb[dg]);
                 else
-                    s0 = _mm512_dpbusd_epi32(s0, kv, b->qb[dg]);
+                    s0 = dpbusd(s0, kv, b->qb[dg]);
             }
             /* -128 sum q + sum (k + 128) q = q . k */
             s0 = _mm512_add_epi32(s0, s1);
@@ -1179,8 +1215,8 @@ static inline __attribute__((always_inline)) void l16_vsum_dims(const l16_blk *b
             const int8_t *vp = b->lv + ((size_t)g * b->dh + db) * 64;
             for (d = 0; d < ND; d++) {
                 __m512i v = _mm512_load_si512(vp + 64 * d);
-                lo[d] = _mm512_dpbusd_epi32(lo[d], el, v);
-                hi[d] = _mm512_dpbusd_epi32(hi[d], eh, v);
+                lo[d] = dpbusd(lo[d], el, v);
+                hi[d] = dpbusd(hi[d], eh, v);
             }
         }
         if (++g == ng)
@@ -1393,19 +1429,24 @@ static void freq_cum(const int32_t *z, uint32_t *cum)
  * of that block alone (freq16, as freq_vecs) its 33 cumulative values. */
 typedef struct fq_blocks {
     __m512i vz;
+    __m512i cum; /* lanes 0..7: cum[32 (i + 1)], the rest included */
     uint64_t R;
     uint32_t best, rest;
-    int32_t cum[16]; /* lanes 0..7: cum[32 (i + 1)], the rest included */
 } fq_blocks;
 
-static void fq_blocks_of(const int32_t *z, fq_blocks *bk)
+/* The passes are inlined into their callers (freq_find, freq_sym: over
+ * many rows, each pass for every row before the next pass, so that the
+ * rows' long chains of latency (the maximum, the reduction of E, the
+ * division, the running sums) overlap each other: one row's chain alone
+ * left the vector units idle most of the time). Pass 1 of a row: zmax
+ * (broadcast, *vz), the blocks' e into P[0..7], best, and E - 256 2^15
+ * (*esum, the 2^15 offsets not yet added back). */
+static inline __attribute__((always_inline)) void fq_pass1(const int32_t *z, const __m512i *T, __m512i *P, __m512i *vz_out,
+                                                           uint32_t *best_out, uint32_t *esum)
 {
     const __m512i flip = _mm512_set1_epi16((short)0x8000), ones = _mm512_set1_epi16(1);
-    __m512i T[8], P[8], C[8], vz, vE = _mm512_setzero_si512(), m0, m1, m2, m3, s2[4], t4[2], x, y, restv;
-    uint32_t i, best = 256, r2;
-    uint64_t R;
-    for (i = 0; i < 8; i++)
-        T[i] = _mm512_loadu_si512(ozf_exp2_u16 + 32 * i);
+    __m512i vz, vE = _mm512_setzero_si512(), vE1 = _mm512_setzero_si512(), m0, m1, m2, m3;
+    uint32_t i, best, mk[8], any = 0;
     m0 = _mm512_max_epi32(_mm512_loadu_si512(z), _mm512_loadu_si512(z + 16));
     m1 = _mm512_max_epi32(_mm512_loadu_si512(z + 32), _mm512_loadu_si512(z + 48));
     m2 = _mm512_max_epi32(_mm512_loadu_si512(z + 64), _mm512_loadu_si512(z + 80));
@@ -1417,22 +1458,47 @@ static void fq_blocks_of(const int32_t *z, fq_blocks *bk)
         m3 = _mm512_max_epi32(m3, _mm512_loadu_si512(z + i + 48));
     }
     vz = _mm512_set1_epi32(_mm512_reduce_max_epi32(_mm512_max_epi32(_mm512_max_epi32(m0, m1), _mm512_max_epi32(m2, m3))));
+    /* unrolled, so that the 8 blocks' e stay in registers; best's block
+     * (the first with a t = 0) and its position are found after the loop
+     * from the blocks' masks; E in two sums (even and odd blocks) */
+#pragma GCC unroll 8
     for (i = 0; i < 8; i++) {
         /* t = zmax - z >= 0 saturated to uint16 (t >= 4096 stays >= 4096):
          * 128-bit lane L holds symbols 32i + 4L .. 4L + 3, then 32i + 16 + 4L .. 4L + 3 */
         __m512i t = _mm512_packus_epi32(_mm512_sub_epi32(vz, _mm512_loadu_si512(z + 32 * i)),
                                         _mm512_sub_epi32(vz, _mm512_loadu_si512(z + 32 * i + 16)));
-        uint32_t mk = (uint32_t)_mm512_cmpeq_epi16_mask(t, _mm512_setzero_si512()), jl, jh;
-        /* word j = 8L + w: symbol 32i + 4L + w (w < 4), 32i + 16 + 4L + w - 4
-         * (w >= 4); the first of the low group, else of the high group */
-        jl = (uint32_t)__builtin_ctzll((uint64_t)(mk & 0x0F0F0F0Fu) | (1ull << 32));
-        jh = (uint32_t)__builtin_ctzll((uint64_t)(mk & 0xF0F0F0F0u) | (1ull << 32));
-        if (best == 256 && mk)
-            best = jl < 32 ? 32 * i + 4 * (jl >> 3) + (jl & 7) : 32 * i + 12 + 4 * (jh >> 3) + (jh & 7);
+        mk[i] = (uint32_t)_mm512_cmpeq_epi16_mask(t, _mm512_setzero_si512());
+        any |= (mk[i] != 0) << i;
         P[i] = exp2_t16(t, T);
-        vE = _mm512_dpwssd_epi32(vE, _mm512_xor_si512(P[i], flip), ones); /* e - 2^15, in pairs */
+        if (i & 1)
+            vE1 = dpwssd(vE1, _mm512_xor_si512(P[i], flip), ones); /* e - 2^15, in pairs */
+        else
+            vE = dpwssd(vE, _mm512_xor_si512(P[i], flip), ones);
     }
-    R = oz_freq_recip((uint64_t)(uint32_t)(_mm512_reduce_add_epi32(vE) + (1 << 23))); /* + 256 2^15 */
+    {
+        /* word j = 8L + w of block i: symbol 32i + 4L + w (w < 4), 32i + 16 +
+         * 4L + w - 4 (w >= 4); the first of the low group, else of the high
+         * group (any != 0: some z is zmax) */
+        uint32_t bi = (uint32_t)__builtin_ctz(any), m = mk[bi], jl, jh;
+        jl = (uint32_t)__builtin_ctzll((uint64_t)(m & 0x0F0F0F0Fu) | (1ull << 32));
+        jh = (uint32_t)__builtin_ctzll((uint64_t)(m & 0xF0F0F0F0u) | (1ull << 32));
+        best = jl < 32 ? 32 * bi + 4 * (jl >> 3) + (jl & 7) : 32 * bi + 12 + 4 * (jh >> 3) + (jh & 7);
+    }
+    *vz_out = vz;
+    *best_out = best;
+    *esum = (uint32_t)_mm512_reduce_add_epi32(_mm512_add_epi32(vE, vE1));
+}
+
+/* Pass 2 of a row: R, each block's total of f, their running sums with the
+ * rest at best's block (bk->cum) */
+static inline __attribute__((always_inline)) void fq_pass2(const __m512i *P, __m512i vz, uint32_t best, uint32_t esum,
+                                                           fq_blocks *bk)
+{
+    const __m512i flip = _mm512_set1_epi16((short)0x8000), ones = _mm512_set1_epi16(1);
+    __m512i C[8], s2[4], t4[2], x, y, restv;
+    uint32_t i, r2;
+    uint64_t R;
+    R = oz_freq_recip((uint64_t)(uint32_t)(esum + (1 << 23))); /* + 256 2^15 */
     r2 = (uint32_t)(R >> 32);
     {
         const __m512i vr1 = _mm512_set1_epi16((short)(R >> 16)), vr0 = _mm512_set1_epi16((short)R);
@@ -1442,7 +1508,7 @@ static void fq_blocks_of(const int32_t *z, fq_blocks *bk)
             __m512i s = _mm512_add_epi16(l1, _mm512_mulhi_epu16(P[i], vr0));
             /* m = hi(e r1) + c <= 2^15 */
             __m512i m = _mm512_mask_sub_epi16(h1, _mm512_cmplt_epu16_mask(s, l1), h1, _mm512_set1_epi16(-1));
-            C[i] = _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(_mm512_setzero_si512(), _mm512_xor_si512(P[i], flip), vr2),
+            C[i] = dpwssd(dpwssd(_mm512_setzero_si512(), _mm512_xor_si512(P[i], flip), vr2),
                                        _mm512_xor_si512(m, flip), ones);
         }
     }
@@ -1462,23 +1528,33 @@ static void fq_blocks_of(const int32_t *z, fq_blocks *bk)
     y = prefix16(y); /* lanes 7..15: the sum of all f, <= 2^20 */
     restv = _mm512_sub_epi32(_mm512_set1_epi32(1 << OZ_PROB_BITS), _mm512_permutexvar_epi32(_mm512_set1_epi32(15), y));
     y = _mm512_mask_add_epi32(y, (__mmask16)(0xFFFFu << (best / 32)), y, restv);
-    _mm512_storeu_si512(bk->cum, y);
+    bk->cum = y;
     bk->vz = vz;
     bk->R = R;
     bk->best = best;
     bk->rest = (uint32_t)_mm_cvtsi128_si32(_mm512_castsi512_si128(restv));
 }
 
-/* cq[j] = cum[32 b + j], j = 0..32: block b's exact frequencies (e in order
- * by the pair layout of attention's pass 2, freq16), the rest at best */
-static void fq_block_cum(const int32_t *z, const fq_blocks *bk, uint32_t b, uint32_t *cq)
+static inline __attribute__((always_inline)) void fq_tables(__m512i *T)
+{
+    int i;
+    for (i = 0; i < 8; i++)
+        T[i] = _mm512_loadu_si512(ozf_exp2_u16 + 32 * i);
+}
+
+/* cum[32 b + j], j = 0..32: block b's exact frequencies (e in order by the
+ * pair layout of attention's pass 2, freq16), the rest at best; *base =
+ * cum[32 b], *q0 = cum[32 b + 1 ..], *q1 = cum[32 b + 17 ..] */
+static inline __attribute__((always_inline)) void fq_block_cum(const int32_t *z, const __m512i *T, const fq_blocks *bk,
+                                                               uint32_t b, uint32_t *base_out, __m512i *q0_out,
+                                                               __m512i *q1_out)
 {
     const __m512i c65535 = _mm512_set1_epi32(65535), rhi = _mm512_set1_epi32((int32_t)(bk->R >> 32));
     const __m512i rlo = _mm512_set1_epi64((int64_t)(uint32_t)bk->R);
-    __m512i T[8], t0, t1, e, f0, f1, q0, q1;
-    uint32_t i, base = b ? (uint32_t)bk->cum[b - 1] : 0;
-    for (i = 0; i < 8; i++)
-        T[i] = _mm512_loadu_si512(ozf_exp2_u16 + 32 * i);
+    __m512i t0, t1, e, f0, f1, q0, q1;
+    uint32_t base = b ? (uint32_t)_mm_cvtsi128_si32(_mm512_castsi512_si128(
+                            _mm512_permutexvar_epi32(_mm512_set1_epi32((int32_t)b - 1), bk->cum)))
+                      : 0;
     t0 = _mm512_min_epu32(_mm512_sub_epi32(bk->vz, _mm512_loadu_si512(z + 32 * b)), c65535);
     t1 = _mm512_min_epu32(_mm512_sub_epi32(bk->vz, _mm512_loadu_si512(z + 32 * b + 16)), c65535);
     /* symbol 32 b + l in the low half of lane l, 32 b + 16 + l in the high */
@@ -1492,40 +1568,79 @@ static void fq_block_cum(const int32_t *z, const fq_blocks *bk, uint32_t b, uint
     }
     q0 = _mm512_add_epi32(prefix16(f0), _mm512_set1_epi32((int32_t)base));
     q1 = _mm512_add_epi32(prefix16(f1), _mm512_permutexvar_epi32(_mm512_set1_epi32(15), q0));
-    cq[0] = base;
-    _mm512_storeu_si512(cq + 1, q0);
-    _mm512_storeu_si512(cq + 17, q1);
+    *base_out = base;
+    *q0_out = q0;
+    *q1_out = q1;
 }
 
-/* decoding's question: the symbol s with cum[s] <= slot < cum[s + 1] of
- * oz_freq_cum (slot < 2^20), *start = cum[s], *freq = cum[s + 1] - cum[s].
- * Every f >= 1, so cum is strictly increasing: the block is the count of
- * block ends <= slot (the last is 2^20 > slot), the symbol within it the
- * count of its cumulative values <= slot. */
-static uint32_t freq_find(const int32_t *z, uint32_t slot, uint32_t *start, uint32_t *freq)
+/* cum[32 b + j] for 1 <= j <= 32 from fq_block_cum's q0, q1 */
+static inline uint32_t fq_lane(__m512i q0, __m512i q1, uint32_t j)
 {
-    fq_blocks bk;
-    uint32_t cq[33], b, k;
-    const __m512i vslot = _mm512_set1_epi32((int32_t)slot);
-    fq_blocks_of(z, &bk);
-    b = (uint32_t)__builtin_popcount(_mm512_mask_cmple_epu32_mask(0xFF, _mm512_loadu_si512(bk.cum), vslot)); /* <= 7 */
-    fq_block_cum(z, &bk, b, cq);
-    k = (uint32_t)__builtin_popcount(_mm512_cmple_epu32_mask(_mm512_loadu_si512(cq + 1), vslot)) +
-        (uint32_t)__builtin_popcount(_mm512_cmple_epu32_mask(_mm512_loadu_si512(cq + 17), vslot)); /* <= 31 */
-    *start = cq[k];
-    *freq = cq[k + 1] - cq[k];
-    return 32 * b + k;
+    return (uint32_t)_mm_cvtsi128_si32(
+        _mm512_castsi512_si128(_mm512_permutex2var_epi32(q0, _mm512_set1_epi32((int32_t)j - 1), q1)));
 }
 
-/* encoding's question: cum[sym] and f[sym] of oz_freq_cum */
-static void freq_sym(const int32_t *z, uint32_t sym, uint32_t *start, uint32_t *freq)
+/* decoding's question for nrows rows (z rows 256 apart): the symbol s
+ * with cum[s] <= slot < cum[s + 1] of oz_freq_cum (slot < 2^20), start =
+ * cum[s], freq = cum[s + 1] - cum[s]. Every f >= 1, so cum is strictly
+ * increasing: the block is the count of block ends <= slot (the last is
+ * 2^20 > slot), the symbol within it the count of its cumulative values <=
+ * slot. Up to 16 rows at a time, pass by pass (fq_pass1). */
+#define FQ_ROWS 16
+static void freq_find(const int32_t *z, uint32_t nrows, const uint32_t *slot, uint32_t *sym, uint32_t *start,
+                      uint32_t *freq)
 {
-    fq_blocks bk;
-    uint32_t cq[33];
-    fq_blocks_of(z, &bk);
-    fq_block_cum(z, &bk, sym / 32, cq);
-    *start = cq[sym % 32];
-    *freq = cq[sym % 32 + 1] - cq[sym % 32];
+    __m512i T[8], P[FQ_ROWS][8], vz[FQ_ROWS];
+    fq_blocks bk[FQ_ROWS];
+    uint32_t best[FQ_ROWS], esum[FQ_ROWS], blk[FQ_ROWS], r0, r, n;
+    fq_tables(T);
+    for (r0 = 0; r0 < nrows; r0 += n) {
+        n = nrows - r0 < FQ_ROWS ? nrows - r0 : FQ_ROWS;
+        for (r = 0; r < n; r++)
+            fq_pass1(z + (size_t)(r0 + r) * 256, T, P[r], &vz[r], &best[r], &esum[r]);
+        for (r = 0; r < n; r++) {
+            fq_pass2(P[r], vz[r], best[r], esum[r], &bk[r]);
+            blk[r] = (uint32_t)__builtin_popcount(
+                _mm512_mask_cmple_epu32_mask(0xFF, bk[r].cum, _mm512_set1_epi32((int32_t)slot[r0 + r]))); /* <= 7 */
+        }
+        for (r = 0; r < n; r++) {
+            const __m512i vslot = _mm512_set1_epi32((int32_t)slot[r0 + r]);
+            uint32_t k, base, lo;
+            __m512i q0, q1;
+            fq_block_cum(z + (size_t)(r0 + r) * 256, T, &bk[r], blk[r], &base, &q0, &q1);
+            k = (uint32_t)__builtin_popcount(_mm512_cmple_epu32_mask(q0, vslot)) +
+                (uint32_t)__builtin_popcount(_mm512_cmple_epu32_mask(q1, vslot)); /* <= 31 */
+            lo = k ? fq_lane(q0, q1, k) : base;
+            sym[r0 + r] = 32 * blk[r] + k;
+            start[r0 + r] = lo;
+            freq[r0 + r] = fq_lane(q0, q1, k + 1) - lo;
+        }
+    }
+}
+
+/* encoding's question for nrows rows: sf[2 r] = cum[sym[r]], sf[2 r + 1]
+ * = f[sym[r]] of oz_freq_cum of row r, pass by pass as freq_find */
+static void freq_sym(const int32_t *z, uint32_t nrows, const uint8_t *sym, uint32_t *sf)
+{
+    __m512i T[8], P[FQ_ROWS][8], vz[FQ_ROWS];
+    fq_blocks bk[FQ_ROWS];
+    uint32_t best[FQ_ROWS], esum[FQ_ROWS], r0, r, n;
+    fq_tables(T);
+    for (r0 = 0; r0 < nrows; r0 += n) {
+        n = nrows - r0 < FQ_ROWS ? nrows - r0 : FQ_ROWS;
+        for (r = 0; r < n; r++)
+            fq_pass1(z + (size_t)(r0 + r) * 256, T, P[r], &vz[r], &best[r], &esum[r]);
+        for (r = 0; r < n; r++)
+            fq_pass2(P[r], vz[r], best[r], esum[r], &bk[r]);
+        for (r = 0; r < n; r++) {
+            uint32_t s = sym[r0 + r], j = s % 32, base, lo;
+            __m512i q0, q1;
+            fq_block_cum(z + (size_t)(r0 + r) * 256, T, &bk[r], s / 32, &base, &q0, &q1);
+            lo = j ? fq_lane(q0, q1, j) : base;
+            sf[2 * (r0 + r)] = lo;
+            sf[2 * (r0 + r) + 1] = fq_lane(q0, q1, j + 1) - lo;
+        }
+    }
 }
 
 /* ---- the layer glue in AVX-512 (used by forward_impl.h; the same
@@ -1688,51 +1803,80 @@ static void narrow_i8(const int32_t *acc, uint32_t n, int8_t *out)
     }
 }
 
+/* lane r (0..7) = the sum of a[r]'s eight 64-bit lanes (wrapping adds):
+ * pairs of rows interleaved (unpack), then their 128-bit lanes folded
+ * twice, so that 8 rows take 21 instructions instead of 8 reductions */
+static inline __m512i hsum8x8_epi64(const __m512i *a)
+{
+    __m512i b[4], c0, c1;
+    int i;
+    for (i = 0; i < 4; i++) /* 128-bit lane j: rows 2i and 2i+1, their lanes 2j + 2j+1 */
+        b[i] = _mm512_add_epi64(_mm512_unpacklo_epi64(a[2 * i], a[2 * i + 1]), _mm512_unpackhi_epi64(a[2 * i], a[2 * i + 1]));
+    /* 128-bit lanes: b[0] L0+L1, b[0] L2+L3, b[1] L0+L1, b[1] L2+L3 */
+    c0 = _mm512_add_epi64(_mm512_shuffle_i64x2(b[0], b[1], 0x88), _mm512_shuffle_i64x2(b[0], b[1], 0xDD));
+    c1 = _mm512_add_epi64(_mm512_shuffle_i64x2(b[2], b[3], 0x88), _mm512_shuffle_i64x2(b[2], b[3], 0xDD));
+    /* 128-bit lane k: rows 2k and 2k+1, whole */
+    return _mm512_add_epi64(_mm512_shuffle_i64x2(c0, c1, 0x88), _mm512_shuffle_i64x2(c0, c1, 0xDD));
+}
+
 /* RMS norms of nrows rows of n (oz_rmsnorm's integers, row by row;
- * docs/integer-model.md, "The fast CPU engine", RMS norm), eight rows at a
- * time: each row's sum of squares in 64-bit lanes (vpmuldq: |x| < 2^23,
- * the sum < 2^56), floor(ss / n) (a shift where n is a power of 2), then the
- * eight square roots at once by core's own digit-by-digit method
- * (oz_isqrt64: the same steps, one lane per row, from the highest bit pair
- * any lane needs, which only skips steps where every lane's bit is 0), the
- * reciprocal floor(2^37 / rms) per row, and y = sat8((x inv + 2^31) >> 32)
- * in 64-bit lanes (|x inv| < 2^60). */
+ * docs/integer-model.md, "The fast CPU engine", RMS norm), 16 rows at a
+ * time: each row's sum of squares in 64-bit lanes (vpmuldq of the even and
+ * of the odd int32 lanes: |x| < 2^23, the sum < 2^56), the 16 sums brought
+ * into two vectors, one row per lane (hsum8x8_epi64), floor(ss / n) (a
+ * shift where n is a power of 2), then the square roots at once by core's
+ * own digit-by-digit method (oz_isqrt64: the same steps, one lane per row,
+ * from the highest bit pair any lane needs, which only skips steps where
+ * every lane's bit is 0), the reciprocal floor(2^37 / rms) per row, and
+ * y = sat8((x inv + 2^31) >> 32): where inv < 2^31, 16 lanes at a time
+ * (vpmuldq of the even and of the odd lanes, |x inv| < 2^54), else in
+ * 64-bit lanes by vpmullq (|x inv| < 2^60). */
 #define OZF_HAVE_RMSNORM_ROWS 1
 static void rmsnorm_rows(const int32_t *x, int8_t *y, uint32_t nrows, uint32_t n)
 {
     const __m512i hi = _mm512_set1_epi64(OZ_ACT_MAX), lo = _mm512_set1_epi64(-OZ_ACT_MAX);
+    const __m512i hi32 = _mm512_set1_epi32(OZ_ACT_MAX), lo32 = _mm512_set1_epi32(-OZ_ACT_MAX);
     const __m512i half = _mm512_set1_epi64((int64_t)1 << 31);
     const int pow2 = (n & (n - 1)) == 0;
     const unsigned lg = (unsigned)__builtin_ctz(n);
     uint32_t r0, r, i;
     for (r0 = 0; r0 < nrows; r0 += 16) {
-        uint32_t nr = nrows - r0 < 16 ? nrows - r0 : 16, g;
-        uint64_t v[16] = {0}, vmax = 0;
+        uint32_t nr = nrows - r0 < 16 ? nrows - r0 : 16;
+        uint64_t v[16], vmax;
         int64_t inv[16];
+        __m512i acc[16], va, vb;
+        for (r = 0; r < 16; r++)
+            acc[r] = _mm512_setzero_si512();
         for (r = 0; r < nr; r++) {
             const int32_t *xr = x + (size_t)(r0 + r) * n;
-            __m512i acc = _mm512_setzero_si512();
-            uint64_t ss;
-            for (i = 0; i < n; i += 8) {
-                __mmask8 m = n - i >= 8 ? 0xFF : (__mmask8)((1u << (n - i)) - 1);
-                __m512i a = _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(m, xr + i));
-                acc = _mm512_add_epi64(acc, _mm512_mul_epi32(a, a));
+            for (i = 0; i < n; i += 16) {
+                __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+                __m512i a = _mm512_maskz_loadu_epi32(m, xr + i), b = _mm512_srli_epi64(a, 32);
+                acc[r] = _mm512_add_epi64(acc[r], _mm512_add_epi64(_mm512_mul_epi32(a, a), _mm512_mul_epi32(b, b)));
             }
-            ss = (uint64_t)_mm512_reduce_add_epi64(acc);
-            v[r] = pow2 ? ss >> lg : ss / n;
-            vmax |= v[r];
         }
-        /* oz_isqrt64 lane by lane: bit = the highest power of 4 <= max v.
-         * Where every v < 2^32 (the usual case), all 16 rows in 32-bit
-         * lanes: bit <= 2^30, res < 2^31 and res + bit < 2^32, so the steps
-         * hold the same values as core's 64-bit ones */
-        if (vmax >> 32 == 0) {
-            uint32_t v32[16];
-            uint64_t vm = vmax;
-            __m512i vv, res = _mm512_setzero_si512(), bit;
+        va = hsum8x8_epi64(acc);
+        vb = hsum8x8_epi64(acc + 8);
+        if (pow2) {
+            va = _mm512_srli_epi64(va, lg);
+            vb = _mm512_srli_epi64(vb, lg);
+        } else {
+            _mm512_storeu_si512(v, va);
+            _mm512_storeu_si512(v + 8, vb);
             for (r = 0; r < 16; r++)
-                v32[r] = (uint32_t)v[r];
-            vv = _mm512_loadu_si512(v32);
+                v[r] /= n;
+            va = _mm512_loadu_si512(v);
+            vb = _mm512_loadu_si512(v + 8);
+        }
+        vmax = (uint64_t)_mm512_reduce_or_epi64(_mm512_or_si512(va, vb));
+        /* oz_isqrt64 lane by lane: bit = the highest power of 4 <= max v.
+         * Where every v < 2^32 (rms < 2^16), all 16 rows in 32-bit lanes:
+         * bit <= 2^30, res < 2^31 and res + bit < 2^32, so the steps hold
+         * the same values as core's 64-bit ones */
+        if (vmax >> 32 == 0) {
+            uint64_t vm = vmax;
+            __m512i vv = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(va)), _mm512_cvtepi64_epi32(vb), 1);
+            __m512i res = _mm512_setzero_si512(), bit;
             bit = _mm512_set1_epi32(vm ? (int32_t)(1u << ((63 - __builtin_clzll(vm)) & ~1)) : 0);
             while (vm) {
                 __m512i t = _mm512_add_epi32(res, bit);
@@ -1742,43 +1886,56 @@ static void rmsnorm_rows(const int32_t *x, int8_t *y, uint32_t nrows, uint32_t n
                 bit = _mm512_srli_epi32(bit, 2);
                 vm >>= 2;
             }
-            _mm512_storeu_si512(v32, res);
-            for (r = 0; r < nr; r++)
-                v[r] = v32[r];
-        } else
-            for (g = 0; g < nr; g += 8) {
-                uint64_t vm = 0;
-                __m512i vv, res, bit;
-                for (r = g; r < g + 8; r++)
-                    vm |= v[r];
-                vv = _mm512_loadu_si512(v + g);
-                res = _mm512_setzero_si512();
-                bit = _mm512_set1_epi64(vm ? (int64_t)1 << ((63 - __builtin_clzll(vm)) & ~1) : 0);
-                while (vm) {
-                    __m512i t = _mm512_add_epi64(res, bit);
-                    __mmask8 fits = _mm512_cmpge_epu64_mask(vv, t);
-                    vv = _mm512_mask_sub_epi64(vv, fits, vv, t);
-                    res = _mm512_mask_add_epi64(_mm512_srli_epi64(res, 1), fits, _mm512_srli_epi64(res, 1), bit);
-                    bit = _mm512_srli_epi64(bit, 2);
-                    vm >>= 2;
-                }
-                _mm512_storeu_si512(v + g, res);
+            _mm512_storeu_si512(v, _mm512_cvtepu32_epi64(_mm512_castsi512_si256(res)));
+            _mm512_storeu_si512(v + 8, _mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(res, 1)));
+        } else {
+            /* rows 0..7 and 8..15 as two independent chains in one loop */
+            uint64_t vm = vmax;
+            __m512i ra = _mm512_setzero_si512(), rb = _mm512_setzero_si512();
+            __m512i bit = _mm512_set1_epi64((int64_t)1 << ((63 - __builtin_clzll(vm)) & ~1));
+            while (vm) {
+                __m512i ta = _mm512_add_epi64(ra, bit), tb = _mm512_add_epi64(rb, bit);
+                __mmask8 fa = _mm512_cmpge_epu64_mask(va, ta), fb = _mm512_cmpge_epu64_mask(vb, tb);
+                va = _mm512_mask_sub_epi64(va, fa, va, ta);
+                vb = _mm512_mask_sub_epi64(vb, fb, vb, tb);
+                ra = _mm512_mask_add_epi64(_mm512_srli_epi64(ra, 1), fa, _mm512_srli_epi64(ra, 1), bit);
+                rb = _mm512_mask_add_epi64(_mm512_srli_epi64(rb, 1), fb, _mm512_srli_epi64(rb, 1), bit);
+                bit = _mm512_srli_epi64(bit, 2);
+                vm >>= 2;
             }
+            _mm512_storeu_si512(v, ra);
+            _mm512_storeu_si512(v + 8, rb);
+        }
         for (r = 0; r < nr; r++)
             inv[r] = oz_inv_rms((uint32_t)v[r]);
         for (r = 0; r < nr; r++) {
             const int32_t *xr = x + (size_t)(r0 + r) * n;
             int8_t *yr = y + (size_t)(r0 + r) * n;
             const __m512i iv = _mm512_set1_epi64(inv[r]);
-            for (i = 0; i < n; i += 8) {
-                __mmask8 m = n - i >= 8 ? 0xFF : (__mmask8)((1u << (n - i)) - 1);
-                __m512i a = _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(m, xr + i));
-                /* inv < 2^31 (rms > 64, nearly every row): one vpmuldq, the
-                 * low halves being x and inv themselves; else vpmullq */
-                __m512i p = _mm512_srai_epi64(
-                    _mm512_add_epi64(inv[r] < ((int64_t)1 << 31) ? _mm512_mul_epi32(a, iv) : _mm512_mullo_epi64(a, iv), half), 32);
-                _mm512_mask_cvtepi64_storeu_epi8(yr + i, m, _mm512_min_epi64(_mm512_max_epi64(p, lo), hi));
-            }
+            if (inv[r] < ((int64_t)1 << 31)) {
+                /* inv >= 0 is its own low half: the even lanes' products,
+                 * and the odd lanes' (moved down), each (x inv + 2^31) >> 32
+                 * in the low half of its 64-bit lane (|x inv| < 2^54), the
+                 * odd ones moved back up, then the clamp in 32-bit lanes */
+                for (i = 0; i < n; i += 16) {
+                    __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+                    __m512i a = _mm512_maskz_loadu_epi32(m, xr + i);
+                    __m512i pe = _mm512_srai_epi64(_mm512_add_epi64(_mm512_mul_epi32(a, iv), half), 32);
+                    __m512i po = _mm512_srai_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(a, 32), iv), half), 32);
+                    __m512i q = _mm512_mask_blend_epi32((__mmask16)0xAAAA, pe, _mm512_slli_epi64(po, 32));
+                    __m128i b8 = _mm512_cvtepi32_epi8(_mm512_min_epi32(_mm512_max_epi32(q, lo32), hi32));
+                    if (m == 0xFFFF)
+                        _mm_storeu_si128((__m128i *)(void *)(yr + i), b8);
+                    else
+                        _mm_mask_storeu_epi8(yr + i, m, b8);
+                }
+            } else
+                for (i = 0; i < n; i += 8) {
+                    __mmask8 m = n - i >= 8 ? 0xFF : (__mmask8)((1u << (n - i)) - 1);
+                    __m512i a = _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(m, xr + i));
+                    __m512i p = _mm512_srai_epi64(_mm512_add_epi64(_mm512_mullo_epi64(a, iv), half), 32);
+                    _mm512_mask_cvtepi64_storeu_epi8(yr + i, m, _mm512_min_epi64(_mm512_max_epi64(p, lo), hi));
+                }
         }
     }
 }

@@ -128,19 +128,24 @@ uint32_t ozf_cum_pick(const uint32_t *cum, uint32_t slot, uint32_t *start, uint3
     return s;
 }
 
-uint32_t ozf_freq_find_cum(const int32_t *z, uint32_t slot, uint32_t *start, uint32_t *freq)
+void ozf_freq_find_cum(const int32_t *z, uint32_t nrows, const uint32_t *slot, uint32_t *sym, uint32_t *start,
+                       uint32_t *freq)
 {
-    uint32_t cum[257];
-    oz_freq_cum(z, cum);
-    return ozf_cum_pick(cum, slot, start, freq);
+    uint32_t cum[257], r;
+    for (r = 0; r < nrows; r++) {
+        oz_freq_cum(z + (size_t)r * 256, cum);
+        sym[r] = ozf_cum_pick(cum, slot[r], &start[r], &freq[r]);
+    }
 }
 
-void ozf_freq_sym_cum(const int32_t *z, uint32_t sym, uint32_t *start, uint32_t *freq)
+void ozf_freq_sym_cum(const int32_t *z, uint32_t nrows, const uint8_t *sym, uint32_t *sf)
 {
-    uint32_t cum[257];
-    oz_freq_cum(z, cum);
-    *start = cum[sym];
-    *freq = cum[sym + 1] - cum[sym];
+    uint32_t cum[257], r;
+    for (r = 0; r < nrows; r++) {
+        oz_freq_cum(z + (size_t)r * 256, cum);
+        sf[2 * r] = cum[sym[r]];
+        sf[2 * r + 1] = cum[sym[r] + 1] - cum[sym[r]];
+    }
 }
 
 size_t ozf_rq_words(uint32_t n)

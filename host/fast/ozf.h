@@ -76,10 +76,11 @@ typedef struct ozf_rq {
 /* decoding's symbol search in a cumulative table: s = oz_cum_find(cum,
  * slot), *start = cum[s], *freq = cum[s + 1] - cum[s] */
 uint32_t ozf_cum_pick(const uint32_t *cum, uint32_t slot, uint32_t *start, uint32_t *freq);
-/* ozf_kernels.freq_find by core's table: oz_freq_cum, then ozf_cum_pick */
-uint32_t ozf_freq_find_cum(const int32_t *z, uint32_t slot, uint32_t *start, uint32_t *freq);
-/* ozf_kernels.freq_sym by core's table */
-void ozf_freq_sym_cum(const int32_t *z, uint32_t sym, uint32_t *start, uint32_t *freq);
+/* ozf_kernels.freq_find by core's table: oz_freq_cum, then ozf_cum_pick, row by row */
+void ozf_freq_find_cum(const int32_t *z, uint32_t nrows, const uint32_t *slot, uint32_t *sym, uint32_t *start,
+                       uint32_t *freq);
+/* ozf_kernels.freq_sym by core's table, row by row */
+void ozf_freq_sym_cum(const int32_t *z, uint32_t nrows, const uint8_t *sym, uint32_t *sf);
 
 /* int32s of work space ozf_rq_prep needs for n rows */
 size_t ozf_rq_words(uint32_t n);
@@ -146,11 +147,14 @@ typedef struct ozf_kernels {
     /* y row r = oz_rmsnorm(x row r) for nrows rows of n (|x| <= 2^23 - 1,
      * n <= 1024): the forward pass's RMS norms */
     void (*rmsnorm_rows)(const int32_t *x, int8_t *y, uint32_t nrows, uint32_t n);
-    /* decoding's step: the symbol s with cum[s] <= slot < cum[s + 1] of
-     * oz_freq_cum(z, cum) (slot < 2^20), *start = cum[s], *freq =
-     * cum[s + 1] - cum[s] (AVX-512 and AVX2: without the whole table; the
-     * portable engine: ozf_freq_find_cum) */
-    uint32_t (*freq_find)(const int32_t *z, uint32_t slot, uint32_t *start, uint32_t *freq);
+    /* decoding's step for nrows rows of logits (z rows 256 apart): sym[r]
+     * = the symbol s with cum[s] <= slot[r] < cum[s + 1] of
+     * oz_freq_cum(z row r, cum) (slot < 2^20), start[r] = cum[s], freq[r]
+     * = cum[s + 1] - cum[s] (AVX-512 and AVX2: without the whole table,
+     * AVX-512 several rows pass by pass; the portable engine:
+     * ozf_freq_find_cum) */
+    void (*freq_find)(const int32_t *z, uint32_t nrows, const uint32_t *slot, uint32_t *sym, uint32_t *start,
+                      uint32_t *freq);
     /* rq_rows for a prepared matrix whose mode is not OZF_RQ_ANY: out[i] =
      * clamp(rq(acc[i], m[i], s[i]), lo, hi); NULL where the ISA has none
      * (then rq_rows) */
@@ -159,10 +163,11 @@ typedef struct ozf_kernels {
      * streams one side-by-side copy (ozf_lanes) holds for this ISA's
      * kernel; 0 where it has none */
     uint32_t lanes;
-    /* encoding's step: *start = cum[sym], *freq = cum[sym + 1] - cum[sym]
-     * of oz_freq_cum(z, cum) (AVX-512 and AVX2: without the whole table;
-     * the portable engine: ozf_freq_sym_cum) */
-    void (*freq_sym)(const int32_t *z, uint32_t sym, uint32_t *start, uint32_t *freq);
+    /* encoding's step for nrows rows: sf[2 r] = cum[sym[r]], sf[2 r + 1]
+     * = cum[sym[r] + 1] - cum[sym[r]] of oz_freq_cum(z row r, cum)
+     * (AVX-512 and AVX2: without the whole table; the portable engine:
+     * ozf_freq_sym_cum) */
+    void (*freq_sym)(const int32_t *z, uint32_t nrows, const uint8_t *sym, uint32_t *sf);
     /* rq_rows_q of nrows rows of n (rows n apart in acc and out; out may be
      * acc), the forward pass's form; NULL where the ISA has none */
     void (*rq_rows_qn)(const int32_t *acc, uint32_t nrows, uint32_t n, const ozf_rq *q, int32_t lo, int32_t hi,

@@ -32,10 +32,7 @@ int ozf_encode_stream(const ozf_model *fm, const uint8_t *data, uint64_t n, uint
             pos[k] = (uint32_t)(b + k);
         }
         ozf_forward(fm, &s, cnt, tok, pos, rp, z);
-        for (k = 0; k < cnt; k++) {
-            uint32_t sym = data[b + k];
-            fm->k->freq_sym(z + (size_t)k * 256, sym, &sf[2 * (b + k)], &sf[2 * (b + k) + 1]);
-        }
+        fm->k->freq_sym(z, cnt, data + b, sf + 2 * b);
     }
     oz_renc_init(&enc, out, out + oz_encode_bound(n));
     for (i = n; i-- > 0;)
@@ -99,12 +96,14 @@ int ozf_decode_batch(const ozf_model *fm, ozf_job *jobs, uint32_t njobs, void (*
     uint64_t *done = calloc(nj, sizeof *done); /* bytes decoded per job */
     uint8_t *tok = calloc(nj, 1);
     int32_t *z = malloc(4 * 256 * (size_t)nj);
+    uint32_t *slot = calloc(nj, 4), *sym = calloc(nj, 4), *start = calloc(nj, 4), *freq = calloc(nj, 4);
     ozf_lanes *lb = NULL;
     int G = 0;
     ozf_scratch s;
     int ret = -1;
     memset(&s, 0, sizeof s);
-    if (!rings || !rp || !dec || !act || !pos || !done || !tok || !z || ozf_scratch_init(&s, c, nj))
+    if (!rings || !rp || !dec || !act || !pos || !done || !tok || !z || !slot || !sym || !start || !freq ||
+        ozf_scratch_init(&s, c, nj))
         goto out;
     for (i = 0; i < njobs; i++) {
         oz_rdec_init(&dec[i], jobs[i].in, jobs[i].in_len);
@@ -130,12 +129,15 @@ int ozf_decode_batch(const ozf_model *fm, ozf_job *jobs, uint32_t njobs, void (*
             tok[k] = done[i] ? jobs[i].out[done[i] - 1] : 0;
         }
         ozf_forward(fm, &s, nact, tok, pos, rp, z);
+        /* every row's slot first (a stream's slot depends only on its
+         * decoder), so that the rows' symbol searches run together */
+        for (k = 0; k < nact; k++)
+            slot[k] = oz_rdec_slot(&dec[act[k]], OZ_PROB_BITS);
+        fm->k->freq_find(z, nact, slot, sym, start, freq);
         for (k = 0; k < nact; k++) {
             i = act[k];
-            uint32_t start, freq, sym;
-            sym = fm->k->freq_find(z + (size_t)k * 256, oz_rdec_slot(&dec[i], OZ_PROB_BITS), &start, &freq);
-            oz_rdec_advance(&dec[i], start, freq, OZ_PROB_BITS);
-            jobs[i].out[done[i]++] = (uint8_t)sym;
+            oz_rdec_advance(&dec[i], start[k], freq[k], OZ_PROB_BITS);
+            jobs[i].out[done[i]++] = (uint8_t)sym[k];
             if (dec[i].err)
                 jobs[i].rc = OZ_CORE_ETRUNC;
             else if (done[i] == jobs[i].out_len)
@@ -164,6 +166,10 @@ out:
     free(done);
     free(tok);
     free(z);
+    free(slot);
+    free(sym);
+    free(start);
+    free(freq);
     ozf_scratch_free(&s);
     return ret;
 }
