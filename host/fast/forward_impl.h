@@ -172,12 +172,33 @@ static void attend_one(const ozf_model *fm, ozf_scratch *s, const ozf_att_job *a
 }
 
 #ifdef OZF_ATTEND_LANES_FOR
+/* Whether row r's ring is read by the lanes kernel only: where the file's
+ * kernel takes every head and any number of rows (OZF_LANES_ALL), a ring
+ * that joined a side-by-side copy of OZF_LANES lanes is never read in
+ * decode's passes (attend_lanes takes all its rows through the copy), so
+ * forward() does not write it (ring_put: 5% of decode at the smallest
+ * shape); the copy alone holds the stream's keys and values. */
+static inline int lanes_only(const ozf_model *fm, const ozf_scratch *s, const ozf_ring *r, uint32_t dh)
+{
+    (void)fm, (void)s, (void)dh;
+#ifdef OZF_LANES_ALL
+    return r->lb && r->lb->n == OZF_LANES && OZF_ATTEND_LANES_OK(fm, s, dh);
+#else
+    (void)r;
+    return 0;
+#endif
+}
+
 /* Decode's rows in the vector lanes (the file's OZF_ATTEND_LANES_FOR takes
- * up to OZF_LANES rows of one head): where every row is at the same
- * position and its ring has joined a side-by-side copy of OZF_LANES lanes
- * (ozf_decode_batch makes its passes so), the rows of each copy (consecutive
- * rows) go together, at least OZF_LANES_MIN of them; fewer are taken row by
- * row. Returns 0 if it took no rows. */
+ * up to OZF_LANES rows of one head, all at one ring slot): where every row
+ * is at the same position and its ring has joined a side-by-side copy of
+ * OZF_LANES lanes (ozf_decode_batch makes its passes so), the rows of each
+ * copy (consecutive rows) go together, at least OZF_LANES_MIN of them;
+ * fewer are taken row by row. Where the kernel takes every head and any
+ * number of rows (OZF_LANES_ALL), every row whose ring joined a copy goes
+ * through the copy, with the consecutive rows of its copy at its position
+ * (however few), and the other rows row by row: the rings of joined rows
+ * are not written (lanes_only). Returns 0 if it took no rows. */
 static int attend_lanes(const ozf_model *fm, ozf_scratch *s, ozf_ring *const *rings, uint32_t l, uint32_t nrows,
                         const uint32_t *pos)
 {
@@ -187,6 +208,26 @@ static int attend_lanes(const ozf_model *fm, ozf_scratch *s, ozf_ring *const *ri
     uint32_t lane[OZF_LANES];
     if (!OZF_ATTEND_LANES_OK(fm, s, Dh))
         return 0;
+#ifdef OZF_LANES_ALL
+    for (h = 0; h < H; h++)
+        for (a0 = 0; a0 < nrows; a0 = a1) {
+            const ozf_lanes *b = rings[a0]->lb;
+            if (!lanes_only(fm, s, rings[a0], Dh)) {
+                attend_job(fm, s, rings, pos, l, h, a0, &jl[0]);
+                attend_one(fm, s, &jl[0]);
+                a1 = a0 + 1;
+                continue;
+            }
+            for (a1 = a0 + 1; a1 < nrows && rings[a1]->lb == b && pos[a1] == pos[a0] && a1 - a0 < OZF_LANES; a1++)
+                ;
+            for (r = a0; r < a1; r++) {
+                attend_job(fm, s, rings, pos, l, h, r, &jl[r - a0]);
+                lane[r - a0] = rings[r]->lane;
+            }
+            OZF_ATTEND_LANES_FOR(fm)(jl, lane, a1 - a0, s->slot[a0], b, l * H + h, s); /* takes every head */
+        }
+    return 1;
+#else
     for (r = 0; r < nrows; r++)
         if (!rings[r]->lb || rings[r]->lb->n != OZF_LANES || pos[r] != pos[0])
             return 0;
@@ -205,9 +246,9 @@ static int attend_lanes(const ozf_model *fm, ozf_scratch *s, ozf_ring *const *ri
                     attend_one(fm, s, &jl[r - a0]);
         }
     return 1;
+#endif
 }
 #endif
-
 
 /* every head's attention for every row, head by head (in encode the rows
  * share one ring, and a head's keys and values, 2 W Dh bytes, stay in L1 from
@@ -380,6 +421,10 @@ static void forward(const ozf_model *fm, ozf_scratch *s, uint32_t nrows, const u
         narrow_i8(acc, nrows * 3 * D, s->qkv);
         for (r = 0; r < nrows; r++) {
             const int8_t *row = s->qkv + (size_t)r * 3 * D;
+#ifdef OZF_ATTEND_LANES_FOR
+            if (lanes_only(fm, s, rings[r], D / c->n_head))
+                continue;
+#endif
             ring_put(rings[r], c, l, s->slot[r], row + D, row + 2 * D);
         }
 #ifdef OZF_HAVE_LANES_PUT

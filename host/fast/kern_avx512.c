@@ -1321,9 +1321,12 @@ static inline __m512i exp2_t16_vbmi(__m512i t, const __m512i *T)
     ((fm)->amx ? ((fm)->vbmi ? attend_vbmi_rows16_amx : attend_rows16_amx) : ((fm)->vbmi ? attend_vbmi_rows16 : attend_rows16))
 /* decode's rows of up to 16 streams at one position in the lanes (forward_impl.h, attend_all) */
 #define OZF_LANES 16
-/* fewer rows of a copy than this go row by row: a pass of the kernel costs
- * about the same for 8 rows as for 16 */
-#define OZF_LANES_MIN 8
+/* the lanes kernel takes every head and any number of rows from 1 (a
+ * pass costs about the same for 1 row as for 16, but a copy's rows fall
+ * below 16 only where a batch's streams leave it early): decode's joined
+ * rings are read through their copies only, and not written
+ * (forward_impl.h, lanes_only) */
+#define OZF_LANES_ALL 1
 #define OZF_ATTEND_LANES_OK(fm, s, dh) ((dh) % 4 == 0 && (dh) <= 16 && (s)->ew)
 #define OZF_ATTEND_LANES_FOR(fm) ((fm)->vbmi ? attend_vbmi_lanes16 : attend_lanes16)
 
@@ -1428,7 +1431,6 @@ static void freq_cum(const int32_t *z, uint32_t *cum)
  * totals with the rest of 2^20 at best's block find the block; the exact f
  * of that block alone (freq16, as freq_vecs) its 33 cumulative values. */
 typedef struct fq_blocks {
-    __m512i vz;
     __m512i cum; /* lanes 0..7: cum[32 (i + 1)], the rest included */
     uint64_t R;
     uint32_t best, rest;
@@ -1438,10 +1440,11 @@ typedef struct fq_blocks {
  * many rows, each pass for every row before the next pass, so that the
  * rows' long chains of latency (the maximum, the reduction of E, the
  * division, the running sums) overlap each other: one row's chain alone
- * left the vector units idle most of the time). Pass 1 of a row: zmax
- * (broadcast, *vz), the blocks' e into P[0..7], best, and E - 256 2^15
- * (*esum, the 2^15 offsets not yet added back). */
-static inline __attribute__((always_inline)) void fq_pass1(const int32_t *z, const __m512i *T, __m512i *P, __m512i *vz_out,
+ * left the vector units idle most of the time). Pass 1 of a row: zmax,
+ * the blocks' e into P[0..7] (kept for the exact frequencies of the block
+ * found), best, and E - 256 2^15 (*esum, the 2^15 offsets not yet added
+ * back). */
+static inline __attribute__((always_inline)) void fq_pass1(const int32_t *z, const __m512i *T, __m512i *P,
                                                            uint32_t *best_out, uint32_t *esum)
 {
     const __m512i flip = _mm512_set1_epi16((short)0x8000), ones = _mm512_set1_epi16(1);
@@ -1484,15 +1487,13 @@ static inline __attribute__((always_inline)) void fq_pass1(const int32_t *z, con
         jh = (uint32_t)__builtin_ctzll((uint64_t)(m & 0xF0F0F0F0u) | (1ull << 32));
         best = jl < 32 ? 32 * bi + 4 * (jl >> 3) + (jl & 7) : 32 * bi + 12 + 4 * (jh >> 3) + (jh & 7);
     }
-    *vz_out = vz;
     *best_out = best;
     *esum = (uint32_t)_mm512_reduce_add_epi32(_mm512_add_epi32(vE, vE1));
 }
 
 /* Pass 2 of a row: R, each block's total of f, their running sums with the
  * rest at best's block (bk->cum) */
-static inline __attribute__((always_inline)) void fq_pass2(const __m512i *P, __m512i vz, uint32_t best, uint32_t esum,
-                                                           fq_blocks *bk)
+static inline __attribute__((always_inline)) void fq_pass2(const __m512i *P, uint32_t best, uint32_t esum, fq_blocks *bk)
 {
     const __m512i flip = _mm512_set1_epi16((short)0x8000), ones = _mm512_set1_epi16(1);
     __m512i C[8], s2[4], t4[2], x, y, restv;
@@ -1529,7 +1530,6 @@ static inline __attribute__((always_inline)) void fq_pass2(const __m512i *P, __m
     restv = _mm512_sub_epi32(_mm512_set1_epi32(1 << OZ_PROB_BITS), _mm512_permutexvar_epi32(_mm512_set1_epi32(15), y));
     y = _mm512_mask_add_epi32(y, (__mmask16)(0xFFFFu << (best / 32)), y, restv);
     bk->cum = y;
-    bk->vz = vz;
     bk->R = R;
     bk->best = best;
     bk->rest = (uint32_t)_mm_cvtsi128_si32(_mm512_castsi512_si128(restv));
@@ -1542,23 +1542,25 @@ static inline __attribute__((always_inline)) void fq_tables(__m512i *T)
         T[i] = _mm512_loadu_si512(ozf_exp2_u16 + 32 * i);
 }
 
-/* cum[32 b + j], j = 0..32: block b's exact frequencies (e in order by the
- * pair layout of attention's pass 2, freq16), the rest at best; *base =
- * cum[32 b], *q0 = cum[32 b + 1 ..], *q1 = cum[32 b + 17 ..] */
-static inline __attribute__((always_inline)) void fq_block_cum(const int32_t *z, const __m512i *T, const fq_blocks *bk,
-                                                               uint32_t b, uint32_t *base_out, __m512i *q0_out,
-                                                               __m512i *q1_out)
+/* cum[32 b + j], j = 0..32: block b's exact frequencies, the rest at best;
+ * *base = cum[32 b], *q0 = cum[32 b + 1 ..], *q1 = cum[32 b + 17 ..]. P is
+ * block b's e as pass 1 left them (the vpackusdw order: word 8L + w holds
+ * symbol 4L + w for w < 4, 16 + 4L + w - 4 for w >= 4); one vpermw puts
+ * symbol l in the low half of 32-bit lane l and 16 + l in the high half,
+ * the pair layout freq16 takes. */
+static inline __attribute__((always_inline)) void fq_block_cum(__m512i P, const fq_blocks *bk, uint32_t b,
+                                                               uint32_t *base_out, __m512i *q0_out, __m512i *q1_out)
 {
     const __m512i c65535 = _mm512_set1_epi32(65535), rhi = _mm512_set1_epi32((int32_t)(bk->R >> 32));
     const __m512i rlo = _mm512_set1_epi64((int64_t)(uint32_t)bk->R);
-    __m512i t0, t1, e, f0, f1, q0, q1;
+    static const uint16_t pair[32] __attribute__((aligned(64))) = {0,  4,  1,  5,  2,  6,  3,  7,  8,  12, 9,
+                                                                    13, 10, 14, 11, 15, 16, 20, 17, 21, 18, 22,
+                                                                    19, 23, 24, 28, 25, 29, 26, 30, 27, 31};
+    __m512i e, f0, f1, q0, q1;
     uint32_t base = b ? (uint32_t)_mm_cvtsi128_si32(_mm512_castsi512_si128(
                             _mm512_permutexvar_epi32(_mm512_set1_epi32((int32_t)b - 1), bk->cum)))
                       : 0;
-    t0 = _mm512_min_epu32(_mm512_sub_epi32(bk->vz, _mm512_loadu_si512(z + 32 * b)), c65535);
-    t1 = _mm512_min_epu32(_mm512_sub_epi32(bk->vz, _mm512_loadu_si512(z + 32 * b + 16)), c65535);
-    /* symbol 32 b + l in the low half of lane l, 32 b + 16 + l in the high */
-    e = exp2_t16(_mm512_mask_blend_epi16((__mmask32)0xAAAAAAAAu, t0, _mm512_slli_epi32(t1, 16)), T);
+    e = _mm512_permutexvar_epi16(_mm512_load_si512(pair), P);
     f0 = freq16(_mm512_and_si512(e, c65535), rhi, rlo);
     f1 = freq16(_mm512_srli_epi32(e, 16), rhi, rlo);
     if (bk->best / 32 == b) {
@@ -1590,16 +1592,16 @@ static inline uint32_t fq_lane(__m512i q0, __m512i q1, uint32_t j)
 static void freq_find(const int32_t *z, uint32_t nrows, const uint32_t *slot, uint32_t *sym, uint32_t *start,
                       uint32_t *freq)
 {
-    __m512i T[8], P[FQ_ROWS][8], vz[FQ_ROWS];
+    __m512i T[8], P[FQ_ROWS][8];
     fq_blocks bk[FQ_ROWS];
     uint32_t best[FQ_ROWS], esum[FQ_ROWS], blk[FQ_ROWS], r0, r, n;
     fq_tables(T);
     for (r0 = 0; r0 < nrows; r0 += n) {
         n = nrows - r0 < FQ_ROWS ? nrows - r0 : FQ_ROWS;
         for (r = 0; r < n; r++)
-            fq_pass1(z + (size_t)(r0 + r) * 256, T, P[r], &vz[r], &best[r], &esum[r]);
+            fq_pass1(z + (size_t)(r0 + r) * 256, T, P[r], &best[r], &esum[r]);
         for (r = 0; r < n; r++) {
-            fq_pass2(P[r], vz[r], best[r], esum[r], &bk[r]);
+            fq_pass2(P[r], best[r], esum[r], &bk[r]);
             blk[r] = (uint32_t)__builtin_popcount(
                 _mm512_mask_cmple_epu32_mask(0xFF, bk[r].cum, _mm512_set1_epi32((int32_t)slot[r0 + r]))); /* <= 7 */
         }
@@ -1607,7 +1609,7 @@ static void freq_find(const int32_t *z, uint32_t nrows, const uint32_t *slot, ui
             const __m512i vslot = _mm512_set1_epi32((int32_t)slot[r0 + r]);
             uint32_t k, base, lo;
             __m512i q0, q1;
-            fq_block_cum(z + (size_t)(r0 + r) * 256, T, &bk[r], blk[r], &base, &q0, &q1);
+            fq_block_cum(P[r][blk[r]], &bk[r], blk[r], &base, &q0, &q1);
             k = (uint32_t)__builtin_popcount(_mm512_cmple_epu32_mask(q0, vslot)) +
                 (uint32_t)__builtin_popcount(_mm512_cmple_epu32_mask(q1, vslot)); /* <= 31 */
             lo = k ? fq_lane(q0, q1, k) : base;
@@ -1622,20 +1624,20 @@ static void freq_find(const int32_t *z, uint32_t nrows, const uint32_t *slot, ui
  * = f[sym[r]] of oz_freq_cum of row r, pass by pass as freq_find */
 static void freq_sym(const int32_t *z, uint32_t nrows, const uint8_t *sym, uint32_t *sf)
 {
-    __m512i T[8], P[FQ_ROWS][8], vz[FQ_ROWS];
+    __m512i T[8], P[FQ_ROWS][8];
     fq_blocks bk[FQ_ROWS];
     uint32_t best[FQ_ROWS], esum[FQ_ROWS], r0, r, n;
     fq_tables(T);
     for (r0 = 0; r0 < nrows; r0 += n) {
         n = nrows - r0 < FQ_ROWS ? nrows - r0 : FQ_ROWS;
         for (r = 0; r < n; r++)
-            fq_pass1(z + (size_t)(r0 + r) * 256, T, P[r], &vz[r], &best[r], &esum[r]);
+            fq_pass1(z + (size_t)(r0 + r) * 256, T, P[r], &best[r], &esum[r]);
         for (r = 0; r < n; r++)
-            fq_pass2(P[r], vz[r], best[r], esum[r], &bk[r]);
+            fq_pass2(P[r], best[r], esum[r], &bk[r]);
         for (r = 0; r < n; r++) {
             uint32_t s = sym[r0 + r], j = s % 32, base, lo;
             __m512i q0, q1;
-            fq_block_cum(z + (size_t)(r0 + r) * 256, T, &bk[r], s / 32, &base, &q0, &q1);
+            fq_block_cum(P[r][s / 32], &bk[r], s / 32, &base, &q0, &q1);
             lo = j ? fq_lane(q0, q1, j) : base;
             sf[2 * (r0 + r)] = lo;
             sf[2 * (r0 + r) + 1] = fq_lane(q0, q1, j + 1) - lo;
