@@ -220,9 +220,23 @@ static int attend_lanes(const ozf_model *fm, ozf_scratch *s, ozf_ring *const *ri
             }
             for (a1 = a0 + 1; a1 < nrows && rings[a1]->lb == b && pos[a1] == pos[a0] && a1 - a0 < OZF_LANES; a1++)
                 ;
-            for (r = a0; r < a1; r++) {
-                attend_job(fm, s, rings, pos, l, h, r, &jl[r - a0]);
-                lane[r - a0] = rings[r]->lane;
+            /* the kernel reads each row's q, o and n and the head's
+             * constants (from the first row's job), not the ring's window:
+             * only those (attend_job less the ring) */
+            {
+                const oz_layer *L = &fm->m->layer[l];
+                uint32_t D = c->d_model, W = c->ctx, p = pos[a0], full = p + 1 >= W ? W : p + 1;
+                for (r = a0; r < a1; r++) {
+                    ozf_att_job *j = &jl[r - a0];
+                    j->q = s->qkv + (size_t)r * 3 * D + h * Dh;
+                    j->o = s->a + (size_t)r * D + h * Dh;
+                    j->n = full <= 32 ? full
+                                      : attend_keep(j->q, j->q + D, Dh, L->att[0], L->att[1], L->slope[h],
+                                                    fm->slope_rcp[l][h], full);
+                    s->trimmed += full - j->n;
+                    lane[r - a0] = rings[r]->lane;
+                }
+                jl[0].cap = b->cap, jl[0].dh = Dh, jl[0].am = L->att[0], jl[0].as = L->att[1], jl[0].slope = L->slope[h];
             }
             OZF_ATTEND_LANES_FOR(fm)(jl, lane, a1 - a0, s->slot[a0], b, l * H + h, s); /* takes every head */
         }

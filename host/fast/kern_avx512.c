@@ -1396,6 +1396,16 @@ static inline __m512i prefix16(__m512i v)
     return _mm512_add_epi32(v, _mm512_maskz_permutexvar_epi32(0xFF00, _mm512_sub_epi32(i16, _mm512_set1_epi32(8)), v));
 }
 
+/* the running sums of lanes 0..7 (shifts by 1, 2, 4 lanes; lanes 8..15
+ * left with partial sums) */
+static inline __m512i prefix8(__m512i v)
+{
+    const __m512i i16 = iota16();
+    v = _mm512_add_epi32(v, _mm512_maskz_permutexvar_epi32(0xFFFE, _mm512_sub_epi32(i16, _mm512_set1_epi32(1)), v));
+    v = _mm512_add_epi32(v, _mm512_maskz_permutexvar_epi32(0xFFFC, _mm512_sub_epi32(i16, _mm512_set1_epi32(2)), v));
+    return _mm512_add_epi32(v, _mm512_maskz_permutexvar_epi32(0xFFF0, _mm512_sub_epi32(i16, _mm512_set1_epi32(4)), v));
+}
+
 /* oz_freq_cum: the frequencies, then the running sum: each block of 16
  * summed within its lanes (independent of the other blocks), then the
  * blocks' carries added in order, the carry kept in a register (lane 15
@@ -1526,8 +1536,8 @@ static inline __attribute__((always_inline)) void fq_pass2(const __m512i *P, uin
      * (the offsets of e and m); wrapping adds of a true total < 2^21 */
     y = _mm512_maskz_add_epi32(0xFF, _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 1, 2, 3, 8, 9, 10, 11, 0, 0, 0, 0, 0, 0, 0, 0), y),
                                _mm512_set1_epi32((int32_t)(32 + ((r2 + 1) << 20))));
-    y = prefix16(y); /* lanes 7..15: the sum of all f, <= 2^20 */
-    restv = _mm512_sub_epi32(_mm512_set1_epi32(1 << OZ_PROB_BITS), _mm512_permutexvar_epi32(_mm512_set1_epi32(15), y));
+    y = prefix8(y); /* lane 7: the sum of all f, <= 2^20 (lanes 8..15 unused) */
+    restv = _mm512_sub_epi32(_mm512_set1_epi32(1 << OZ_PROB_BITS), _mm512_permutexvar_epi32(_mm512_set1_epi32(7), y));
     y = _mm512_mask_add_epi32(y, (__mmask16)(0xFFFFu << (best / 32)), y, restv);
     bk->cum = y;
     bk->R = R;
@@ -1542,44 +1552,48 @@ static inline __attribute__((always_inline)) void fq_tables(__m512i *T)
         T[i] = _mm512_loadu_si512(ozf_exp2_u16 + 32 * i);
 }
 
-/* cum[32 b + j], j = 0..32: block b's exact frequencies, the rest at best;
- * *base = cum[32 b], *q0 = cum[32 b + 1 ..], *q1 = cum[32 b + 17 ..]. P is
- * block b's e as pass 1 left them (the vpackusdw order: word 8L + w holds
- * symbol 4L + w for w < 4, 16 + 4L + w - 4 for w >= 4); one vpermw puts
- * symbol l in the low half of 32-bit lane l and 16 + l in the high half,
- * the pair layout freq16 takes. */
+/* cum[32 b + j], j = 0..32: block b's exact frequencies, the rest at best.
+ * P is block b's e as pass 1 left them (the vpackusdw order: word 8L + w
+ * holds symbol 4L + w for w < 4, 16 + 4L + w - 4 for w >= 4); one vpermw
+ * puts symbol 2l in the low half of 32-bit lane l and 2l + 1 in the high
+ * half, so that the pairs' sums need one running sum of 16 lanes:
+ * *base = cum[32 b], (*od)[l] = cum[32 b + 2l + 1], (*ev)[l] = cum[32 b +
+ * 2l + 2]. */
 static inline __attribute__((always_inline)) void fq_block_cum(__m512i P, const fq_blocks *bk, uint32_t b,
-                                                               uint32_t *base_out, __m512i *q0_out, __m512i *q1_out)
+                                                               uint32_t *base_out, __m512i *od_out, __m512i *ev_out)
 {
+    static const uint16_t pair[32] __attribute__((aligned(64))) = {0, 1,  2,  3,  8,  9,  10, 11, 16, 17, 18,
+                                                                    19, 24, 25, 26, 27, 4,  5,  6,  7,  12, 13,
+                                                                    14, 15, 20, 21, 22, 23, 28, 29, 30, 31};
     const __m512i c65535 = _mm512_set1_epi32(65535), rhi = _mm512_set1_epi32((int32_t)(bk->R >> 32));
     const __m512i rlo = _mm512_set1_epi64((int64_t)(uint32_t)bk->R);
-    static const uint16_t pair[32] __attribute__((aligned(64))) = {0,  4,  1,  5,  2,  6,  3,  7,  8,  12, 9,
-                                                                    13, 10, 14, 11, 15, 16, 20, 17, 21, 18, 22,
-                                                                    19, 23, 24, 28, 25, 29, 26, 30, 27, 31};
-    __m512i e, f0, f1, q0, q1;
+    __m512i e, f0, f1, ev;
     uint32_t base = b ? (uint32_t)_mm_cvtsi128_si32(_mm512_castsi512_si128(
                             _mm512_permutexvar_epi32(_mm512_set1_epi32((int32_t)b - 1), bk->cum)))
                       : 0;
     e = _mm512_permutexvar_epi16(_mm512_load_si512(pair), P);
-    f0 = freq16(_mm512_and_si512(e, c65535), rhi, rlo);
-    f1 = freq16(_mm512_srli_epi32(e, 16), rhi, rlo);
+    f0 = freq16(_mm512_and_si512(e, c65535), rhi, rlo); /* symbols 32 b + 2l */
+    f1 = freq16(_mm512_srli_epi32(e, 16), rhi, rlo);    /* symbols 32 b + 2l + 1 */
     if (bk->best / 32 == b) {
-        uint32_t bit = 1u << (bk->best % 32);
-        f0 = _mm512_mask_add_epi32(f0, (__mmask16)bit, f0, _mm512_set1_epi32((int32_t)bk->rest));
-        f1 = _mm512_mask_add_epi32(f1, (__mmask16)(bit >> 16), f1, _mm512_set1_epi32((int32_t)bk->rest));
+        uint32_t j = bk->best % 32;
+        __mmask16 lm = (__mmask16)(1u << (j / 2));
+        if (j & 1)
+            f1 = _mm512_mask_add_epi32(f1, lm, f1, _mm512_set1_epi32((int32_t)bk->rest));
+        else
+            f0 = _mm512_mask_add_epi32(f0, lm, f0, _mm512_set1_epi32((int32_t)bk->rest));
     }
-    q0 = _mm512_add_epi32(prefix16(f0), _mm512_set1_epi32((int32_t)base));
-    q1 = _mm512_add_epi32(prefix16(f1), _mm512_permutexvar_epi32(_mm512_set1_epi32(15), q0));
+    ev = _mm512_add_epi32(prefix16(_mm512_add_epi32(f0, f1)), _mm512_set1_epi32((int32_t)base));
     *base_out = base;
-    *q0_out = q0;
-    *q1_out = q1;
+    *od_out = _mm512_sub_epi32(ev, f1);
+    *ev_out = ev;
 }
 
-/* cum[32 b + j] for 1 <= j <= 32 from fq_block_cum's q0, q1 */
-static inline uint32_t fq_lane(__m512i q0, __m512i q1, uint32_t j)
+/* cum[32 b + j] for 1 <= j <= 32 from fq_block_cum's od, ev: j odd in od's
+ * lane (j - 1) / 2, j even in ev's lane j / 2 - 1 */
+static inline uint32_t fq_lane(__m512i od, __m512i ev, uint32_t j)
 {
-    return (uint32_t)_mm_cvtsi128_si32(
-        _mm512_castsi512_si128(_mm512_permutex2var_epi32(q0, _mm512_set1_epi32((int32_t)j - 1), q1)));
+    int32_t i = (int32_t)((((j - 1) & 1) << 4) | ((j - 1) >> 1));
+    return (uint32_t)_mm_cvtsi128_si32(_mm512_castsi512_si128(_mm512_permutex2var_epi32(od, _mm512_set1_epi32(i), ev)));
 }
 
 /* decoding's question for nrows rows (z rows 256 apart): the symbol s
@@ -1608,14 +1622,14 @@ static void freq_find(const int32_t *z, uint32_t nrows, const uint32_t *slot, ui
         for (r = 0; r < n; r++) {
             const __m512i vslot = _mm512_set1_epi32((int32_t)slot[r0 + r]);
             uint32_t k, base, lo;
-            __m512i q0, q1;
-            fq_block_cum(P[r][blk[r]], &bk[r], blk[r], &base, &q0, &q1);
-            k = (uint32_t)__builtin_popcount(_mm512_cmple_epu32_mask(q0, vslot)) +
-                (uint32_t)__builtin_popcount(_mm512_cmple_epu32_mask(q1, vslot)); /* <= 31 */
-            lo = k ? fq_lane(q0, q1, k) : base;
+            __m512i od, ev;
+            fq_block_cum(P[r][blk[r]], &bk[r], blk[r], &base, &od, &ev);
+            k = (uint32_t)__builtin_popcount(_mm512_cmple_epu32_mask(od, vslot)) +
+                (uint32_t)__builtin_popcount(_mm512_cmple_epu32_mask(ev, vslot)); /* <= 31 */
+            lo = k ? fq_lane(od, ev, k) : base;
             sym[r0 + r] = 32 * blk[r] + k;
             start[r0 + r] = lo;
-            freq[r0 + r] = fq_lane(q0, q1, k + 1) - lo;
+            freq[r0 + r] = fq_lane(od, ev, k + 1) - lo;
         }
     }
 }
@@ -1636,11 +1650,11 @@ static void freq_sym(const int32_t *z, uint32_t nrows, const uint8_t *sym, uint3
             fq_pass2(P[r], best[r], esum[r], &bk[r]);
         for (r = 0; r < n; r++) {
             uint32_t s = sym[r0 + r], j = s % 32, base, lo;
-            __m512i q0, q1;
-            fq_block_cum(P[r][s / 32], &bk[r], s / 32, &base, &q0, &q1);
-            lo = j ? fq_lane(q0, q1, j) : base;
+            __m512i od, ev;
+            fq_block_cum(P[r][s / 32], &bk[r], s / 32, &base, &od, &ev);
+            lo = j ? fq_lane(od, ev, j) : base;
             sf[2 * (r0 + r)] = lo;
-            sf[2 * (r0 + r) + 1] = fq_lane(q0, q1, j + 1) - lo;
+            sf[2 * (r0 + r) + 1] = fq_lane(od, ev, j + 1) - lo;
         }
     }
 }
