@@ -198,7 +198,8 @@ static inline int lanes_only(const ozf_model *fm, const ozf_scratch *s, const oz
  * number of rows (OZF_LANES_ALL), every row whose ring joined a copy goes
  * through the copy, with the consecutive rows of its copy at its position
  * (however few), and the other rows row by row: the rings of joined rows
- * are not written (lanes_only). Returns 0 if it took no rows. */
+ * are not written (lanes_only). Returns 0 if it took no rows (where no
+ * ring has joined a copy: encode's passes, which take their own kernels). */
 static int attend_lanes(const ozf_model *fm, ozf_scratch *s, ozf_ring *const *rings, uint32_t l, uint32_t nrows,
                         const uint32_t *pos)
 {
@@ -209,6 +210,10 @@ static int attend_lanes(const ozf_model *fm, ozf_scratch *s, ozf_ring *const *ri
     if (!OZF_ATTEND_LANES_OK(fm, s, Dh))
         return 0;
 #ifdef OZF_LANES_ALL
+    for (r = 0; r < nrows && !lanes_only(fm, s, rings[r], Dh); r++)
+        ;
+    if (r == nrows) /* no joined ring (encode): the other kernels */
+        return 0;
     for (h = 0; h < H; h++)
         for (a0 = 0; a0 < nrows; a0 = a1) {
             const ozf_lanes *b = rings[a0]->lb;
