@@ -32,6 +32,17 @@ if $EB --model "$T/m" --data data/demo.json --bytes 4000 --streams 2 --repeat-re
 else
     nok "engine_bench times the reference more than once (--repeat-ref)" "$(tail -2 "$T/out7")"
 fi
+if $EB --model "$T/m" --data data/demo.json --bytes 4000 --streams 4 --decode-loops 3 --only scalar:decode > "$T/out9" 2>&1 &&
+    grep -q '^scalar  *decode ' "$T/out9"; then
+    ok "engine_bench decodes the same streams several times a run (--decode-loops)"
+else
+    nok "engine_bench decodes the same streams several times a run (--decode-loops)" "$(tail -2 "$T/out9")"
+fi
+if $EB --model "$T/m" --data data/demo.json --bytes 4000 --decode-loops 0 > "$T/out10" 2>&1; then
+    nok "engine_bench refuses --decode-loops 0" "it exited 0"
+else
+    ok "engine_bench refuses --decode-loops 0"
+fi
 if $EB --model "$T/m" --data data/demo.json --bytes 4000 --repeat-ref 0 > "$T/out8" 2>&1; then
     nok "engine_bench refuses --repeat-ref 0" "it exited 0"
 else
