@@ -157,6 +157,7 @@ static void attend_job(const ozf_model *fm, ozf_scratch *s, ozf_ring *const *rin
     }
     j->q = q, j->kp = r->k + head, j->ksum = r->ksum + ((size_t)l * H + h) * cap, j->vp = r->v + head;
     j->cap = cap, j->dh = Dh, j->n = n, j->am = L->att[0], j->as = L->att[1], j->slope = L->slope[h], j->o = o;
+    j->rcp = 0; /* n trimmed already */
 }
 
 /* one (head, row) attention by the file's one-row kernel */
@@ -225,9 +226,13 @@ static int attend_lanes(const ozf_model *fm, ozf_scratch *s, ozf_ring *const *ri
             }
             for (a1 = a0 + 1; a1 < nrows && rings[a1]->lb == b && pos[a1] == pos[a0] && a1 - a0 < OZF_LANES; a1++)
                 ;
-            /* the kernel reads each row's q, o and n and the head's
-             * constants (from the first row's job), not the ring's window:
-             * only those (attend_job less the ring) */
+            /* the kernel reads each row's q and o, the window and the
+             * head's constants (from the first row's job), not the ring's
+             * window: only those (attend_job less the ring). It trims the
+             * window itself, for all its rows at once (rcp): only the
+             * longest of the rows' trimmed windows counts (they all take
+             * that many keys), and attend_keep's bound is non-decreasing
+             * in num, so that is the bound of the largest num */
             {
                 const oz_layer *L = &fm->m->layer[l];
                 uint32_t D = c->d_model, W = c->ctx, p = pos[a0], full = p + 1 >= W ? W : p + 1;
@@ -235,13 +240,12 @@ static int attend_lanes(const ozf_model *fm, ozf_scratch *s, ozf_ring *const *ri
                     ozf_att_job *j = &jl[r - a0];
                     j->q = s->qkv + (size_t)r * 3 * D + h * Dh;
                     j->o = s->a + (size_t)r * D + h * Dh;
-                    j->n = full <= 32 ? full
-                                      : attend_keep(j->q, j->q + D, Dh, L->att[0], L->att[1], L->slope[h],
-                                                    fm->slope_rcp[l][h], full);
-                    s->trimmed += full - j->n;
+                    j->n = full;
                     lane[r - a0] = rings[r]->lane;
                 }
                 jl[0].cap = b->cap, jl[0].dh = Dh, jl[0].am = L->att[0], jl[0].as = L->att[1], jl[0].slope = L->slope[h];
+                /* windows of at most 32 positions kept whole, as attend_job keeps them */
+                jl[0].rcp = full > 32 && L->slope[h] > 0 ? fm->slope_rcp[l][h] : 0;
             }
             OZF_ATTEND_LANES_FOR(fm)(jl, lane, a1 - a0, s->slot[a0], b, l * H + h, s); /* takes every head */
         }

@@ -1101,6 +1101,30 @@ typedef struct l16_blk {
     __m512i *eb; /* the weights' low and high bytes, 2 per group */
 } l16_blk;
 
+/* attend_keep's num = zub - zself + 4096 + slope - 1 for each lane's row
+ * (forward_impl.h): zself = the logit of the row's own key (distance 0: the
+ * copy's slot ps, as pass 1 scores it), zub = the logit of 127 |q|_1
+ * (|q|_1 by vpdpbusd of |q| against bytes of 1); both requantised as pass
+ * 1 does (127 |q|_1 <= 127 * 127 * dh is within the mode's bound, as a score
+ * is), and 0 <= zub - zself < 2^25 */
+static inline __attribute__((always_inline)) __m512i l16_num(const l16_blk *b, int32_t am, int32_t as, int32_t slope,
+                                                             const int MODE)
+{
+    const __m512i m64 = _mm512_set1_epi64(am);
+    const __m512i rnd = MODE == RQ_HI ? _mm512_set1_epi32(1 << (as - 33)) : _mm512_set1_epi64((int64_t)1 << (as - 1));
+    const __m128i sh = _mm_cvtsi32_si128(MODE == RQ_HI ? as - 32 : as);
+    const int8_t *kp = b->lk + (size_t)b->ps * 64;
+    __m512i dot = _mm512_sub_epi32(_mm512_setzero_si512(), b->qsum), l1 = _mm512_setzero_si512(), zself, zub;
+    uint32_t dg;
+    for (dg = 0; dg < b->dh / 4; dg++) {
+        dot = dpbusd(dot, _mm512_load_si512(kp + (size_t)dg * b->cap * 64), b->qb[dg]);
+        l1 = dpbusd(l1, _mm512_abs_epi8(b->qb[dg]), _mm512_set1_epi8(1));
+    }
+    zself = rq16_mode(dot, MODE, m64, rnd, sh);
+    zub = rq16_mode(_mm512_sub_epi32(_mm512_slli_epi32(l1, 7), l1), MODE, m64, rnd, sh);
+    return _mm512_add_epi32(_mm512_sub_epi32(zub, zself), _mm512_set1_epi32(4096 + slope - 1));
+}
+
 /* the lanes' queries (row r in lane lane[r]; 0 in the others, whose
  * results are never stored) by gathers at each row's offset from row 0's,
  * 128 sum q (vpdpbusd of 128 against q), the rows' output offsets, and the
@@ -1131,6 +1155,23 @@ static void l16_setup(const ozf_att_job *j, const uint32_t *lane, uint32_t nr, u
         b->qsum = dpbusd(b->qsum, _mm512_set1_epi8((char)0x80), b->qb[d]);
     }
     b->lk = lk, b->lv = lv, b->cap = cap, b->dh = dh, b->ps = ps;
+    if (j[0].rcp) {
+        /* the window trimmed as attend_keep trims it, for all rows at once:
+         * the rows take nmax keys, the longest of their trimmed windows,
+         * and keep(num) is non-decreasing in num (floor(num rcp / 2^32)
+         * below n slope, n from there on, and the first is <= n), so nmax
+         * = keep(the largest num); n = b->nmax is every row's whole window */
+        int32_t am = j[0].am, as = j[0].as, slope = j[0].slope;
+        int mode = rq_mode(dh, am, as);
+        __m512i num = mode == RQ_HI        ? l16_num(b, am, as, slope, RQ_HI)
+                      : mode == RQ_NOCLAMP ? l16_num(b, am, as, slope, RQ_NOCLAMP)
+                      : mode == RQ_NARROW  ? l16_num(b, am, as, slope, RQ_NARROW)
+                                           : l16_num(b, am, as, slope, RQ_WIDE);
+        uint32_t numax = _mm512_mask_reduce_max_epu32(m, num), n = b->nmax;
+        uint32_t keep = (uint64_t)numax >= (uint64_t)n * (uint32_t)slope ? n : (uint32_t)(((uint64_t)numax * j[0].rcp) >> 32);
+        scr->trimmed += (uint64_t)nr * (n - keep);
+        b->nmax = keep;
+    }
     /* the groups from the oldest key's to the newest's, or all of them */
     oldest = (ps + cap - (b->nmax - 1)) % cap;
     cnt = (oldest % 4 + b->nmax - 1) / 4 + 1;

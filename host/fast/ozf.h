@@ -50,6 +50,11 @@ typedef struct ozf_att_job {
     uint32_t cap, dh, n;
     int32_t am, as, slope;
     int8_t *o;
+    /* AVX-512 decode with the streams in the lanes (the first row's job):
+     * where not 0, n is the untrimmed window and the kernel trims it itself
+     * (attend_keep's bound for all its rows at once) with this reciprocal
+     * of the slope (ozf_model.slope_rcp) */
+    uint64_t rcp;
 } ozf_att_job;
 
 struct ozf_model;
