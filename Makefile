@@ -199,10 +199,11 @@ test: deps
 	@tests/run.sh
 
 # ---------------------------------------------------------------- benchmarks
+# the engine half records the commit read before the first half rewrites docs/
 bench: all build/engine_bench
 	@tools/deps.sh --bench
-	@tests/bench/run.sh
-	@tests/bench/engine.sh
+	@c=$$(git describe --always --dirty 2>/dev/null || echo unknown); \
+	tests/bench/run.sh && OZ_BENCH_COMMIT=$$c tests/bench/engine.sh
 
 bench-engine: all build/engine_bench
 	@tests/bench/engine.sh

@@ -63,8 +63,9 @@ else
     set -- data/demo.json
 fi
 
-# the code measured: read before this script writes anything
-commit=$(git describe --always --dirty 2>/dev/null || echo unknown)
+# the code measured: read before this script writes anything (make bench
+# reads it before its first half rewrites docs/ and passes it on)
+commit=${OZ_BENCH_COMMIT:-$(git describe --always --dirty 2>/dev/null || echo unknown)}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 echo "context,file,shape,params,macs_per_byte,engine,mode,threads,bytes_per_s,macs_per_s,vs_reference" > "$T/engine.csv"
