@@ -1165,6 +1165,95 @@ static void test_decode_lanes(int isa, int variant)
     free(data);
 }
 
+/* The forward pass's contract with the side-by-side copies beyond what
+ * ozf_decode_batch makes of it: a pass whose rows mix rings that joined a
+ * copy (every other stream) with rings that did not, at positions that
+ * differ (the streams start one to three steps apart), so that rows of one
+ * copy are grouped only where they share a position and the others go
+ * through their rings (AVX-512: the joined rings are never written); every
+ * row's logits against core's step, with trimmed windows (steep slopes, W =
+ * 64) and without (W = 32). */
+static void test_lanes_mixed(int isa, int variant)
+{
+    static const oz_config shapes[] = {{1, 16, 2, 32, 32, 5, OZ_CFG_TIED}, {2, 32, 4, 64, 64, 5, OZ_CFG_TIED}};
+    enum { S = 12 };
+    size_t n;
+    uint8_t *data = real_data(6000, &n);
+    unsigned si;
+    char name[240];
+    for (si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        const oz_config *c = &shapes[si];
+        uint32_t steps = 2 * c->ctx + 20, t, r, k, nr, where = 0, cap = ozf_ring_cap(c->ctx, 1);
+        uint8_t *img, tok[S];
+        oz_model m;
+        ozf_model fm;
+        ozf_scratch sc;
+        ozf_ring rings[S], *rp[S];
+        ozf_lanes lb;
+        oz_state st[S];
+        void *stmem[S], *ws;
+        int32_t *zf = amalloc(4 * 256 * S), zr[256];
+        uint32_t pos[S], who[S], done[S];
+        int ok = 1;
+        const char *isa_name;
+        img = rq_model(c, 0, si == 1, &m);
+        if (ozf_model_init(&fm, &m, isa) || ozf_scratch_init(&sc, c, S) || ozf_lanes_init(&lb, c, cap, KS[isa]->lanes)) {
+            t_result(0, "engine init", NULL);
+            free(zf);
+            free(img);
+            continue;
+        }
+        isa_name = apply_variant(&fm, isa, variant);
+        ws = amalloc(oz_step_ws_bytes(c));
+        for (r = 0; r < S; r++) {
+            ozf_ring_init(&rings[r], c, cap);
+            if (r % 2 == 0)
+                ozf_ring_join(&rings[r], &lb, r / 2);
+            stmem[r] = amalloc(oz_state_bytes(c, c->ctx));
+            oz_state_init(&st[r], c, stmem[r], c->ctx);
+            done[r] = 0;
+        }
+        for (t = 0; t < steps && ok; t++) {
+            for (r = nr = 0; r < S; r++)
+                if (t >= r % 3) /* stream r starts at step r % 3 */
+                    who[nr++] = r;
+            for (k = 0; k < nr; k++) {
+                r = who[k];
+                pos[k] = done[r];
+                tok[k] = done[r] ? data[(r * 997 + done[r] - 1) % n] : 0;
+                rp[k] = &rings[r];
+            }
+            ozf_forward(&fm, &sc, nr, tok, pos, rp, zf);
+            for (k = 0; k < nr && ok; k++) {
+                r = who[k];
+                oz_forward_step(&m, &st[r], tok[k], ws, zr);
+                if (memcmp(zr, zf + (size_t)k * 256, sizeof zr)) {
+                    ok = 0;
+                    where = t;
+                }
+                done[r]++;
+            }
+        }
+        snprintf(name, sizeof name,
+                 "%s engine = core, rows of joined and unjoined rings at positions up to 2 apart in one pass, L%u D%u H%u "
+                 "W%u%s",
+                 isa_name, c->n_layer, c->d_model, c->n_head, c->ctx, si == 1 ? ", steep slopes" : "");
+        t_result(ok, name, "first difference at step %u", where);
+        for (r = 0; r < S; r++) {
+            ozf_ring_free(&rings[r]);
+            free(stmem[r]);
+        }
+        ozf_lanes_free(&lb);
+        free(ws);
+        free(zf);
+        free(img);
+        ozf_scratch_free(&sc);
+        ozf_model_free(&fm);
+    }
+    rand_slope_max = 200;
+    free(data);
+}
+
 /* Whole-stream cross-decoding: for each model, 12 streams of different
  * lengths (4000, 2217, 600, 1 and 8 more from 3 to 2000 bytes of real text;
  * a batch of 12 makes the AVX-512 engine decode with the streams in the
@@ -1337,6 +1426,7 @@ int main(void)
             test_encode_rq(isa, 2);
         if (KS[isa]->lanes) {
             test_decode_lanes(isa, 0);
+            test_lanes_mixed(isa, 0);
             if (isa == OZF_AVX512 && __builtin_cpu_supports("avx512vbmi"))
                 test_decode_lanes(isa, 1);
         }
