@@ -1644,31 +1644,39 @@ static inline uint32_t fq_lane(__m512i od, __m512i ev, uint32_t j)
  * 2^20 > slot), the symbol within it the count of its cumulative values <=
  * slot. Up to 16 rows at a time, pass by pass (fq_pass1). */
 #define FQ_ROWS 16
+
+/* passes 1 and 2 for n <= FQ_ROWS rows: each pass for every row before the
+ * next pass */
+static inline __attribute__((always_inline)) void fq_rows(const int32_t *z, uint32_t n, const __m512i *T,
+                                                          __m512i (*P)[8], fq_blocks *bk)
+{
+    uint32_t best[FQ_ROWS], esum[FQ_ROWS], r;
+    for (r = 0; r < n; r++)
+        fq_pass1(z + (size_t)r * 256, T, P[r], &best[r], &esum[r]);
+    for (r = 0; r < n; r++)
+        fq_pass2(P[r], best[r], esum[r], &bk[r]);
+}
+
 static void freq_find(const int32_t *z, uint32_t nrows, const uint32_t *slot, uint32_t *sym, uint32_t *start,
                       uint32_t *freq)
 {
     __m512i T[8], P[FQ_ROWS][8];
     fq_blocks bk[FQ_ROWS];
-    uint32_t best[FQ_ROWS], esum[FQ_ROWS], blk[FQ_ROWS], r0, r, n;
+    uint32_t r0, r, n;
     fq_tables(T);
     for (r0 = 0; r0 < nrows; r0 += n) {
         n = nrows - r0 < FQ_ROWS ? nrows - r0 : FQ_ROWS;
-        for (r = 0; r < n; r++)
-            fq_pass1(z + (size_t)(r0 + r) * 256, T, P[r], &best[r], &esum[r]);
-        for (r = 0; r < n; r++) {
-            fq_pass2(P[r], best[r], esum[r], &bk[r]);
-            blk[r] = (uint32_t)__builtin_popcount(
-                _mm512_mask_cmple_epu32_mask(0xFF, bk[r].cum, _mm512_set1_epi32((int32_t)slot[r0 + r]))); /* <= 7 */
-        }
+        fq_rows(z + (size_t)r0 * 256, n, T, P, bk);
         for (r = 0; r < n; r++) {
             const __m512i vslot = _mm512_set1_epi32((int32_t)slot[r0 + r]);
+            uint32_t b = (uint32_t)__builtin_popcount(_mm512_mask_cmple_epu32_mask(0xFF, bk[r].cum, vslot)); /* <= 7 */
             uint32_t k, base, lo;
             __m512i od, ev;
-            fq_block_cum(P[r][blk[r]], &bk[r], blk[r], &base, &od, &ev);
+            fq_block_cum(P[r][b], &bk[r], b, &base, &od, &ev);
             k = (uint32_t)__builtin_popcount(_mm512_cmple_epu32_mask(od, vslot)) +
                 (uint32_t)__builtin_popcount(_mm512_cmple_epu32_mask(ev, vslot)); /* <= 31 */
             lo = k ? fq_lane(od, ev, k) : base;
-            sym[r0 + r] = 32 * blk[r] + k;
+            sym[r0 + r] = 32 * b + k;
             start[r0 + r] = lo;
             freq[r0 + r] = fq_lane(od, ev, k + 1) - lo;
         }
@@ -1681,14 +1689,11 @@ static void freq_sym(const int32_t *z, uint32_t nrows, const uint8_t *sym, uint3
 {
     __m512i T[8], P[FQ_ROWS][8];
     fq_blocks bk[FQ_ROWS];
-    uint32_t best[FQ_ROWS], esum[FQ_ROWS], r0, r, n;
+    uint32_t r0, r, n;
     fq_tables(T);
     for (r0 = 0; r0 < nrows; r0 += n) {
         n = nrows - r0 < FQ_ROWS ? nrows - r0 : FQ_ROWS;
-        for (r = 0; r < n; r++)
-            fq_pass1(z + (size_t)(r0 + r) * 256, T, P[r], &best[r], &esum[r]);
-        for (r = 0; r < n; r++)
-            fq_pass2(P[r], best[r], esum[r], &bk[r]);
+        fq_rows(z + (size_t)r0 * 256, n, T, P, bk);
         for (r = 0; r < n; r++) {
             uint32_t s = sym[r0 + r], j = s % 32, base, lo;
             __m512i od, ev;
