@@ -1409,13 +1409,9 @@ static void freq_cum(const int32_t *z, uint32_t *cum)
         if (m)
             best = s + (uint32_t)__builtin_ctz((unsigned)m);
     }
-    for (s = 0; s < 256; s += 8) {
-        __m256i t = _mm256_sub_epi32(vz, _mm256_loadu_si256((const __m256i *)(const void *)(z + s))), ev;
-        ev = _mm256_i32gather_epi32((const int *)(const void *)ozf_exp2_u32, _mm256_and_si256(t, _mm256_set1_epi32(255)), 4);
-        ev = _mm256_srlv_epi32(ev, _mm256_srli_epi32(t, 8)); /* counts >= 32 give 0 */
-        _mm256_store_si256((__m256i *)(void *)(e + s), ev);
-        vE = _mm256_add_epi32(vE, ev);
-    }
+    for (s = 0; s < 256; s += 8) /* e_s, E (b8_exp: no gather where all 8 e are 0) */
+        _mm256_store_si256((__m256i *)(void *)(e + s),
+                           b8_exp(_mm256_sub_epi32(vz, _mm256_loadu_si256((const __m256i *)(const void *)(z + s))), &vE));
     _mm256_storeu_si256((__m256i *)(void *)lanes, vE);
     for (c = 0, s = 0; s < 8; s++)
         c += (uint32_t)lanes[s]; /* E <= 2^23 */
@@ -1462,13 +1458,13 @@ static inline __m256i prefix8(__m256i x)
     return _mm256_add_epi32(x, _mm256_shuffle_epi32(_mm256_permute2x128_si256(x, x, 0x08), 0xFF)); /* + lane 3 to the high half */
 }
 
-static void fq_blocks_of(const int32_t *z, fq_blocks *bk)
+/* Pass 1 of a row: zmax, best (bk->best), e_s (bk->e; b8_exp: no gather
+ * for 8 symbols whose e are all 0, t >= 4096) and E, returned */
+static inline __attribute__((always_inline)) uint32_t fq_pass1(const int32_t *z, fq_blocks *bk)
 {
-    const __m256i m255 = _mm256_set1_epi32(255), flip = _mm256_set1_epi16((short)0x8000), ones = _mm256_set1_epi16(1);
-    __m256i m0 = _mm256_loadu_si256((const __m256i *)(const void *)z), m1 = m0, m2 = m0, m3 = m0, vz, vE, C[8], h[4], g0, g1, tot;
-    uint32_t s, i, best = 256, r2, c;
+    __m256i m0 = _mm256_loadu_si256((const __m256i *)(const void *)z), m1 = m0, m2 = m0, m3 = m0, vz, vE;
+    uint32_t s, best = 256, c;
     int32_t lanes[8];
-    uint64_t R;
     for (s = 0; s < 256; s += 32) {
         m0 = _mm256_max_epi32(m0, _mm256_loadu_si256((const __m256i *)(const void *)(z + s)));
         m1 = _mm256_max_epi32(m1, _mm256_loadu_si256((const __m256i *)(const void *)(z + s + 8)));
@@ -1485,17 +1481,24 @@ static void fq_blocks_of(const int32_t *z, fq_blocks *bk)
             best = s + (uint32_t)__builtin_ctz((unsigned)m);
     }
     vE = _mm256_setzero_si256();
-    for (s = 0; s < 256; s += 8) {
-        __m256i t = _mm256_sub_epi32(vz, _mm256_loadu_si256((const __m256i *)(const void *)(z + s))), ev;
-        ev = _mm256_i32gather_epi32((const int *)(const void *)ozf_exp2_u32, _mm256_and_si256(t, m255), 4);
-        ev = _mm256_srlv_epi32(ev, _mm256_srli_epi32(t, 8)); /* counts >= 32 give 0 */
-        _mm256_store_si256((__m256i *)(void *)(bk->e + s), ev);
-        vE = _mm256_add_epi32(vE, ev);
-    }
+    for (s = 0; s < 256; s += 8)
+        _mm256_store_si256((__m256i *)(void *)(bk->e + s),
+                           b8_exp(_mm256_sub_epi32(vz, _mm256_loadu_si256((const __m256i *)(const void *)(z + s))), &vE));
     _mm256_storeu_si256((__m256i *)(void *)lanes, vE);
     for (c = 0, s = 0; s < 8; s++)
         c += (uint32_t)lanes[s]; /* E <= 2^23 */
-    R = oz_freq_recip(c);
+    bk->best = best;
+    return c;
+}
+
+/* Pass 2 of a row: R = oz_freq_recip(E), each block's total of f, their
+ * running sums with the rest at best's block (bk->cum) */
+static inline __attribute__((always_inline)) void fq_pass2(uint32_t E, fq_blocks *bk)
+{
+    const __m256i flip = _mm256_set1_epi16((short)0x8000), ones = _mm256_set1_epi16(1);
+    __m256i C[8], h[4], g0, g1, tot;
+    uint32_t s, i, r2;
+    uint64_t R = oz_freq_recip(E);
     r2 = (uint32_t)(R >> 32);
     {
         const __m256i vr1 = _mm256_set1_epi16((short)(R >> 16)), vr0 = _mm256_set1_epi16((short)R);
@@ -1523,10 +1526,9 @@ static void fq_blocks_of(const int32_t *z, fq_blocks *bk)
     tot = prefix8(_mm256_add_epi32(tot, _mm256_set1_epi32((int32_t)(64 + (r2 << 20)))));
     _mm256_storeu_si256((__m256i *)(void *)bk->cum, tot);
     bk->rest = oz_freq_rest(bk->cum[7]);
-    for (i = best / 32; i < 8; i++)
+    for (i = bk->best / 32; i < 8; i++)
         bk->cum[i] += bk->rest;
     bk->R = R;
-    bk->best = best;
 }
 
 /* cq[j] = cum[32 b + j], j = 0..32 (block b's exact f, the rest at best) */
@@ -1549,43 +1551,60 @@ static void fq_block_cum(const fq_blocks *bk, uint32_t b, uint32_t *cq)
     }
 }
 
-/* decoding's question for one row (as kern_avx512.c's freq_find) */
-static uint32_t freq_find1(const int32_t *z, uint32_t slot, uint32_t *start, uint32_t *freq)
+/* passes 1 and 2 for n <= FQ_ROWS rows (z rows 256 apart), each pass for
+ * every row before the next pass, as kern_avx512.c's fq_rows: the rows'
+ * chains of latency (the maximum, E's reduction, the division, the running
+ * sums) overlap each other */
+#define FQ_ROWS 8
+static void fq_rows(const int32_t *z, uint32_t n, fq_blocks *bk)
 {
-    fq_blocks bk;
-    uint32_t cq[33], b = 0, k = 0, i;
-    const __m256i vslot = _mm256_set1_epi32((int32_t)slot);
-    fq_blocks_of(z, &bk);
-    for (i = 0; i < 7; i++) /* cum[7] = 2^20 > slot */
-        b += bk.cum[i] <= slot;
-    fq_block_cum(&bk, b, cq);
-    for (i = 1; i < 33; i += 8) /* values <= 2^20: signed compares */
-        k += (uint32_t)__builtin_popcount((unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(
-            _mm256_cmpgt_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(cq + i)), vslot))) ^ 0xFFu);
-    *start = cq[k];
-    *freq = cq[k + 1] - cq[k];
-    return 32 * b + k;
+    uint32_t E[FQ_ROWS], r;
+    for (r = 0; r < n; r++)
+        E[r] = fq_pass1(z + (size_t)r * 256, &bk[r]);
+    for (r = 0; r < n; r++)
+        fq_pass2(E[r], &bk[r]);
 }
 
-/* ozf_kernels.freq_find: row by row */
+/* ozf_kernels.freq_find (as kern_avx512.c's): the block is the count of
+ * block ends <= slot (cum[7] = 2^20 > slot), the symbol the count of the
+ * block's cumulative values <= slot */
 static void freq_find(const int32_t *z, uint32_t nrows, const uint32_t *slot, uint32_t *sym, uint32_t *start,
                       uint32_t *freq)
 {
-    uint32_t r;
-    for (r = 0; r < nrows; r++)
-        sym[r] = freq_find1(z + (size_t)r * 256, slot[r], &start[r], &freq[r]);
+    fq_blocks bk[FQ_ROWS];
+    uint32_t cq[33], r0, r, n, b, k, i;
+    for (r0 = 0; r0 < nrows; r0 += n) {
+        n = nrows - r0 < FQ_ROWS ? nrows - r0 : FQ_ROWS;
+        fq_rows(z + (size_t)r0 * 256, n, bk);
+        for (r = 0; r < n; r++) {
+            const __m256i vslot = _mm256_set1_epi32((int32_t)slot[r0 + r]);
+            for (b = 0, i = 0; i < 7; i++)
+                b += bk[r].cum[i] <= slot[r0 + r];
+            fq_block_cum(&bk[r], b, cq);
+            for (k = 0, i = 1; i < 33; i += 8) /* values <= 2^20: signed compares */
+                k += (uint32_t)__builtin_popcount((unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(
+                    _mm256_cmpgt_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(cq + i)), vslot))) ^ 0xFFu);
+            sym[r0 + r] = 32 * b + k;
+            start[r0 + r] = cq[k];
+            freq[r0 + r] = cq[k + 1] - cq[k];
+        }
+    }
 }
 
-/* encoding's question: cum[sym] and f[sym] of oz_freq_cum, row by row */
+/* encoding's question: cum[sym] and f[sym] of oz_freq_cum, rows as freq_find */
 static void freq_sym(const int32_t *z, uint32_t nrows, const uint8_t *sym, uint32_t *sf)
 {
-    fq_blocks bk;
-    uint32_t cq[33], r;
-    for (r = 0; r < nrows; r++) {
-        fq_blocks_of(z + (size_t)r * 256, &bk);
-        fq_block_cum(&bk, sym[r] / 32, cq);
-        sf[2 * r] = cq[sym[r] % 32];
-        sf[2 * r + 1] = cq[sym[r] % 32 + 1] - cq[sym[r] % 32];
+    fq_blocks bk[FQ_ROWS];
+    uint32_t cq[33], r0, r, n;
+    for (r0 = 0; r0 < nrows; r0 += n) {
+        n = nrows - r0 < FQ_ROWS ? nrows - r0 : FQ_ROWS;
+        fq_rows(z + (size_t)r0 * 256, n, bk);
+        for (r = 0; r < n; r++) {
+            uint32_t s = sym[r0 + r];
+            fq_block_cum(&bk[r], s / 32, cq);
+            sf[2 * (r0 + r)] = cq[s % 32];
+            sf[2 * (r0 + r) + 1] = cq[s % 32 + 1] - cq[s % 32];
+        }
     }
 }
 
