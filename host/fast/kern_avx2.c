@@ -1386,55 +1386,6 @@ static inline __m256i freq8(__m256i ev, __m256i rhi, __m256i rlo)
                             _mm256_blend_epi32(pe, po, 0xAA));
 }
 
-/* oz_freq_cum with 8 lanes (docs/integer-model.md, "Frequencies"): the
- * maximum and the first symbol that has it, e_s by the 32-bit table (as
- * exp2q15), E, R = oz_freq_recip(E), f_s = 1 + e_s R_hi + floor(e_s R_lo /
- * 2^32) (R = 2^32 R_hi + R_lo; e_s R_lo < 2^47 by vpmuludq), the rest to the
- * best symbol, then the running sums */
-static void freq_cum(const int32_t *z, uint32_t *cum)
-{
-    __m256i vmax = _mm256_set1_epi32(INT32_MIN), vE = _mm256_setzero_si256(), vs = _mm256_setzero_si256(), vz;
-    uint32_t e[256] __attribute__((aligned(32))), f[256] __attribute__((aligned(32))), s, best = 256, sum, c;
-    int32_t zmax, lanes[8];
-    uint64_t R;
-    for (s = 0; s < 256; s += 8)
-        vmax = _mm256_max_epi32(vmax, _mm256_loadu_si256((const __m256i *)(const void *)(z + s)));
-    _mm256_storeu_si256((__m256i *)(void *)lanes, vmax);
-    zmax = lanes[0];
-    for (s = 1; s < 8; s++)
-        zmax = lanes[s] > zmax ? lanes[s] : zmax;
-    vz = _mm256_set1_epi32(zmax);
-    for (s = 0; s < 256 && best == 256; s += 8) {
-        int m = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(z + s)), vz)));
-        if (m)
-            best = s + (uint32_t)__builtin_ctz((unsigned)m);
-    }
-    for (s = 0; s < 256; s += 8) /* e_s, E (b8_exp: no gather where all 8 e are 0) */
-        _mm256_store_si256((__m256i *)(void *)(e + s),
-                           b8_exp(_mm256_sub_epi32(vz, _mm256_loadu_si256((const __m256i *)(const void *)(z + s))), &vE));
-    _mm256_storeu_si256((__m256i *)(void *)lanes, vE);
-    for (c = 0, s = 0; s < 8; s++)
-        c += (uint32_t)lanes[s]; /* E <= 2^23 */
-    R = oz_freq_recip(c);
-    {
-        const __m256i rhi = _mm256_set1_epi32((int32_t)(R >> 32)), rlo = _mm256_set1_epi64x((int64_t)(uint32_t)R);
-        for (s = 0; s < 256; s += 8) {
-            __m256i fv = freq8(_mm256_load_si256((const __m256i *)(const void *)(e + s)), rhi, rlo);
-            _mm256_store_si256((__m256i *)(void *)(f + s), fv);
-            vs = _mm256_add_epi32(vs, fv);
-        }
-    }
-    _mm256_storeu_si256((__m256i *)(void *)lanes, vs);
-    for (sum = 0, s = 0; s < 8; s++)
-        sum += (uint32_t)lanes[s];
-    f[best] += oz_freq_rest(sum);
-    for (c = 0, s = 0; s < 256; s++) {
-        cum[s] = c;
-        c += f[s];
-    }
-    cum[256] = c;
-}
-
 /* ---- decoding's and encoding's question without the whole table
  * (docs/integer-model.md, "Frequencies by blocks of 32"): kern_avx512.c's
  * method with 8 lanes. Pass 1: zmax, best, e_s by the 32-bit table (kept
@@ -1489,6 +1440,35 @@ static inline __attribute__((always_inline)) uint32_t fq_pass1(const int32_t *z,
         c += (uint32_t)lanes[s]; /* E <= 2^23 */
     bk->best = best;
     return c;
+}
+
+/* oz_freq_cum with 8 lanes (docs/integer-model.md, "Frequencies"): pass 1
+ * of the searches below (the maximum, the first symbol that has it, e_s and
+ * E), R = oz_freq_recip(E), f_s = 1 + e_s R_hi + floor(e_s R_lo / 2^32) (R =
+ * 2^32 R_hi + R_lo; e_s R_lo < 2^47 by vpmuludq), the rest to the best
+ * symbol, then the running sums */
+static void freq_cum(const int32_t *z, uint32_t *cum)
+{
+    fq_blocks bk;
+    uint32_t f[256] __attribute__((aligned(32))), s, sum, c;
+    int32_t lanes[8];
+    uint64_t R = oz_freq_recip(fq_pass1(z, &bk));
+    const __m256i rhi = _mm256_set1_epi32((int32_t)(R >> 32)), rlo = _mm256_set1_epi64x((int64_t)(uint32_t)R);
+    __m256i vs = _mm256_setzero_si256();
+    for (s = 0; s < 256; s += 8) {
+        __m256i fv = freq8(_mm256_load_si256((const __m256i *)(const void *)(bk.e + s)), rhi, rlo);
+        _mm256_store_si256((__m256i *)(void *)(f + s), fv);
+        vs = _mm256_add_epi32(vs, fv);
+    }
+    _mm256_storeu_si256((__m256i *)(void *)lanes, vs);
+    for (sum = 0, s = 0; s < 8; s++)
+        sum += (uint32_t)lanes[s];
+    f[bk.best] += oz_freq_rest(sum);
+    for (c = 0, s = 0; s < 256; s++) {
+        cum[s] = c;
+        c += f[s];
+    }
+    cum[256] = c;
 }
 
 /* Pass 2 of a row: R = oz_freq_recip(E), each block's total of f, their
