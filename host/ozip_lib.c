@@ -362,6 +362,7 @@ ozip_status ozip_compress(const void *srcv, size_t n, void **dst, size_t *dst_n,
     stream_choice *csc = NULL, *msc = NULL;
     uint32_t *xxh = NULL;
     oz_loaded_model lm;
+    oz_config arch_cfg;
     uint8_t *model_payload = NULL;
     uint32_t model_stored = 0, model_coding = 0;
     int have_model = 0, external = 0, use_model = 0;
@@ -381,6 +382,20 @@ ozip_status ozip_compress(const void *srcv, size_t n, void **dst, size_t *dst_n,
         return oz_fail(p, OZIP_ERR_PARAM, "NULL buffer");
     if (p->force_model && p->no_model)
         return oz_fail(p, OZIP_ERR_PARAM, "--force-model and --no-model contradict each other");
+    block = p->stream_size ? p->stream_size : OZ_DEFAULT_STREAM;
+    /* the given model and --arch are checked before any work, so that a
+     * wrong one is reported at once, not after the classic runs */
+    if (p->model) {
+        s = oz_model_file_load(p->model, p->model_size, &lm, p);
+        if (s != OZIP_OK)
+            goto done;
+        have_model = 1;
+    } else if (!p->no_model && p->arch) {
+        arch_cfg.n_layer = 0;
+        s = oz_parse_arch(p->arch, &arch_cfg, p);
+        if (s != OZIP_OK)
+            goto done;
+    }
     f.original_size = n;
     f.content_xxh64 = XXH64(src, n, 0);
     rep.original_size = n;
@@ -389,7 +404,6 @@ ozip_status ozip_compress(const void *srcv, size_t n, void **dst, size_t *dst_n,
         s = assemble(p, &f, NULL, NULL, NULL, dst, dst_n);
         goto done;
     }
-    block = p->stream_size ? p->stream_size : OZ_DEFAULT_STREAM;
 
     /* 1. classic methods on the whole input (the guarantee's reference) */
     if (n <= OZ_CLASSIC_WHOLE_MAX) {
@@ -434,12 +448,8 @@ ozip_status ozip_compress(const void *srcv, size_t n, void **dst, size_t *dst_n,
         classic_total = UINT64_MAX;
     }
 
-    /* 2. a model: given, or trained */
+    /* 2. a model: given (loaded above), or trained */
     if (p->model) {
-        s = oz_model_file_load(p->model, p->model_size, &lm, p);
-        if (s != OZIP_OK)
-            goto done;
-        have_model = 1;
         external = p->model_external;
         arch_desc(&lm.m.cfg, rep.model_desc, sizeof rep.model_desc);
         snprintf(rep.device, sizeof rep.device, "given");
@@ -447,10 +457,7 @@ ozip_status ozip_compress(const void *srcv, size_t n, void **dst, size_t *dst_n,
         oz_config cand[4];
         int nc = 0, c;
         if (p->arch) {
-            cand[0].n_layer = 0;
-            s = oz_parse_arch(p->arch, &cand[0], p);
-            if (s != OZIP_OK)
-                goto done;
+            cand[0] = arch_cfg; /* parsed above */
             nc = 1;
         } else {
             nc = oz_arch_candidates(n, level, cand, 4);

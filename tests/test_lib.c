@@ -195,6 +195,17 @@ static void test_external_model(const uint8_t *d, size_t n)
     s = ozip_decompress(c2, cn2, &u, &un, &p);
     t_result(s == OZIP_OK && un == n - n / 2 && !memcmp(u, d + n / 2, un), "decoding with the right model works",
              NULL);
+    {
+        /* an empty input with a model given (loaded before the input is looked at) */
+        void *ce = NULL, *ue = NULL;
+        size_t cen = 0, uen = 1;
+        p.model_external = 0;
+        s = ozip_compress("", 0, &ce, &cen, &p);
+        s = s == OZIP_OK ? ozip_decompress(ce, cen, &ue, &uen, &p) : s;
+        t_result(s == OZIP_OK && uen == 0, "an empty input with a model given round trips", "status %d", s);
+        ozip_free(ce);
+        ozip_free(ue);
+    }
     ozip_free(c);
     ozip_free(c2);
     ozip_free(c3);
@@ -300,6 +311,40 @@ static int stop_cb(void *user, const ozip_progress *pr)
     return pr->phase == OZIP_PHASE_TRAIN && pr->done >= 3;
 }
 
+/* A wrong model file or model shape is refused before any work: no
+ * progress at all (the classic runs report theirs first), even for an empty
+ * input. */
+static void test_checked_first(const uint8_t *d, size_t n)
+{
+    static const char not_ozm[64] = "this is not an ozip model file, only text";
+    ozip_params p;
+    prog_seen ps;
+    void *c = NULL;
+    size_t cn;
+    ozip_status s1, s2, s3;
+    int quiet1, quiet2;
+    params(&p, 0);
+    p.progress = prog_cb;
+    p.progress_user = &ps;
+    memset(&ps, 0, sizeof ps);
+    p.model = not_ozm;
+    p.model_size = sizeof not_ozm;
+    s1 = ozip_compress(d, n, &c, &cn, &p);
+    quiet1 = !ps.phases[OZIP_PHASE_CLASSIC] && !ps.phases[OZIP_PHASE_TRAIN];
+    s2 = ozip_compress("", 0, &c, &cn, &p);
+    t_result(s1 == OZIP_ERR_PARAM && quiet1 && s2 == OZIP_ERR_PARAM,
+             "a file that is not a model is refused before the classic runs, also for an empty input",
+             "status %d, %d", s1, s2);
+    p.model = NULL;
+    p.model_size = 0;
+    p.arch = "L=2,D=17";
+    memset(&ps, 0, sizeof ps);
+    s3 = ozip_compress(d, n, &c, &cn, &p);
+    quiet2 = !ps.phases[OZIP_PHASE_CLASSIC] && !ps.phases[OZIP_PHASE_TRAIN];
+    t_result(s3 == OZIP_ERR_PARAM && quiet2, "an invalid model shape is refused before the classic runs",
+             "status %d", s3);
+}
+
 static void test_progress(const uint8_t *d, size_t n)
 {
     ozip_params p;
@@ -362,6 +407,7 @@ int main(void)
     }
     test_range(d, 20000);
     test_progress(d, 20000);
+    test_checked_first(d, 20000);
     test_external_model(d, 30000);
     test_corruption(d, 12000);
     free(d);
