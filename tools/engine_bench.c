@@ -7,9 +7,11 @@
  *                      [--repeat R] [--repeat-ref R] [--only ENGINE:MODE] [--model FILE | --save-model FILE]
  *                      [--decode-loops K] [--csv]
  *
- * --save-model FILE writes the trained model's image; --model FILE uses such
- * an image instead of training one (its shape replaces --arch/--level), so
- * that two builds can be timed on the same model without the training time.
+ * --save-model FILE writes the trained model's image (the raw image core
+ * binds, magic OZMI; not an ozip .ozm file, which ozip's --model takes);
+ * --model FILE uses such an image instead of training one (its shape replaces
+ * --arch/--level), so that two builds can be timed on the same model without
+ * the training time.
  *
  * --level L benchmarks the shape ozip picks at level L for the whole of FILE
  * (instead of --arch). With one thread the time is that thread's CPU time
