@@ -629,6 +629,13 @@ int main(int argc, char **argv)
         c.p.model = c.model.data;
         c.p.model_size = c.model.size;
         c.p.model_external = c.external_model;
+        /* once, naming the model file, before any input is read */
+        ozip_status ms = ozip_check_model(c.model.data, c.model.size, &c.p);
+        if (ms != OZIP_OK) {
+            fprintf(stderr, "%s: %s: %s\n", prog, c.model_path, errbuf[0] ? errbuf : ozip_strerror(ms));
+            oz_input_free(&c.model);
+            return 1;
+        }
     }
     signal(SIGINT, cleanup_on_signal);
     signal(SIGTERM, cleanup_on_signal);

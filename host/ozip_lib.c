@@ -1010,6 +1010,24 @@ ozip_status ozip_extract_model(const void *srcv, size_t n, void **dst, size_t *d
     return s;
 }
 
+ozip_status ozip_check_model(const void *src, size_t n, const ozip_params *pp)
+{
+    ozip_params dp;
+    const ozip_params *p = pp;
+    oz_loaded_model lm;
+    ozip_status s;
+    if (!p) {
+        ozip_params_init(&dp);
+        p = &dp;
+    }
+    if (!src)
+        return oz_fail(p, OZIP_ERR_PARAM, "NULL buffer");
+    s = oz_model_file_load(src, n, &lm, p);
+    if (s == OZIP_OK)
+        oz_loaded_model_free(&lm);
+    return s;
+}
+
 /* "cuda" is listed when the CUDA trainer plugin is found and loads (its
  * CUDA libraries resolve); whether a GPU can train is `ozip -V -v`'s line. */
 static char backends_buf[128];

@@ -148,6 +148,11 @@ ozip_status ozip_get_info(const void *src, size_t n, ozip_info *info, const ozip
 /* Model files (.ozm): extract the model of an .oz buffer, to share it. */
 ozip_status ozip_extract_model(const void *src, size_t n, void **dst, size_t *dst_n, const ozip_params *p);
 
+/* Checks a model file (.ozm) as compression and decompression load it: its
+ * header, size and XXH64, and the model's shape and parameters. OZIP_OK if
+ * it can be given as params.model; the error says why not. */
+ozip_status ozip_check_model(const void *src, size_t n, const ozip_params *p);
+
 /* Backends and features compiled into this library, space separated,
  * e.g. "cpu cuda emu opencl xrt". "cuda" (the CUDA trainer) is a plugin,
  * listed when libozip_cuda.so is found and loads; it needs a GPU to train. */

@@ -165,6 +165,16 @@ head -c 30000 text > half
 grep -q -- "--model" err.out && ok "external model missing: message says to pass --model" || nok "external model missing: message says to pass --model" "$(cat err.out)"
 "$OZIP" -d -c --model=m.ozm ext.oz | cmp -s - half && ok "external model given: identical output" \
     || nok "external model given: identical output"
+# a file that is not a model: refused once, naming it, before any input is touched
+head -c 100 m.ozm > short.ozm
+rm -f half.oz text.oz
+"$OZIP" -q --model=short.ozm half text 2> err.out; check "a truncated model file exits 1" 1 $?
+[ "$(wc -l < err.out)" -eq 1 ] && grep -q "^ozip: short.ozm: " err.out && [ ! -e half.oz ] && [ ! -e text.oz ] &&
+    ok "a truncated model file: one message naming it, no output written" ||
+    nok "a truncated model file: one message naming it, no output written" "$(cat err.out)"
+"$OZIP" -d -c --model=text ext.oz > /dev/null 2> err.out; check "decoding with a --model that is not a model exits 1" 1 $?
+grep -q "^ozip: text: .*not an ozip model" err.out && ok "decoding with a --model that is not a model says so" ||
+    nok "decoding with a --model that is not a model says so" "$(cat err.out)"
 
 # --- --device cuda: the CUDA trainer plugin (build/libozip_cuda.so) and a GPU
 cuda_line=$(sed -n 's/^cuda: //p' vv.out)

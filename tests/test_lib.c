@@ -172,6 +172,28 @@ static void test_external_model(const uint8_t *d, size_t n)
     params(&p, 1);
     ok = ozip_compress(d, n / 2, &c, &cn, &p) == OZIP_OK && ozip_extract_model(c, cn, &m, &mn, &p) == OZIP_OK;
     t_result(ok, "a model is extracted from an .oz file", NULL);
+    if (ok) {
+        /* the model check: the whole file passes; cut short, a flipped bit
+         * anywhere (header, checksum or payload), or text does not */
+        uint8_t *mb = malloc(mn);
+        size_t i;
+        int good = ozip_check_model(m, mn, &p) == OZIP_OK, bad = 0, cases = 0;
+        if (mb) {
+            memcpy(mb, m, mn);
+            for (i = 0; i < mn; i += 1 + mn / 97, cases++) {
+                mb[i] ^= 0x10;
+                bad += ozip_check_model(mb, mn, &p) != OZIP_OK;
+                mb[i] ^= 0x10;
+                bad += ozip_check_model(mb, i, &p) != OZIP_OK;
+                cases++;
+            }
+        }
+        bad += ozip_check_model("not a model", 11, &p) == OZIP_ERR_PARAM;
+        cases++;
+        t_result(good && mb && bad == cases, "a model file is checked: whole passes, cut or flipped or text fails",
+                 "%d of %d refused", bad, cases);
+        free(mb);
+    }
     p.model = m;
     p.model_size = mn;
     p.model_external = 1;
