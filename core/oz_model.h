@@ -73,7 +73,8 @@ typedef struct oz_region {
     uint32_t offset, size; /* bytes */
     uint32_t kind;         /* OZ_REG_* */
 } oz_region;
-#define OZ_MAX_REGIONS (4 + 11 * OZ_MAX_LAYERS)
+/* the header, emb, rq_emb, head (untied only), rq_head, then 11 per layer */
+#define OZ_MAX_REGIONS (5 + 11 * OZ_MAX_LAYERS)
 
 int oz_config_check(const oz_config *cfg);
 /* Regions in image order; returns their count (0 if cfg is invalid). */

@@ -6,8 +6,10 @@
 #include <bzlib.h>
 #include <lzma.h>
 #include <stdint.h>
+#include <xxhash.h>
 #include <zstd.h>
 
+#include "../core/oz_codec.h"
 #include "../core/oz_format.h"
 #include "../include/ozip.h"
 #include "harness.h"
@@ -396,6 +398,191 @@ static void test_progress(const uint8_t *d, size_t n)
     t_result(roundtrip(d, n, &p, NULL, NULL), "training on a sample of the input round trips", NULL);
 }
 
+/* Forged files: a field of the frame header, model descriptor or stream
+ * index, or of the model image's header, set to an edge value, and the
+ * checksums over it recomputed (as anyone can: XXH64 is no signature), so
+ * that the decoder's own checks of each field are what stands between the
+ * file and a crash or a wrong output. Every case must give an error or the
+ * original bytes. A 16-layer model with its own output head (from the image
+ * header of a 1-layer tied one, the image resized to match) had written past
+ * the decoder's region table while the model payload was decoded. */
+typedef struct forge {
+    uint8_t hdr[72 + 12 * 16];
+    uint32_t hlen;
+    uint8_t *image;
+    uint32_t isz;
+    const uint8_t *tail; /* the stream payloads */
+    size_t tail_n;
+} forge;
+
+static uint8_t *t_aligned(size_t n)
+{
+    void *q = NULL;
+    return posix_memalign(&q, 64, n ? n : 64) ? NULL : (uint8_t *)q;
+}
+
+static const uint32_t forge_vals[] = {0, 1, 2, 3, 15, 16, 17, 31, 32, 63, 64, 255, 256, 512, 513, 1024, 1025,
+                                      4096, 4097, 65535, 65536, 0x7FFFFFFFu, 0x80000000u, 0xFFFFFFFFu};
+#define NFV (sizeof forge_vals / sizeof forge_vals[0])
+
+/* the file: fix_model rewrites the descriptor for this image (coded with
+ * OZW where the image's header allows it, else stored), then the header
+ * checksum is recomputed */
+static uint8_t *forge_build(const forge *f, int fix_model, size_t *n)
+{
+    size_t cap = f->hlen + 4 + 2 * (size_t)f->isz + 1024 + f->tail_n;
+    uint8_t *out = malloc(cap), *pay = out + f->hlen + 4;
+    uint64_t mlen = f->isz;
+    int coding = 0;
+    memcpy(out, f->hdr, f->hlen);
+    if (fix_model) {
+        void *scratch = malloc(oz_wcode_scratch_bytes(f->isz));
+        coding = oz_wcode_encode(f->image, f->isz, scratch, pay, cap - f->hlen - 4, &mlen) == OZ_CORE_OK;
+        free(scratch);
+        if (!coding) {
+            memcpy(pay, f->image, f->isz);
+            mlen = f->isz;
+        }
+        out[48] = (uint8_t)coding;
+        oz_wr32(out + 52, f->isz);
+        oz_wr32(out + 56, (uint32_t)mlen);
+        oz_wr64(out + 64, XXH64(f->image, f->isz, 0));
+    } else {
+        memcpy(pay, f->image, f->isz);
+        out[48] = 0;
+        oz_wr32(out + 56, f->isz);
+    }
+    oz_wr32(out + f->hlen, (uint32_t)XXH64(out, f->hlen, 0));
+    memcpy(pay + mlen, f->tail, f->tail_n);
+    *n = f->hlen + 4 + mlen + f->tail_n;
+    return out;
+}
+
+static int forge_try(const forge *f, int fix_model, const uint8_t *d, size_t n, int *statuses)
+{
+    ozip_params p;
+    size_t fn, un = 0;
+    uint8_t *file = forge_build(f, fix_model, &fn);
+    void *u = NULL;
+    ozip_status s;
+    int ok;
+    params(&p, 0);
+    s = ozip_decompress(file, fn, &u, &un, &p);
+    ok = s != OZIP_OK || (un == n && !memcmp(u, d, n));
+    statuses[s <= OZIP_ERR_INTERNAL ? s : 0]++;
+    if (s == OZIP_OK)
+        ozip_free(u);
+    free(file);
+    return ok;
+}
+
+static void test_forged(const uint8_t *d, size_t n)
+{
+    ozip_params p;
+    void *c;
+    size_t cn, i, j;
+    forge f0, f;
+    uint32_t mstored;
+    int bad = 0, cases = 0, statuses[OZIP_ERR_INTERNAL + 1] = {0}, passed;
+    char sbuf[200];
+    params(&p, 1);
+    p.stream_size = 1024;
+    if (ozip_compress(d, n, &c, &cn, &p) != OZIP_OK || oz_rd16((uint8_t *)c + 10) != OZ_F_MODEL ||
+        oz_rd32((uint8_t *)c + 12) > 16) {
+        t_result(0, "forged files: compress a model-coded file of a few streams", "%s", errbuf);
+        return;
+    }
+    memset(&f0, 0, sizeof f0);
+    f0.hlen = 72 + 12 * oz_rd32((uint8_t *)c + 12);
+    memcpy(f0.hdr, c, f0.hlen);
+    f0.isz = oz_rd32(f0.hdr + 52);
+    mstored = oz_rd32(f0.hdr + 56);
+    f0.image = t_aligned(f0.isz);
+    f0.tail = (const uint8_t *)c + f0.hlen + 4 + mstored;
+    f0.tail_n = cn - (f0.hlen + 4 + mstored);
+    if (f0.hdr[48] != 1 || oz_wcode_decode((uint8_t *)c + f0.hlen + 4, mstored, f0.image, f0.isz) != OZ_CORE_OK) {
+        t_result(0, "forged files: the model payload decodes", NULL);
+        return;
+    }
+    /* the unchanged file, rebuilt, decodes (else every refusal below would prove nothing) */
+    passed = 0;
+    f = f0;
+    {
+        size_t fn, un;
+        void *u;
+        uint8_t *file = forge_build(&f, 1, &fn);
+        params(&p, 0);
+        if (ozip_decompress(file, fn, &u, &un, &p) == OZIP_OK && un == n && !memcmp(u, d, n))
+            passed = 1, ozip_free(u);
+        free(file);
+    }
+    t_result(passed, "forged files: the rebuilt original (model recoded, checksums recomputed) decodes", "%s", errbuf);
+    /* 1. each u32 of the frame header, the descriptor and the index; each index entry's method */
+    for (i = 12; i < f0.hlen; i += 4)
+        for (j = 0; j < NFV; j++) {
+            f = f0;
+            oz_wr32(f.hdr + i, forge_vals[j]);
+            bad += !forge_try(&f, 0, d, n, statuses), cases++;
+        }
+    for (i = 72; i < f0.hlen; i += 12)
+        for (j = 0; j < 8; j++) {
+            f = f0;
+            f.hdr[i] = (uint8_t)j;
+            bad += !forge_try(&f, 0, d, n, statuses), cases++;
+        }
+    /* 2. each field of the image's header; where the new header is valid,
+     * also with the image resized to the size it gives */
+    {
+        static const unsigned at[] = {4, 6, 8, 10, 12, 14, 16, 18, 19, 20, 24, 60};
+        static const uint16_t combos[][6] = {/* L D H F W flags */
+                                             {16, 16, 2, 32, 16, 0}, {16, 16, 2, 32, 16, 1}, {1, 16, 16, 32, 16, 1},
+                                             {1, 16, 1, 16, 512, 1}, {2, 256, 1, 16, 1, 0}};
+        for (i = 0; i < sizeof at / sizeof at[0] + sizeof combos / sizeof combos[0]; i++)
+            for (j = 0; j < (i < sizeof at / sizeof at[0] ? NFV : 1); j++) {
+                oz_config cfg;
+                uint8_t *img = t_aligned(f0.isz);
+                memcpy(img, f0.image, f0.isz);
+                if (i < sizeof at / sizeof at[0]) {
+                    if (at[i] == 18 || at[i] == 19)
+                        img[at[i]] = (uint8_t)forge_vals[j];
+                    else if (at[i] == 20)
+                        oz_wr32(img + 20, forge_vals[j]);
+                    else
+                        oz_wr16(img + at[i], (uint16_t)forge_vals[j]);
+                } else {
+                    const uint16_t *k = combos[i - sizeof at / sizeof at[0]];
+                    oz_wr16(img + 8, k[0]), oz_wr16(img + 10, k[1]), oz_wr16(img + 12, k[2]);
+                    oz_wr16(img + 14, k[3]), oz_wr16(img + 16, k[4]), img[19] = (uint8_t)k[5];
+                }
+                f = f0;
+                f.image = img;
+                bad += !forge_try(&f, 1, d, n, statuses), cases++;
+                if (oz_image_read_header(img, 64, &cfg) == OZ_CORE_ETRUNC) {
+                    /* a valid header for a larger image: the tensors past the
+                     * old image random, the size field fixed */
+                    uint32_t want = oz_image_size(&cfg), b;
+                    uint8_t *big = t_aligned(want);
+                    for (b = 0; b < want; b++)
+                        big[b] = b < f0.isz ? img[b] : (uint8_t)t_rand();
+                    oz_wr32(big + 20, want);
+                    f.image = big, f.isz = want;
+                    bad += !forge_try(&f, 1, d, n, statuses), cases++;
+                    free(big);
+                }
+                free(img);
+            }
+    }
+    snprintf(sbuf, sizeof sbuf, "%d cases gave a wrong output or crashed; statuses: %d ok, %d corrupt, %d version, "
+             "%d checksum, %d truncated, %d no memory", bad, statuses[OZIP_OK], statuses[OZIP_ERR_CORRUPT],
+             statuses[OZIP_ERR_VERSION], statuses[OZIP_ERR_CHECKSUM], statuses[OZIP_ERR_TRUNCATED],
+             statuses[OZIP_ERR_NOMEM]);
+    t_result(bad == 0 && cases > 1000, "forged header, descriptor, index and model-header fields (checksums "
+             "recomputed): an error or the original bytes, never a wrong output", "%s", sbuf);
+    printf("#   %d forged files: %s\n", cases, sbuf);
+    free(f0.image);
+    ozip_free(c);
+}
+
 int main(void)
 {
     const char *dir = t_corpus();
@@ -431,6 +618,7 @@ int main(void)
     test_checked_first(d, 20000);
     test_external_model(d, 30000);
     test_corruption(d, 12000);
+    test_forged(d, 5000);
     free(d);
     return t_done();
 }

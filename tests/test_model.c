@@ -79,6 +79,8 @@ static void test_agreement(void)
     static const oz_config shapes[] = {
         {2, 32, 4, 64, 16, 8, OZ_CFG_TIED}, {1, 16, 1, 16, 1, 8, OZ_CFG_TIED}, {3, 48, 3, 96, 7, 6, 0},
         {2, 64, 2, 128, 64, 8, OZ_CFG_TIED}, {1, 32, 16, 32, 33, 4, 0},
+        /* the most layers, with an output head of its own: the most regions */
+        {16, 16, 2, 16, 20, 8, 0},
     };
     static const uint32_t blocks[] = {1, 5, 16, 64, 256};
     size_t n;
@@ -236,11 +238,51 @@ static void test_bind_checks(void)
     free(img);
 }
 
+/* Every shape within the limits lays out in at most OZ_MAX_REGIONS regions
+ * (the bound had missed the untied head: 16 layers untied wrote one region
+ * past every reg[OZ_MAX_REGIONS] array, on the decode path too, from a file's
+ * model header); and a 16-layer untied image binds and round trips through
+ * OZW. The layout writes into a larger array here, so an overrun shows as a
+ * count, not only under ASan. */
+static void test_limits(void)
+{
+    static const oz_config big[] = {{OZ_MAX_LAYERS, OZ_MAX_DMODEL, OZ_MAX_HEADS, OZ_MAX_DFF, OZ_MAX_CTX, 8, 0},
+                                    {OZ_MAX_LAYERS, OZ_MAX_DMODEL, OZ_MAX_HEADS, OZ_MAX_DFF, OZ_MAX_CTX, 8, OZ_CFG_TIED},
+                                    {1, 16, 1, 16, 1, 2, OZ_CFG_TIED}};
+    oz_region reg[OZ_MAX_REGIONS + 16];
+    oz_config c = {OZ_MAX_LAYERS, 16, 1, 16, 9, 8, 0};
+    uint32_t size, i;
+    uint8_t *img, *dec, *coded;
+    void *scratch;
+    uint64_t clen = 0;
+    oz_model m;
+    int ok = 1, n;
+    for (i = 0; i < sizeof big / sizeof big[0]; i++) {
+        n = oz_image_layout(&big[i], reg);
+        ok &= n == 5 + 11 * (int)big[i].n_layer - (big[i].flags & OZ_CFG_TIED ? 1 : 0) && n <= OZ_MAX_REGIONS;
+    }
+    t_result(ok, "the largest shapes, tied and untied, lay out within OZ_MAX_REGIONS regions", "%d regions, bound %d",
+             n, OZ_MAX_REGIONS);
+    img = random_image(&c, 1.0, &size);
+    dec = malloc(size);
+    coded = malloc(oz_wcode_bound(size));
+    scratch = malloc(oz_wcode_scratch_bytes(size));
+    ok = oz_model_bind(&m, img, size) == OZ_CORE_OK && m.head != m.emb;
+    ok &= oz_wcode_encode(img, size, scratch, coded, oz_wcode_bound(size), &clen) == OZ_CORE_OK;
+    ok &= oz_wcode_decode(coded, clen, dec, size) == OZ_CORE_OK && !memcmp(dec, img, size);
+    t_result(ok, "a 16-layer model with its own output head binds and round trips through OZW", NULL);
+    free(img);
+    free(dec);
+    free(coded);
+    free(scratch);
+}
+
 int main(void)
 {
     test_agreement();
     test_sensitivity();
     test_stream_roundtrip();
     test_bind_checks();
+    test_limits();
     return t_done();
 }
