@@ -149,9 +149,7 @@ static inline __attribute__((always_inline)) void micro_u(const int8_t *w, uint3
 static int gemm_u(const int8_t *w, uint32_t rows, uint32_t k, const int8_t *as, uint32_t lda, uint32_t nb,
                   int32_t *c, uint32_t ldc, const int32_t *rs, uint32_t nacc)
 {
-    static __thread uint8_t *tbuf;
-    static __thread size_t tcap;
-    uint8_t *a = (uint8_t *)ozf_grow(&tbuf, &tcap, (size_t)nb * k);
+    uint8_t *a = (uint8_t *)ozf_thread_buf(OZF_TBUF_AVX2_U8, (size_t)nb * k);
     uint32_t rb, b, i;
     if (!a)
         return 0;

@@ -144,9 +144,7 @@ static inline __attribute__((always_inline)) void micro(const int8_t *w, uint32_
 /* a + 128 for every activation, into a per-thread buffer (NULL if out of memory) */
 static const uint8_t *to_unsigned(const int8_t *a, uint32_t lda, uint32_t k, uint32_t nb)
 {
-    static __thread uint8_t *tbuf;
-    static __thread size_t tcap;
-    uint8_t *buf = (uint8_t *)ozf_grow(&tbuf, &tcap, (size_t)nb * k);
+    uint8_t *buf = (uint8_t *)ozf_thread_buf(OZF_TBUF_AVX512_U8, (size_t)nb * k);
     const __m512i flip = _mm512_set1_epi8((char)0x80);
     size_t i, n;
     uint32_t b;
@@ -232,9 +230,7 @@ static void gemm(const void *wp, uint32_t rows, uint32_t k, const int8_t *a_sign
  * per-thread buffer (NULL if out of memory) */
 static const int8_t *pad_amx(const int8_t *a, uint32_t lda, uint32_t k, uint32_t nb, uint32_t kp, uint32_t nbp)
 {
-    static __thread uint8_t *tbuf;
-    static __thread size_t tcap;
-    int8_t *buf = (int8_t *)ozf_grow(&tbuf, &tcap, (size_t)nbp * kp);
+    int8_t *buf = (int8_t *)ozf_thread_buf(OZF_TBUF_AMX_PAD, (size_t)nbp * kp);
     uint32_t b, i;
     if (!buf)
         return NULL;

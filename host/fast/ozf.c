@@ -244,21 +244,62 @@ void ozf_model_free(ozf_model *fm)
     memset(fm, 0, sizeof *fm);
 }
 
+/* ------------------------------------------------------- thread buffers */
+
+typedef struct ozf_tbufs {
+    uint8_t *p[OZF_TBUF_SLOTS];
+    size_t cap[OZF_TBUF_SLOTS];
+} ozf_tbufs;
+
+static pthread_key_t tbuf_key;
+static pthread_once_t tbuf_once = PTHREAD_ONCE_INIT;
+static int tbuf_key_ok;
+static long tbuf_live;
+
+static void tbuf_free(void *v)
+{
+    ozf_tbufs *t = (ozf_tbufs *)v;
+    unsigned i;
+    for (i = 0; i < OZF_TBUF_SLOTS; i++)
+        free(t->p[i]);
+    free(t);
+    __atomic_sub_fetch(&tbuf_live, 1, __ATOMIC_RELAXED);
+}
+
+static void tbuf_key_init(void) { tbuf_key_ok = pthread_key_create(&tbuf_key, tbuf_free) == 0; }
+
+long ozf_thread_bufs_live(void) { return __atomic_load_n(&tbuf_live, __ATOMIC_RELAXED); }
+
+void *ozf_thread_buf(unsigned slot, size_t need)
+{
+    /* the thread's buffers, found without a pthread_getspecific per call;
+     * the key only frees them when the thread ends */
+    static __thread ozf_tbufs *t;
+    if (!t) {
+        ozf_tbufs *n;
+        pthread_once(&tbuf_once, tbuf_key_init);
+        if (!tbuf_key_ok || !(n = (ozf_tbufs *)calloc(1, sizeof *n)))
+            return NULL;
+        if (pthread_setspecific(tbuf_key, n) != 0) {
+            free(n);
+            return NULL;
+        }
+        __atomic_add_fetch(&tbuf_live, 1, __ATOMIC_RELAXED);
+        t = n;
+    }
+    if (need > t->cap[slot]) {
+        free(t->p[slot]);
+        t->p[slot] = (uint8_t *)aligned_alloc(64, (need + 63) & ~(size_t)63);
+        t->cap[slot] = t->p[slot] ? need : 0;
+    }
+    return t->p[slot];
+}
+
 /* ------------------------------------------------------------ square root */
 
 /* docs/integer-model.md, "The fast CPU engine", RMS norm: from x0 >= isqrt(v),
  * x' = floor((x + floor(v / x)) / 2) decreases strictly while x > isqrt(v)
  * and never goes below it; at x = isqrt(v), x' >= x. */
-void *ozf_grow(uint8_t **buf, size_t *cap, size_t need)
-{
-    if (need > *cap) {
-        free(*buf);
-        *buf = aligned_alloc(64, (need + 63) & ~(size_t)63);
-        *cap = *buf ? need : 0;
-    }
-    return *buf;
-}
-
 uint32_t ozf_isqrt64(uint64_t v)
 {
     uint64_t x, y;

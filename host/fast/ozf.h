@@ -183,10 +183,16 @@ extern const ozf_kernels ozf_kernels_scalar;
 extern const ozf_kernels ozf_kernels_avx2;
 extern const ozf_kernels ozf_kernels_avx512;
 
-/* *buf grown to at least need bytes (64-byte aligned, a multiple of 64):
- * the kernels' per-thread work buffers, kept from call to call; NULL if out
- * of memory */
-void *ozf_grow(uint8_t **buf, size_t *cap, size_t need);
+/* The calling thread's work buffer number slot (< OZF_TBUF_SLOTS), grown to
+ * at least need bytes (64-byte aligned): kept from call to call of the
+ * thread, freed when the thread ends (a pthread key's destructor; the
+ * library's worker threads end with every call). NULL if out of memory.
+ * One slot per kernel that keeps a buffer, so that none overwrites
+ * another's. */
+enum { OZF_TBUF_AVX2_U8, OZF_TBUF_AVX512_U8, OZF_TBUF_AMX_PAD, OZF_TBUF_SLOTS };
+void *ozf_thread_buf(unsigned slot, size_t need);
+/* threads whose buffers are allocated and not yet freed (for tests) */
+long ozf_thread_bufs_live(void);
 
 /* floor(sqrt(v)) for any 64-bit v: oz_isqrt64's value, by Newton's iteration
  * on integers from above (a handful of divisions instead of 31 steps). */
