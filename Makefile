@@ -183,6 +183,33 @@ build/tests/%_san: tests/%.c $(CORE_SRC) $(HEADERS) tests/harness.h tests/rand_m
 	@mkdir -p build/tests
 	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g $(SAN) -o $@ $< $(CORE_SRC) -lm
 
+# The whole library again with UBSan + ASan (LeakSanitizer included), at -O1,
+# objects under build/san/, for the library and fast-engine tests: a memory
+# error or leak anywhere on the host side fails them, not only in core/
+SANFLAGS = -O1 $(SAN)
+SAN_OBJ  = $(LIB_OBJ:build/%=build/san/%)
+build/san/core/%.o: core/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_CORE) $(SANFLAGS) -c $< -o $@
+build/san/gpu_train/%.o: gpu_train/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_TRAIN) $(SANFLAGS) -c $< -o $@
+build/san/host/fast/kern_%.o: host/fast/kern_%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_HOST) $(FLAGS_$*) $(SANFLAGS) -c $< -o $@
+build/san/host/%.o: host/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_HOST) $(SANFLAGS) -c $< -o $@
+build/san/hls/%.o: hls/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_HOST) $(SANFLAGS) -c $< -o $@
+build/san/libozip.a: $(SAN_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+build/san/tests/%: tests/%.c build/san/libozip.a tests/harness.h tests/rand_model.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_HOST) -fopenmp -I/usr/include/$(MULTIARCH) $(SANFLAGS) -o $@ $< build/san/libozip.a $(LDLIBS)
+
 # FPGA path (tests/fpga.sh): testbench, perf model, and the synthetic .xclbin for XRT's noop shim
 FPGA_TEST_BIN = build/hls/tb_lmdec build/hls/tb_lmdec_cxx build/hls/perfmodel
 ifeq ($(HAVE_XRT),1)
@@ -193,7 +220,8 @@ build/tests/mkxclbin: tests/mkxclbin.c
 	$(CC) -std=c11 $(OPT) $(WARN) -I/usr/include/xrt -o $@ $<
 
 test: deps
-	@$(MAKE) --no-print-directory all $(TEST_BIN) build/tests/test_model_san build/tests/test_core_san $(FPGA_TEST_BIN) \
+	@$(MAKE) --no-print-directory all $(TEST_BIN) build/tests/test_model_san build/tests/test_core_san \
+	    build/san/tests/test_lib build/san/tests/test_fast $(FPGA_TEST_BIN) \
 	    $(EMU_DIR)/libozip_cuda.so $(EMU_DIR)/libcuda.so.1 build/tests/emu/attn_check $(CUDA_TEST_BIN) \
 	    build/engine_bench build/fwd_bench
 	@tests/run.sh

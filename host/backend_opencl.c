@@ -197,7 +197,7 @@ static ozip_status cl_open_any(oz_kdev **out, int card_only, const ozip_params *
     }
     clGetDeviceInfo(dev, CL_DEVICE_NAME, sizeof dname, dname, NULL);
     d->xilinx = strcmp(pname, "Xilinx") == 0;
-    snprintf(d->desc, sizeof d->desc, "%s, %s", pname, dname);
+    snprintf(d->desc, sizeof d->desc, "%.78s, %.78s", pname, dname); /* both names fit in desc[160] */
     d->ctx = clCreateContext(NULL, 1, &dev, NULL, NULL, &e);
     if (e == CL_SUCCESS)
         d->q = clCreateCommandQueue(d->ctx, dev, 0, &e);

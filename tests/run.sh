@@ -32,6 +32,8 @@ run "core primitives under UBSan+ASan" build/tests/test_core_san
 run "fast engine (SIMD kernels vs core)" build/tests/test_fast
 run "trainer" build/tests/test_train
 run "library API" build/tests/test_lib
+run "library API, library built with UBSan+ASan+LSan" build/san/tests/test_lib
+run "fast engine, built with UBSan+ASan+LSan" build/san/tests/test_fast
 run "CUDA trainer (GPU)" build/tests/test_cuda
 run "CUDA trainer source under CPU emulation" env LD_LIBRARY_PATH=build/tests/emu \
     OZIP_CUDA_PLUGIN=build/tests/emu/libozip_cuda.so build/tests/test_cuda
