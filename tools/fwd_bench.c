@@ -72,6 +72,10 @@ int main(int argc, char **argv)
     uint32_t W, p0, i, r, p, nb, passes, pos[B];
     uint8_t tok[32];
     int isa;
+#ifdef OZF_HAVE_LANES
+    ozf_lanes *lb = NULL;
+    int lanes_g = 0;
+#endif
     unsigned long long best_enc = ~0ull, best_dec = ~0ull;
     double hz, macs, enc, dec;
     const char *why;
@@ -128,13 +132,11 @@ int main(int argc, char **argv)
         rings[i] = &dr[i];
     }
 #ifdef OZF_HAVE_LANES
-    {
-        /* as ozf_decode_batch: the side-by-side copies where the engine uses them */
-        ozf_lanes *lb;
-        if (ozf_batch_lanes(&fm, dr, nb, &lb) < 0) {
-            fprintf(stderr, "fwd_bench: out of memory\n");
-            return 1;
-        }
+    /* as ozf_decode_batch: the side-by-side copies where the engine uses them */
+    lanes_g = ozf_batch_lanes(&fm, dr, nb, &lb);
+    if (lanes_g < 0) {
+        fprintf(stderr, "fwd_bench: out of memory\n");
+        return 1;
     }
 #endif
     for (p = 0; p <= p0; p++) {
@@ -158,5 +160,17 @@ int main(int argc, char **argv)
     printf("encode %.0f\ndecode %.0f\n", enc, dec);
     printf("# %s, TSC %.2f GHz: encode %.1f KB/s, %.1f G MAC/s; decode (batch %u) %.1f KB/s, %.1f G MAC/s per core\n",
            ozf_isa_name(isa), hz / 1e9, hz / enc / 1e3, hz / enc * macs / 1e9, nb, hz / dec / 1e3, hz / dec * macs / 1e9);
+    for (i = 0; i < nb; i++)
+        ozf_ring_free(&dr[i]);
+#ifdef OZF_HAVE_LANES
+    ozf_batch_lanes_free(lb, lanes_g); /* after the rings, as ozf_decode_batch */
+#endif
+    ozf_ring_free(&ring);
+    ozf_scratch_free(&s);
+    ozf_scratch_free(&ds);
+    ozf_model_free(&fm);
+    free(z);
+    free(data);
+    free(img);
     return 0;
 }
