@@ -246,11 +246,10 @@ void ozf_model_free(ozf_model *fm)
 
 /* ------------------------------------------------------- thread buffers */
 
-typedef struct ozf_tbufs {
-    uint8_t *p[OZF_TBUF_SLOTS];
-    size_t cap[OZF_TBUF_SLOTS];
-} ozf_tbufs;
-
+/* the thread's buffers, found without a pthread_getspecific per call (the
+ * key only frees them when the thread ends); ozf_thread_buf (ozf.h) returns
+ * one that is large enough without a call */
+__thread ozf_tbufs *ozf_tbufs_mine;
 static pthread_key_t tbuf_key;
 static pthread_once_t tbuf_once = PTHREAD_ONCE_INIT;
 static int tbuf_key_ok;
@@ -263,6 +262,7 @@ static void tbuf_free(void *v)
     for (i = 0; i < OZF_TBUF_SLOTS; i++)
         free(t->p[i]);
     free(t);
+    ozf_tbufs_mine = NULL; /* the destructor runs in the thread that ends */
     __atomic_sub_fetch(&tbuf_live, 1, __ATOMIC_RELAXED);
 }
 
@@ -270,11 +270,9 @@ static void tbuf_key_init(void) { tbuf_key_ok = pthread_key_create(&tbuf_key, tb
 
 long ozf_thread_bufs_live(void) { return __atomic_load_n(&tbuf_live, __ATOMIC_RELAXED); }
 
-void *ozf_thread_buf(unsigned slot, size_t need)
+void *ozf_thread_buf_grow(unsigned slot, size_t need)
 {
-    /* the thread's buffers, found without a pthread_getspecific per call;
-     * the key only frees them when the thread ends */
-    static __thread ozf_tbufs *t;
+    ozf_tbufs *t = ozf_tbufs_mine;
     if (!t) {
         ozf_tbufs *n;
         pthread_once(&tbuf_once, tbuf_key_init);
@@ -285,7 +283,7 @@ void *ozf_thread_buf(unsigned slot, size_t need)
             return NULL;
         }
         __atomic_add_fetch(&tbuf_live, 1, __ATOMIC_RELAXED);
-        t = n;
+        ozf_tbufs_mine = t = n;
     }
     if (need > t->cap[slot]) {
         free(t->p[slot]);

@@ -190,7 +190,17 @@ extern const ozf_kernels ozf_kernels_avx512;
  * One slot per kernel that keeps a buffer, so that none overwrites
  * another's. */
 enum { OZF_TBUF_AVX2_U8, OZF_TBUF_AVX512_U8, OZF_TBUF_AMX_PAD, OZF_TBUF_SLOTS };
-void *ozf_thread_buf(unsigned slot, size_t need);
+typedef struct ozf_tbufs {
+    uint8_t *p[OZF_TBUF_SLOTS];
+    size_t cap[OZF_TBUF_SLOTS];
+} ozf_tbufs;
+extern __thread ozf_tbufs *ozf_tbufs_mine; /* this thread's, NULL until its first buffer */
+void *ozf_thread_buf_grow(unsigned slot, size_t need);
+static inline void *ozf_thread_buf(unsigned slot, size_t need)
+{
+    ozf_tbufs *t = ozf_tbufs_mine;
+    return t && need <= t->cap[slot] ? t->p[slot] : ozf_thread_buf_grow(slot, need);
+}
 /* threads whose buffers are allocated and not yet freed (for tests) */
 long ozf_thread_bufs_live(void);
 
