@@ -184,7 +184,8 @@ extern const ozf_kernels ozf_kernels_avx2;
 extern const ozf_kernels ozf_kernels_avx512;
 
 /* The calling thread's work buffer number slot (< OZF_TBUF_SLOTS), grown to
- * at least need bytes (64-byte aligned): kept from call to call of the
+ * at least need bytes (64-byte aligned, allocated in whole 64-byte lines, so
+ * a kernel may store full vectors up to the next multiple of 64): kept from call to call of the
  * thread, freed when the thread ends (a pthread key's destructor; the
  * library's worker threads end with every call). NULL if out of memory.
  * One slot per kernel that keeps a buffer, so that none overwrites
