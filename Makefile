@@ -88,7 +88,7 @@ HOST_OBJ  = $(patsubst hls/%.c,build/hls/%.o,$(HOST_SRC:host/%.c=build/host/%.o)
 LIB_OBJ   = $(CORE_OBJ) $(TRAIN_OBJ) $(HOST_OBJ) $(ISA_OBJ)
 HEADERS   = $(wildcard core/*.h host/*.h host/fast/*.h gpu_train/*.h include/*.h hls/*.h)
 
-.PHONY: all deps demo test check-deps clean tables install bench bench-quick bench-engine hls-tb hls-vectors print-ldlibs
+.PHONY: all deps demo test check-deps clean tables install bench bench-quick bench-engine hls-tb hls-vectors print-ldlibs fuzz
 
 all: check-deps ozip build/libozip_kernel_emu.so $(CUDA_PLUGIN)
 
@@ -221,10 +221,19 @@ build/tests/mkxclbin: tests/mkxclbin.c
 
 test: deps
 	@$(MAKE) --no-print-directory all $(TEST_BIN) build/tests/test_model_san build/tests/test_core_san \
-	    build/san/tests/test_lib build/san/tests/test_fast $(FPGA_TEST_BIN) \
+	    build/san/tests/test_lib build/san/tests/test_fast build/san/tests/fuzz $(FPGA_TEST_BIN) \
 	    $(EMU_DIR)/libozip_cuda.so $(EMU_DIR)/libcuda.so.1 build/tests/emu/attn_check $(CUDA_TEST_BIN) \
 	    build/engine_bench build/fwd_bench
 	@tests/run.sh
+
+# Randomised checks (tests/fuzz.c): forged .oz files on every engine, random
+# model shapes on every path, with the library built with UBSan, ASan and
+# LSan. `make test` runs a short fixed-seed pass; this runs FUZZ_SECONDS
+# (default 600) from FUZZ_SEED (default: the time), failures into fuzz-out/.
+FUZZ_SECONDS ?= 600
+fuzz: deps
+	@$(MAKE) --no-print-directory all build/san/tests/fuzz
+	build/san/tests/fuzz --seconds $(FUZZ_SECONDS) --seed $(or $(FUZZ_SEED),$$(date +%s)) --out fuzz-out
 
 # ---------------------------------------------------------------- benchmarks
 # the engine half records the commit read before the first half rewrites docs/

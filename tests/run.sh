@@ -34,6 +34,8 @@ run "trainer" build/tests/test_train
 run "library API" build/tests/test_lib
 run "library API, library built with UBSan+ASan+LSan" build/san/tests/test_lib
 run "fast engine, built with UBSan+ASan+LSan" build/san/tests/test_fast
+run "forged files and random shapes on every engine, UBSan+ASan+LSan (a short run of make fuzz)" \
+    build/san/tests/fuzz --seed 1 --cases 96 --shapes 3 --out build/fuzz-out
 run "CUDA trainer (GPU)" build/tests/test_cuda
 run "CUDA trainer source under CPU emulation" env LD_LIBRARY_PATH=build/tests/emu \
     OZIP_CUDA_PLUGIN=build/tests/emu/libozip_cuda.so build/tests/test_cuda
