@@ -40,6 +40,28 @@ ozip_status oz_model_encode(const uint8_t *image, uint32_t size, uint8_t **paylo
     return OZIP_OK;
 }
 
+/* oz_model_bind's refusal in words (its checks: docs/integer-model.md,
+ * "Model image") */
+static const char *bind_error(int rc)
+{
+    switch (rc) {
+    case OZ_CORE_EVERSION:
+        return "its image header has a version, flag or reserved byte this ozip does not know";
+    case OZ_CORE_ELIMIT:
+        return "its shape is outside the supported limits (L 1..16; D 16..1024, a multiple of 16; H 1..16, "
+               "dividing D, D / H <= 256; F 16..4096, a multiple of 16; W 1..512; wbits 2..8)";
+    case OZ_CORE_ETRUNC:
+        return "the image is shorter than its header says";
+    case OZ_CORE_EFORMAT:
+        return "the image's magic, or its size, is not what its header gives";
+    case OZ_CORE_ECORRUPT:
+        return "a parameter is out of range (a requantisation multiplier or shift, an ALiBi slope, or an "
+               "activation table entry below -127)";
+    default:
+        return "it cannot be used on this machine (big-endian, or the image is misaligned)";
+    }
+}
+
 ozip_status oz_model_decode(const uint8_t *payload, uint64_t stored, uint32_t coding, uint32_t size,
                             uint64_t xxh, oz_loaded_model *out, const ozip_params *p)
 {
@@ -75,8 +97,8 @@ ozip_status oz_model_decode(const uint8_t *payload, uint64_t stored, uint32_t co
     rc = oz_model_bind(&out->m, img, size);
     if (rc != OZ_CORE_OK) {
         free(img);
-        return oz_fail(p, rc == OZ_CORE_EVERSION ? OZIP_ERR_VERSION : OZIP_ERR_CORRUPT,
-                       "model structure is invalid (code %d)", rc);
+        return oz_fail(p, rc == OZ_CORE_EVERSION ? OZIP_ERR_VERSION : OZIP_ERR_CORRUPT, "invalid model: %s",
+                       bind_error(rc));
     }
     out->image = img;
     out->size = size;

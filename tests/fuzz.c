@@ -9,6 +9,9 @@
  * slopes and activation tables, are hit as often as the weights; its header
  * too, the image resized to match), of the model payload and the stream
  * payloads; index sizes moved between streams; cuts and trailing bytes.
+ * Also model files (.ozm) forged the same ways: ozip_check_model and
+ * ozip_compress must agree on whether one is usable, and a file compressed
+ * with a usable one must decode to its input on every engine.
  * Where a change would only be caught by a checksum over it, the checksum
  * is mostly recomputed, as anyone can (XXH64 is no signature), so that the
  * decoder's own checks are what is tested. Each file, in a buffer of its
@@ -292,18 +295,35 @@ static uint8_t *put_together(const parts *o, int model, int fix_model, int fix_h
 static uint8_t *data;
 static size_t data_n;
 
-/* an .ozm file holding image (stored raw) */
-static uint8_t *make_ozm(const uint8_t *img, uint32_t size, size_t *n)
+/* an .ozm file holding image, coded with OZW (where it fits) or stored raw */
+static uint8_t *make_ozm_coded(const uint8_t *img, uint32_t size, int ozw, size_t *n)
 {
-    uint8_t *m = calloc(1, 36 + (size_t)size);
+    size_t cap = 36 + 2 * (size_t)size + 1024;
+    uint8_t *m = calloc(1, cap);
+    uint64_t stored = 0;
+    int coding = 0;
     memcpy(m, "\x89OZM\r\n\x1a\n", 8);
     m[8] = 1;
+    if (ozw) {
+        void *scratch = malloc(oz_wcode_scratch_bytes(size));
+        coding = oz_wcode_encode(img, size, scratch, m + 36, cap - 36, &stored) == OZ_CORE_OK;
+        free(scratch);
+    }
+    if (!coding) {
+        memcpy(m + 36, img, size);
+        stored = size;
+    }
+    m[12] = (uint8_t)coding;
     oz_wr32(m + 16, size);
-    oz_wr32(m + 20, size);
+    oz_wr32(m + 20, (uint32_t)stored);
     oz_wr64(m + 28, XXH64(img, size, 0));
-    memcpy(m + 36, img, size);
-    *n = 36 + (size_t)size;
+    *n = 36 + (size_t)stored;
     return m;
+}
+
+static uint8_t *make_ozm(const uint8_t *img, uint32_t size, size_t *n)
+{
+    return make_ozm_coded(img, size, 0, n);
 }
 
 static void random_shape(oz_config *c, uint32_t max_d, uint32_t max_l, uint32_t max_f)
@@ -419,8 +439,8 @@ static void fail(const char *label, uint64_t cs, const uint8_t *f, size_t n, con
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    snprintf(path, sizeof path, "%s/fail-%llu-%s-%llu.oz", out_dir, (unsigned long long)seed, label,
-             (unsigned long long)cs);
+    snprintf(path, sizeof path, "%s/fail-%llu-%s-%llu.%s", out_dir, (unsigned long long)seed, label,
+             (unsigned long long)cs, n >= 4 && !memcmp(f, "\x89OZM", 4) ? "ozm" : "oz");
     mkdir(out_dir, 0755);
     write_file(path, f, n);
     printf("# FAILED %s case %llu (seed %llu): %s; file %s; replay: --seed %llu --%scase %llu\n", label,
@@ -559,13 +579,202 @@ static void check_forged(const base *b, uint64_t cs, const uint8_t *f, size_t n)
     cur_file = NULL;
 }
 
+/* A copy of image (isz bytes), changed: header 0, bytes past the header (a
+ * region at random, so that the small ones, scales, slopes and activation
+ * tables, are hit as often as the large ones, then a place in it); header
+ * 1, a field of the header, and half the time, where the new header is
+ * valid, the image resized to it (the new part random). weights_only:
+ * only in the int8 weight regions (a model that still binds). 64-byte aligned;
+ * *nsz its size. */
+static uint8_t *mutate_image(const uint8_t *image, uint32_t isz, int header, int weights_only, uint32_t *nsz)
+{
+    uint8_t *img = NULL;
+    oz_config cfg;
+    uint32_t k, nm;
+    if (posix_memalign((void **)&img, 64, (isz + 63) / 64 * 64))
+        abort();
+    memcpy(img, image, isz);
+    *nsz = isz;
+    if (!header) {
+        oz_region reg[OZ_MAX_REGIONS];
+        int nreg = oz_image_read_header(image, isz, &cfg) == OZ_CORE_OK ? oz_image_layout(&cfg, reg) : 0;
+        for (k = 0, nm = 1 + rnd(8); k < nm; k++) {
+            uint32_t at = 64 + rnd(isz - 64);
+            if (nreg > 1 && (rnd(4) || weights_only)) {
+                const oz_region *g;
+                do
+                    g = &reg[1 + rnd((uint32_t)nreg - 1)];
+                while (weights_only && g->kind != OZ_REG_I8);
+                at = g->offset + rnd(g->size);
+            }
+            if (rnd(2))
+                img[at] = rnd(2) ? (uint8_t)t_rand() : img[at] ^ (uint8_t)(1u << rnd(8));
+            else if ((at & ~3u) + 4 <= isz)
+                oz_wr32(img + (at & ~3u), some_u32());
+        }
+    } else {
+        static const unsigned at[] = {4, 6, 8, 10, 12, 14, 16, 18, 19, 20, 24, 28, 32, 40, 60};
+        unsigned a = at[rnd(sizeof at / sizeof at[0])];
+        uint32_t v = some_u32();
+        if (a == 18 || a == 19)
+            img[a] = (uint8_t)v;
+        else if (a == 20 || a >= 24)
+            oz_wr32(img + a, v);
+        else
+            oz_wr16(img + a, (uint16_t)(rnd(2) ? v : rnd(40)));
+        if (rnd(2) && oz_image_read_header(img, 64, &cfg) == OZ_CORE_ETRUNC) {
+            uint32_t want = oz_image_size(&cfg), i;
+            uint8_t *big = NULL;
+            if (want <= (8u << 20) && !posix_memalign((void **)&big, 64, (want + 63) / 64 * 64)) {
+                for (i = 0; i < want; i++)
+                    big[i] = i < isz ? img[i] : (uint8_t)t_rand();
+                oz_wr32(big + 20, want);
+                free(img);
+                img = big;
+                *nsz = want;
+            }
+        }
+    }
+    return img;
+}
+
 /* ------------------------------------------------------------- mutations */
 
-static const char *class_name[] = {"header bytes",   "header field",   "image bytes",
-                                   "image header",   "stream payload", "model payload",
-                                   "cut or extend",  "index sizes"};
+static const char *class_name[] = {"header bytes",  "header field",   "image bytes",
+                                   "image header",  "stream payload", "model payload",
+                                   "cut or extend", "index sizes",    "model file"};
 #define NCLASS (sizeof class_name / sizeof class_name[0])
 static long class_count[NCLASS];
+
+/* *f (*n bytes, malloc'd) cut short (two times in three) or given up to
+ * 64 random trailing bytes */
+static void cut_or_extend(uint8_t **f, size_t *n)
+{
+    if (rnd(3) || !*n) {
+        *n = rnd((uint32_t)*n);
+    } else {
+        size_t extra = 1 + rnd(64), i;
+        *f = realloc(*f, *n + extra);
+        for (i = 0; i < extra; i++)
+            (*f)[*n + i] = (uint8_t)t_rand();
+        *n += extra;
+    }
+}
+
+/* f (n bytes, malloc'd) moved to a buffer of exactly n bytes, so that ASan
+ * sees any read past the end */
+static uint8_t *exact_copy(uint8_t *f, size_t n)
+{
+    uint8_t *exact = malloc(n ? n : 1);
+    memcpy(exact, f, n);
+    free(f);
+    return exact;
+}
+
+/* f, made by ozip_compress from want[wn], decoded by every engine and the
+ * card: each must give want (the card may refuse a shape beyond its
+ * limits, with its message). Returns 1 if the card refused. */
+static int decode_everywhere(const uint8_t *f, size_t n, const uint8_t *want, size_t wn, const char *label,
+                             uint64_t cs, const char *what)
+{
+    int e, refused = 0;
+    for (e = 0; e < NENG; e++) {
+        ozip_params p;
+        char eb[512];
+        void *u = NULL;
+        size_t un = 0;
+        ozip_status s;
+        if (!eng_on[e])
+            continue;
+        params(&p, eb, sizeof eb);
+        use_engine(e, &p);
+        s = ozip_decompress(f, n, &u, &un, &p);
+        if (e == E_EMU && s == OZIP_ERR_DEVICE && strstr(eb, "exceeds"))
+            refused = 1;
+        else if (s != OZIP_OK || un != wn || memcmp(u, want, wn))
+            fail(label, cs, f, n, "%s: decode on %s: %s", what, eng_name[e], s ? eb : "a wrong output");
+        ozip_free(u);
+    }
+    unsetenv("OZIP_FORCE_ISA");
+    return refused;
+}
+
+/* A forged model file (.ozm) from base b's model: header bytes or fields,
+ * image bytes or header fields (the hash recomputed), payload bytes, a cut
+ * or trailing bytes. ozip_check_model and ozip_compress (a small input,
+ * force_model) must agree on whether it can be used, each failing with a
+ * message; a file compressed with it must decode to the input on every
+ * engine (the card may refuse the shape). */
+static long mf_used;
+
+static void model_file_case(const base *b, uint64_t cs)
+{
+    const uint8_t *image = b->p.image ? b->p.image : b->ozm + 36;
+    uint32_t isz = b->p.image ? b->p.isz : oz_rd32(b->ozm + 16), nsz = isz, k, nm;
+    uint8_t *img = NULL, *ozm, *exact, *in;
+    size_t n, len, at;
+    ozip_params p;
+    char eb[512], eb2[512];
+    ozip_status s1, s2;
+    void *c = NULL;
+    size_t cn = 0;
+    /* image bytes most, half of them in the weights only: models that bind */
+    static const uint8_t kinds[] = {0, 1, 2, 2, 2, 2, 3, 4, 5};
+    uint32_t kind = kinds[rnd(sizeof kinds)];
+    if (kind == 2 || kind == 3)
+        img = mutate_image(image, isz, kind == 3, kind == 2 && rnd(2), &nsz);
+    ozm = make_ozm_coded(img ? img : image, nsz, rnd(3) != 0, &n);
+    switch (kind) {
+    case 0:
+        for (k = 0, nm = 1 + rnd(3); k < nm; k++)
+            ozm[8 + rnd(28)] = (uint8_t)t_rand();
+        break;
+    case 1:
+        if (rnd(4) == 0)
+            ozm[12] = (uint8_t)rnd(4);
+        else
+            oz_wr32(ozm + 8 + 4 * rnd(7), some_u32());
+        break;
+    case 4:
+        for (k = 0, nm = 1 + rnd(4); k < nm; k++)
+            ozm[36 + rnd((uint32_t)(n - 36))] ^= (uint8_t)(1 + rnd(255));
+        break;
+    case 5:
+        cut_or_extend(&ozm, &n);
+        break;
+    }
+    exact = exact_copy(ozm, n);
+    free(img);
+    len = 1 + rnd(1500);
+    at = rnd((uint32_t)(data_n - len + 1));
+    in = data + at;
+    snprintf(cur_path, sizeof cur_path, "%s/crash-%llu-forge-%llu.ozm", out_dir, (unsigned long long)seed,
+             (unsigned long long)cs);
+    cur_file = exact, cur_n = n;
+    params(&p, eb, sizeof eb);
+    s1 = ozip_check_model(exact, n, &p);
+    check_status(s1, eb, "check_model", cs, exact, n);
+    params(&p, eb2, sizeof eb2);
+    p.model = exact;
+    p.model_size = n;
+    p.force_model = 1;
+    p.stream_size = 1 + rnd((uint32_t)len);
+    s2 = ozip_compress(in, len, &c, &cn, &p);
+    check_status(s2, eb2, "compress with the model", cs, exact, n);
+    mf_used += s2 == OZIP_OK;
+    if ((s1 == OZIP_OK) != (s2 == OZIP_OK))
+        fail("model", cs, exact, n, "check_model %s (%s) but compress %s (%s)", s1 ? "refuses" : "accepts", eb,
+             s2 ? "fails" : "succeeds", eb2);
+    if (s2 == OZIP_OK) {
+        snprintf(cur_path, sizeof cur_path, "%s/crash-%llu-forge-%llu.oz", out_dir, (unsigned long long)seed,
+                 (unsigned long long)cs);
+        cur_file = c, cur_n = cn;
+        decode_everywhere(c, cn, in, len, "model", cs, "a file made with the forged model");
+        ozip_free(c);
+    }
+    cur_file = NULL;
+    free(exact);
+}
 
 /* one forged file from base b, case cs */
 static void forge_case(const base *b, uint64_t cs)
@@ -581,8 +790,13 @@ static void forge_case(const base *b, uint64_t cs)
     m.hdr = hdr;
     do
         cls = rnd(NCLASS);
-    while ((cls == 2 || cls == 3 || cls == 5) && !o->mlen);
+    while (((cls == 2 || cls == 3 || cls == 5) && !o->mlen) || (cls == 8 && !o->mlen && !b->ozm));
     class_count[cls]++;
+    if (cls == 8) {
+        model_file_case(b, cs);
+        free(hdr);
+        return;
+    }
     switch (cls) {
     case 0: /* bytes anywhere past the magic and version */
         for (k = 0, nm = 1 + rnd(4); k < nm; k++)
@@ -596,54 +810,9 @@ static void forge_case(const base *b, uint64_t cs)
         break;
     case 2: /* image bytes past its header, the hash recomputed */
     case 3: /* a field of the image's header, and maybe the image resized */
-        if (posix_memalign((void **)&img, 64, (o->isz + 63) / 64 * 64))
-            abort();
-        memcpy(img, o->image, o->isz);
-        m.image = img;
+        img = m.image = mutate_image(o->image, o->isz, cls == 3, 0, &m.isz);
         model = 1 + (int)rnd(2);
         fix_model = rnd(8) != 0;
-        if (cls == 2) {
-            /* a region at random (the small ones, scales, slopes and
-             * activation tables, as often as the large ones), then a place
-             * in it */
-            oz_config cfg;
-            oz_region reg[OZ_MAX_REGIONS];
-            int nreg = oz_image_read_header(o->image, o->isz, &cfg) == OZ_CORE_OK ? oz_image_layout(&cfg, reg) : 0;
-            for (k = 0, nm = 1 + rnd(8); k < nm; k++) {
-                uint32_t at = 64 + rnd(o->isz - 64);
-                if (nreg > 1 && rnd(4)) {
-                    const oz_region *g = &reg[1 + rnd((uint32_t)nreg - 1)];
-                    at = g->offset + rnd(g->size);
-                }
-                if (rnd(2))
-                    img[at] = rnd(2) ? (uint8_t)t_rand() : img[at] ^ (uint8_t)(1u << rnd(8));
-                else if (at + 4 <= o->isz)
-                    oz_wr32(img + (at & ~3u), some_u32());
-            }
-        } else {
-            static const unsigned at[] = {4, 6, 8, 10, 12, 14, 16, 18, 19, 20, 24, 28, 32, 40, 60};
-            oz_config cfg;
-            unsigned a = at[rnd(sizeof at / sizeof at[0])];
-            uint32_t v = some_u32();
-            if (a == 18 || a == 19)
-                img[a] = (uint8_t)v;
-            else if (a == 20 || a >= 24)
-                oz_wr32(img + a, v);
-            else
-                oz_wr16(img + a, (uint16_t)(rnd(2) ? v : rnd(40)));
-            if (rnd(2) && oz_image_read_header(img, 64, &cfg) == OZ_CORE_ETRUNC) {
-                uint32_t want = oz_image_size(&cfg), i;
-                uint8_t *big = NULL;
-                if (want <= (8u << 20) && !posix_memalign((void **)&big, 64, (want + 63) / 64 * 64)) {
-                    for (i = 0; i < want; i++)
-                        big[i] = i < o->isz ? img[i] : (uint8_t)t_rand();
-                    oz_wr32(big + 20, want);
-                    free(img);
-                    img = m.image = big;
-                    m.isz = want;
-                }
-            }
-        }
         break;
     case 4: /* stream payload bytes (their checksums left as they were) */
         if (!o->tail_n)
@@ -676,24 +845,9 @@ static void forge_case(const base *b, uint64_t cs)
     }
     /* the base's own header checksum where it is not recomputed */
     f = put_together(&m, model, fix_model, fix_hdr || cls == 6, oz_rd32(b->file + o->hlen), &n);
-    if (cls == 6) {
-        if (rnd(3) || !n) {
-            n = rnd((uint32_t)n);
-        } else {
-            size_t extra = 1 + rnd(64), i;
-            f = realloc(f, n + extra);
-            for (i = 0; i < extra; i++)
-                f[n + i] = (uint8_t)t_rand();
-            n += extra;
-        }
-    }
-    {
-        /* in a buffer of exactly n bytes, so that ASan sees any read past the end */
-        uint8_t *exact = malloc(n ? n : 1);
-        memcpy(exact, f, n);
-        free(f);
-        f = exact;
-    }
+    if (cls == 6)
+        cut_or_extend(&f, &n);
+    f = exact_copy(f, n);
     check_forged(b, cs, f, n);
     free(f);
     free(hdr);
@@ -779,23 +933,11 @@ static void shape_case(uint64_t cs)
     snprintf(cur_path, sizeof cur_path, "%s/crash-%llu-shapes-%llu.oz", out_dir, (unsigned long long)seed,
              (unsigned long long)cs);
     cur_file = first, cur_n = firstn;
-    for (e = 0; first && e < NENG; e++) {
-        ozip_params p;
-        void *u = NULL;
-        size_t un = 0;
-        ozip_status s;
-        if (!eng_on[e])
-            continue;
-        params(&p, eb, sizeof eb);
-        use_engine(e, &p);
-        s = ozip_decompress(first, firstn, &u, &un, &p);
-        if (e == E_EMU && s == OZIP_ERR_DEVICE && strstr(eb, "exceeds"))
-            shape_refusals++;
-        else if (s != OZIP_OK || un != n || memcmp(u, data + at, n))
-            fail("shapes", cs, first, firstn, "L%u D%u H%u F%u W%u %s: decode on %s: %s", c.n_layer, c.d_model,
-                 c.n_head, c.d_ff, c.ctx, c.flags & OZ_CFG_TIED ? "tied" : "untied", eng_name[e],
-                 s ? eb : "a wrong output");
-        ozip_free(u);
+    if (first) {
+        char what[120];
+        snprintf(what, sizeof what, "L%u D%u H%u F%u W%u %s", c.n_layer, c.d_model, c.n_head, c.d_ff, c.ctx,
+                 c.flags & OZ_CFG_TIED ? "tied" : "untied");
+        shape_refusals += decode_everywhere(first, firstn, data + at, n, "shapes", cs, what);
     }
     cur_file = NULL;
     unsetenv("OZIP_FORCE_ISA");
@@ -928,6 +1070,8 @@ int main(int argc, char **argv)
         printf("#   by class:");
         for (k = 0; k < (long)NCLASS; k++)
             printf(" %s %ld%s", class_name[k], class_count[k], k + 1 < (long)NCLASS ? "," : "\n");
+        printf("#   model files: %ld, %ld of them usable (a file made with each decoded on every engine)\n",
+               class_count[8], mf_used);
         printf("#   statuses:");
         for (k = 0; k <= OZIP_ERR_INTERNAL; k++)
             if (status_count[k])

@@ -164,6 +164,68 @@ static void test_range(const uint8_t *d, size_t n)
     free(out);
 }
 
+/* A model file whose image (hash recomputed) breaks one of oz_model_bind's
+ * rules is refused with a sentence that names the rule. m: a valid .ozm
+ * (OZW-coded). */
+static void test_model_refusals(const void *m, size_t mn)
+{
+    static const struct {
+        unsigned at, size;
+        uint32_t v;
+        const char *says;
+    } cases[] = {
+        {8, 2, 17, "supported limits"},          /* 17 layers */
+        {18, 1, 9, "supported limits"},          /* wbits 9 */
+        {19, 1, 2, "does not know"},             /* an unknown flag */
+        {40, 1, 1, "does not know"},             /* a reserved byte */
+        {0, 4, 0x12345678, "magic"},             /* the image's magic */
+        {20, 4, 64, "size"},                     /* the image's size field */
+        {0, 0, 63, "requantisation"},            /* a shift of 63 (below) */
+    };
+    const uint8_t *mb = m;
+    uint32_t isz = oz_rd32(mb + 16), i;
+    uint8_t *img = malloc(isz), *f = malloc(36 + (size_t)isz);
+    int bad = 0;
+    char why[300] = "";
+    oz_config cfg;
+    oz_region reg[OZ_MAX_REGIONS];
+    if (!img || !f || mb[12] != 1 || oz_wcode_decode(mb + 36, mn - 36, img, isz) != OZ_CORE_OK ||
+        oz_image_read_header(img, isz, &cfg) != OZ_CORE_OK || oz_image_layout(&cfg, reg) < 3 ||
+        reg[2].kind != OZ_REG_I32) {
+        t_result(0, "a refused model's message names the rule", "the model does not decode");
+        free(img), free(f);
+        return;
+    }
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ozip_params p;
+        ozip_status s;
+        memcpy(f, mb, 36);
+        memcpy(f + 36, img, isz);
+        if (cases[i].size == 1)
+            f[36 + cases[i].at] = (uint8_t)cases[i].v;
+        else if (cases[i].size == 2)
+            oz_wr16(f + 36 + cases[i].at, (uint16_t)cases[i].v);
+        else if (cases[i].size == 4)
+            oz_wr32(f + 36 + cases[i].at, cases[i].v);
+        else /* the shift of the embedding's first requantisation pair (region 2) */
+            oz_wr32(f + 36 + reg[2].offset + 4, cases[i].v);
+        f[12] = 0; /* stored raw */
+        oz_wr32(f + 20, isz);
+        oz_wr64(f + 28, XXH64(f + 36, isz, 0));
+        params(&p, 0);
+        errbuf[0] = 0;
+        s = ozip_check_model(f, 36 + (size_t)isz, &p);
+        if (s == OZIP_OK || !strstr(errbuf, cases[i].says)) {
+            bad++;
+            snprintf(why, sizeof why, "case %u: status %d, \"%s\"", i, s, errbuf);
+        }
+    }
+    t_result(bad == 0, "a model whose image breaks a rule (checksum recomputed) is refused, its message naming the rule",
+             "%s", why);
+    free(img);
+    free(f);
+}
+
 static void test_external_model(const uint8_t *d, size_t n)
 {
     ozip_params p;
@@ -194,6 +256,7 @@ static void test_external_model(const uint8_t *d, size_t n)
         t_result(good && mb && bad == cases, "a model file is checked: whole passes, cut or flipped or text fails",
                  "%d of %d refused", bad, cases);
         free(mb);
+        test_model_refusals(m, mn);
     }
     p.model = m;
     p.model_size = mn;
