@@ -1,4 +1,5 @@
 /* model_io.c - model payloads inside .oz files and standalone model files (.ozm). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -42,14 +43,17 @@ ozip_status oz_model_encode(const uint8_t *image, uint32_t size, uint8_t **paylo
 
 /* oz_model_bind's refusal in words (its checks: docs/integer-model.md,
  * "Model image") */
-static const char *bind_error(int rc)
+static const char *bind_error(int rc, char *buf, size_t n)
 {
     switch (rc) {
     case OZ_CORE_EVERSION:
         return "its image header has a version, flag or reserved byte this ozip does not know";
     case OZ_CORE_ELIMIT:
-        return "its shape is outside the supported limits (L 1..16; D 16..1024, a multiple of 16; H 1..16, "
-               "dividing D, D / H <= 256; F 16..4096, a multiple of 16; W 1..512; wbits 2..8)";
+        snprintf(buf, n,
+                 "its shape is outside the supported limits (L 1..%d; D 16..%d, a multiple of 16; H 1..%d, "
+                 "dividing D, D / H <= %d; F 16..%d, a multiple of 16; W 1..%d; wbits 2..8)",
+                 OZ_MAX_LAYERS, OZ_MAX_DMODEL, OZ_MAX_HEADS, OZ_MAX_DHEAD, OZ_MAX_DFF, OZ_MAX_CTX);
+        return buf;
     case OZ_CORE_ETRUNC:
         return "the image is shorter than its header says";
     case OZ_CORE_EFORMAT:
@@ -96,9 +100,10 @@ ozip_status oz_model_decode(const uint8_t *payload, uint64_t stored, uint32_t co
     }
     rc = oz_model_bind(&out->m, img, size);
     if (rc != OZ_CORE_OK) {
+        char why[200];
         free(img);
         return oz_fail(p, rc == OZ_CORE_EVERSION ? OZIP_ERR_VERSION : OZIP_ERR_CORRUPT, "invalid model: %s",
-                       bind_error(rc));
+                       bind_error(rc, why, sizeof why));
     }
     out->image = img;
     out->size = size;
