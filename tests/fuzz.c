@@ -16,7 +16,8 @@
  * is mostly recomputed, as anyone can (XXH64 is no signature), so that the
  * decoder's own checks are what is tested. Each file, in a buffer of its
  * exact size, is decoded by every engine this machine has (ref, scalar,
- * avx2, avx512) and by the emulated card, and read by ozip_get_info,
+ * avx2, avx512) and by the emulated card (one in sixteen also by the card
+ * through OpenCL, where a platform builds the kernel), and read by ozip_get_info,
  * ozip_decompress_range and ozip_extract_model; one in eight also by
  * ozip_decompress_file. Every call must give an error with a message, not
  * OZIP_ERR_INTERNAL, or exactly the original bytes; the engines must agree
@@ -27,9 +28,9 @@
  * shapes (rule 2: bit-exact everywhere). Random valid model shapes (every
  * other one within the card's limits) with random weights (sensible, saturating
  * or vanishing scales; gentle to steep ALiBi slopes) and random stream
- * sizes: every engine encodes the same bytes, and every engine and the card
- * decode them to the original (the card may refuse a shape beyond its
- * limits, with its message).
+ * sizes: every engine encodes the same bytes, and every engine and the card,
+ * emulated and through OpenCL, decode them to the original (the card may
+ * refuse a shape beyond its limits, with its message).
  *
  * The bases (one per 48 forged cases) are random models from the seed, and
  * first a small model trained on the data (the same on one machine with the
@@ -167,8 +168,13 @@ static void write_file(const char *path, const void *b, size_t n)
 
 /* ---------------------------------------------------------------- engines */
 
-enum { E_REF, E_SCALAR, E_AVX2, E_AVX512, E_EMU, NENG };
-static const char *eng_name[NENG] = {"ref", "scalar", "avx2", "avx512", "emu"};
+/* the CPU engines, then the card: emulated (the kernel compiled as C) and
+ * through OpenCL (the kernel compiled as OpenCL C by the platform, PoCL on a
+ * CPU; slow to start, so only some forged cases use it) */
+enum { E_REF, E_SCALAR, E_AVX2, E_AVX512, E_EMU, E_OCL, NENG };
+static const char *eng_name[NENG] = {"ref", "scalar", "avx2", "avx512", "emu", "opencl"};
+static long eng_calls[NENG], eng_ok[NENG]; /* decodes, and those that gave the bytes */
+#define CARD(e) ((e) >= E_EMU)
 static int eng_on[NENG];
 
 static void params(ozip_params *p, char *eb, size_t ebn)
@@ -182,9 +188,9 @@ static void params(ozip_params *p, char *eb, size_t ebn)
 
 static void use_engine(int e, ozip_params *p)
 {
-    if (e == E_EMU) {
+    if (CARD(e)) {
         unsetenv("OZIP_FORCE_ISA");
-        p->device = "emu";
+        p->device = eng_name[e];
     } else {
         setenv("OZIP_FORCE_ISA", eng_name[e], 1);
         p->device = "cpu";
@@ -485,8 +491,9 @@ static int no_leftovers(const char *dir, const char *prefix)
     return clean;
 }
 
-/* every check on one forged file */
-static void check_forged(const base *b, uint64_t cs, const uint8_t *f, size_t n)
+/* every check on one forged file; returns 1 if the engines decoded it to
+ * the original bytes, 0 if they failed (-1: no engine ran) */
+static int check_forged(const base *b, uint64_t cs, const uint8_t *f, size_t n)
 {
     int e, first_ok = -1;
     ozip_params p;
@@ -499,17 +506,18 @@ static void check_forged(const base *b, uint64_t cs, const uint8_t *f, size_t n)
         size_t un = 0;
         ozip_status s;
         char call[64];
-        if (!eng_on[e])
+        if (!eng_on[e] || (e == E_OCL && rnd(16)))
             continue;
         params(&p, eb, sizeof eb);
         use_engine(e, &p);
         p.model = b->ozm;
         p.model_size = b->ozm_n;
         s = ozip_decompress(f, n, &u, &un, &p);
+        eng_calls[e]++, eng_ok[e] += s == OZIP_OK;
         snprintf(call, sizeof call, "decompress on %s", eng_name[e]);
         if (check_status(s, eb, call, cs, f, n) && (un != b->orig_n || memcmp(u, b->orig, un)))
             fail("forge", cs, f, n, "%s: OK with a wrong output (%zu bytes, %zu expected)", call, un, b->orig_n);
-        if (e == E_EMU && s == OZIP_ERR_DEVICE)
+        if (CARD(e) && s == OZIP_ERR_DEVICE && strstr(eb, "exceeds"))
             ; /* beyond the card's limits */
         else if (first_ok < 0)
             first_ok = s == OZIP_OK;
@@ -577,6 +585,7 @@ static void check_forged(const base *b, uint64_t cs, const uint8_t *f, size_t n)
         unlink(out);
     }
     cur_file = NULL;
+    return first_ok;
 }
 
 /* A copy of image (isz bytes), changed: header 0, bytes past the header (a
@@ -672,10 +681,11 @@ static uint8_t *exact_copy(uint8_t *f, size_t n)
 }
 
 /* f, made by ozip_compress from want[wn], decoded by every engine and the
- * card: each must give want (the card may refuse a shape beyond its
- * limits, with its message). Returns 1 if the card refused. */
+ * card (through OpenCL only if with_ocl): each must give want (the card
+ * may refuse a shape beyond its limits, with its message). Returns 1 if
+ * the card refused. */
 static int decode_everywhere(const uint8_t *f, size_t n, const uint8_t *want, size_t wn, const char *label,
-                             uint64_t cs, const char *what)
+                             uint64_t cs, const char *what, int with_ocl)
 {
     int e, refused = 0;
     for (e = 0; e < NENG; e++) {
@@ -684,12 +694,13 @@ static int decode_everywhere(const uint8_t *f, size_t n, const uint8_t *want, si
         void *u = NULL;
         size_t un = 0;
         ozip_status s;
-        if (!eng_on[e])
+        if (!eng_on[e] || (e == E_OCL && !with_ocl))
             continue;
         params(&p, eb, sizeof eb);
         use_engine(e, &p);
         s = ozip_decompress(f, n, &u, &un, &p);
-        if (e == E_EMU && s == OZIP_ERR_DEVICE && strstr(eb, "exceeds"))
+        eng_calls[e]++, eng_ok[e] += s == OZIP_OK;
+        if (CARD(e) && s == OZIP_ERR_DEVICE && strstr(eb, "exceeds"))
             refused = 1;
         else if (s != OZIP_OK || un != wn || memcmp(u, want, wn))
             fail(label, cs, f, n, "%s: decode on %s: %s", what, eng_name[e], s ? eb : "a wrong output");
@@ -769,7 +780,7 @@ static void model_file_case(const base *b, uint64_t cs)
         snprintf(cur_path, sizeof cur_path, "%s/crash-%llu-forge-%llu.oz", out_dir, (unsigned long long)seed,
                  (unsigned long long)cs);
         cur_file = c, cur_n = cn;
-        decode_everywhere(c, cn, in, len, "model", cs, "a file made with the forged model");
+        decode_everywhere(c, cn, in, len, "model", cs, "a file made with the forged model", rnd(4) == 0);
         ozip_free(c);
     }
     cur_file = NULL;
@@ -937,7 +948,7 @@ static void shape_case(uint64_t cs)
         char what[120];
         snprintf(what, sizeof what, "L%u D%u H%u F%u W%u %s", c.n_layer, c.d_model, c.n_head, c.d_ff, c.ctx,
                  c.flags & OZ_CFG_TIED ? "tied" : "untied");
-        shape_refusals += decode_everywhere(first, firstn, data + at, n, "shapes", cs, what);
+        shape_refusals += decode_everywhere(first, firstn, data + at, n, "shapes", cs, what, 1);
     }
     cur_file = NULL;
     unsetenv("OZIP_FORCE_ISA");
@@ -947,6 +958,39 @@ static void shape_case(uint64_t cs)
 }
 
 /* ---------------------------------------------------------------- main */
+
+/* whether --device opencl finds a platform that builds the kernel: a tiny
+ * model-coded file decoded there (else the cases skip it, with the reason) */
+static int opencl_works(void)
+{
+    static const oz_config c = {1, 16, 1, 16, 16, 8, OZ_CFG_TIED};
+    uint32_t isz;
+    uint8_t *img, *ozm;
+    size_t ozm_n, cn = 0, un = 0;
+    void *cb = NULL, *u = NULL;
+    ozip_params p;
+    char eb[512];
+    int ok = 0;
+    reseed(5, 0);
+    img = random_image(&c, 1.0, &isz);
+    ozm = make_ozm(img, isz, &ozm_n);
+    params(&p, eb, sizeof eb);
+    p.model = ozm;
+    p.model_size = ozm_n;
+    p.force_model = 1;
+    if (ozip_compress(data, 64, &cb, &cn, &p) == OZIP_OK) {
+        params(&p, eb, sizeof eb);
+        p.device = "opencl";
+        ok = ozip_decompress(cb, cn, &u, &un, &p) == OZIP_OK;
+        if (!ok)
+            printf("# no opencl engine: %s\n", eb);
+    }
+    ozip_free(cb);
+    ozip_free(u);
+    free(ozm);
+    free(img);
+    return ok;
+}
 
 static double now(void)
 {
@@ -1016,6 +1060,7 @@ int main(int argc, char **argv)
     eng_on[E_AVX2] = ozf_cpu_has(OZF_AVX2);
     eng_on[E_AVX512] = ozf_cpu_has(OZF_AVX512);
     eng_on[E_EMU] = strstr(ozip_backends(), "emu") != NULL;
+    eng_on[E_OCL] = strstr(ozip_backends(), "opencl") != NULL && opencl_works();
     printf("# fuzz: seed %llu; engines:", (unsigned long long)seed);
     for (e = 0; e < NENG; e++)
         if (eng_on[e])
@@ -1049,8 +1094,7 @@ int main(int argc, char **argv)
             {
                 uint8_t *f = put_together(&b.p, 1, 1, 1, 0, &rn);
                 long before = n_fail;
-                check_forged(&b, (uint64_t)k, f, rn);
-                ok = n_fail == before && b.p.count >= (b.orig_n > 0);
+                ok = check_forged(&b, (uint64_t)k, f, rn) == 1 && n_fail == before && b.p.count >= (b.orig_n > 0);
                 free(f);
             }
             if (!ok) {
@@ -1089,11 +1133,16 @@ int main(int argc, char **argv)
             shape_case((uint64_t)k);
         printf("# random shapes: %ld, the card refused %ld\n", shape_cases, shape_refusals);
         /* (the card decoding none of them would prove nothing about it) */
-        t_result(n_fail == before && shape_cases > 0 && (!eng_on[E_EMU] || shape_cases < 2 || shape_refusals < shape_cases),
+        t_result(n_fail == before && shape_cases > 0 &&
+                     (!eng_on[E_EMU] || shape_cases < 2 || shape_refusals < shape_cases),
                  "fuzz: random shapes encode to the same bytes on every engine and decode on every engine",
                  "%ld failures, first %s", n_fail - before, fail_first);
     }
-    printf("# %.0f s\n", now() - t0);
+    printf("# decodes (those that gave the original bytes):");
+    for (e = 0; e < NENG; e++)
+        if (eng_on[e])
+            printf(" %s %ld (%ld)%s", eng_name[e], eng_calls[e], eng_ok[e], e + 1 < NENG ? "," : "");
+    printf("\n# %.0f s\n", now() - t0);
     if (!n_fail)
         rmdir(out_dir);
     return t_done();

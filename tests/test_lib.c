@@ -220,7 +220,8 @@ static void test_model_refusals(const void *m, size_t mn)
             snprintf(why, sizeof why, "case %u: status %d, \"%s\"", i, s, errbuf);
         }
     }
-    t_result(bad == 0, "a model whose image breaks a rule (checksum recomputed) is refused, its message naming the rule",
+    t_result(bad == 0,
+             "a model whose image breaks a rule (checksum recomputed) is refused, its message naming the rule",
              "%s", why);
     free(img);
     free(f);
