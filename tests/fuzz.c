@@ -138,6 +138,15 @@ static void save_current(void)
 /* ASan's, when the program is built with it */
 void __sanitizer_set_death_callback(void (*cb)(void)) __attribute__((weak));
 
+/* LeakSanitizer reads this at exit: the OpenCL platform's own allocations
+ * (PoCL and the LLVM it compiles the kernel with, on a kernel-cache miss)
+ * are not ozip's to free */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+    return "leak:libpocl\nleak:libLLVM\n";
+}
+
 static void on_signal(int sig)
 {
     save_current();
