@@ -189,9 +189,10 @@ ozip_status oz_kernel_decode(const oz_kdev_ops *const *ops, int nops, const char
     if (p->report) {
         snprintf(p->report->decode_device, sizeof p->report->decode_device, "%s: %s", r.ops->name,
                  r.ops->describe(r.d));
-        p->report->device_cycles = r.counted ? r.cycles : 0;
+        /* added up over the frames of a file (ozip_decompress resets them) */
+        p->report->device_cycles += r.counted ? r.cycles : 0;
         p->report->device_mhz = r.mhz;
-        p->report->device_bytes = total;
+        p->report->device_bytes += total;
     }
     oz_log(p, 2, "%s: %u streams on %s, kernel %u PEs x %u lanes%s", r.ops->name, njobs, r.ops->describe(r.d),
            r.pe, r.lanes, r.counted ? "" : " (cycles not modelled on this device)");

@@ -200,9 +200,9 @@ static void print_device(const ozip_report *r)
                 r->device_bytes / (r->device_cycles / (r->device_mhz * 1e6)) / 1e6);
 }
 
-static int write_output(cli *c, const char *dst, const void *data, size_t n, mode_t mode)
+static int write_output(cli *c, const char *dst, const void *data, size_t n, const oz_input *from)
 {
-    int err = dst ? oz_output_write(dst, data, n, mode) : oz_write_stdout(data, n);
+    int err = dst ? oz_output_write(dst, data, n, from) : oz_write_stdout(data, n);
     if (err) {
         progress_clear(c);
         fprintf(stderr, "%s: %s: %s\n", prog, dst ? dst : "(stdout)", strerror(err));
@@ -215,7 +215,7 @@ static int do_list(cli *c, const char *name, const oz_input *in, int *header_don
 {
     ozip_info info;
     ozip_status s = ozip_get_info(in->data, in->size, &info, &c->p);
-    char a[32], b[32];
+    char a[32], b[32], h[32];
     if (s != OZIP_OK)
         return fail(c, name, s);
     if (!*header_done) {
@@ -225,12 +225,19 @@ static int do_list(cli *c, const char *name, const oz_input *in, int *header_don
     }
     human((double)info.compressed_size, a, sizeof a);
     human((double)info.original_size, b, sizeof b);
-    printf("%8u %11llu %13s %13s %7.3f %9.3f  %016llx %s\n", info.streams,
-           (unsigned long long)(info.model_external ? 0 : info.model_bytes), a, b,
+    /* several frames (concatenated files): no one content checksum to show */
+    if (info.frames > 1)
+        snprintf(h, sizeof h, "(%u frames)", info.frames);
+    else
+        snprintf(h, sizeof h, "%016llx", (unsigned long long)info.content_xxh64);
+    printf("%8u %11llu %13s %13s %7.3f %9.3f  %-16s %s\n", info.streams,
+           (unsigned long long)info.model_bytes, a, b,
            info.original_size ? (double)info.compressed_size / info.original_size : 0.0,
-           info.original_size ? 8.0 * info.compressed_size / info.original_size : 0.0,
-           (unsigned long long)info.content_xxh64, name);
+           info.original_size ? 8.0 * info.compressed_size / info.original_size : 0.0, h, name);
     if (c->verbose) {
+        if (info.frames > 1)
+            printf("  %u frames (concatenated .oz files): sizes and counts are their totals; the stream size "
+                   "is the first frame's, the model line the first model's\n", info.frames);
         printf("  format %u.%u, %llu bytes, stream size %u, streams: %u model, %u xz, %u zstd, %u bzip2, %u brotli, "
                "%u stored\n",
                info.format_major, info.format_minor, (unsigned long long)info.compressed_size, info.stream_block,
@@ -326,7 +333,7 @@ static int process(cli *c, const char *path, int *list_header)
             break;
         }
         progress_clear(c);
-        rc = write_output(c, dst, out, out_n, in.regular ? in.mode : 0644);
+        rc = write_output(c, dst, out, out_n, &in);
         if (!rc && c->save_model) {
             void *m = NULL;
             size_t mn = 0;
@@ -334,7 +341,7 @@ static int process(cli *c, const char *path, int *list_header)
             if (s != OZIP_OK)
                 rc = fail(c, c->save_model, s);
             else
-                rc = write_output(c, c->save_model, m, mn, 0644);
+                rc = write_output(c, c->save_model, m, mn, NULL);
             free(m);
         }
         if (!rc && !c->quiet && (c->verbose || isatty(2)))
@@ -349,7 +356,7 @@ static int process(cli *c, const char *path, int *list_header)
         }
         progress_clear(c);
         if (c->op == OP_DECOMPRESS)
-            rc = write_output(c, dst, out, out_n, in.regular ? in.mode : 0644);
+            rc = write_output(c, dst, out, out_n, &in);
         if (!rc && c->verbose) {
             fprintf(stderr, "%s: %s: %llu bytes, %.1f s (%.1f KB/s)\n", name, c->op == OP_TEST ? "OK" : "decompressed",
                     (unsigned long long)out_n, now_s() - t0, out_n / 1000.0 / (now_s() - t0 + 1e-9));

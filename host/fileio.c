@@ -34,6 +34,10 @@ int oz_input_read(const char *path, oz_input *in)
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
         in->regular = 1;
         in->mode = st.st_mode & 07777;
+        in->uid = st.st_uid;
+        in->gid = st.st_gid;
+        in->times[0] = st.st_atim;
+        in->times[1] = st.st_mtim;
         if (st.st_size > 0) {
             void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
             if (m != MAP_FAILED) {
@@ -114,7 +118,26 @@ static int write_all(int fd, const void *data, size_t n)
 
 int oz_write_stdout(const void *data, size_t n) { return write_all(1, data, n); }
 
-int oz_output_write(const char *path, const void *data, size_t n, mode_t mode)
+/* the input's owner, group, permissions and times onto fd (see fileio.h) */
+static int copy_attributes(int fd, const oz_input *from)
+{
+    mode_t mode = from->mode & 07777;
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return errno;
+    /* the owner only root may give; the group, its members; failure is not
+     * an error (gzip, xz) */
+    if ((st.st_uid != from->uid || st.st_gid != from->gid) && fchown(fd, from->uid, from->gid) != 0 &&
+        st.st_gid != from->gid && fchown(fd, (uid_t)-1, from->gid) != 0)
+        mode = (mode & ~(mode_t)070) | ((mode & 07) << 3); /* another group: only what others may */
+    if (fchmod(fd, mode) != 0)
+        return errno;
+    if (futimens(fd, from->times) != 0)
+        return errno;
+    return 0;
+}
+
+int oz_output_write(const char *path, const void *data, size_t n, const oz_input *from)
 {
     const char *slash = strrchr(path, '/');
     int fd, err;
@@ -126,7 +149,9 @@ int oz_output_write(const char *path, const void *data, size_t n, mode_t mode)
         return errno;
     g_tmp_active = 1;
     err = write_all(fd, data, n);
-    if (!err && fchmod(fd, mode & 07777) != 0)
+    if (!err && from && from->regular)
+        err = copy_attributes(fd, from);
+    else if (!err && fchmod(fd, 0644) != 0)
         err = errno;
     if (close(fd) != 0 && !err)
         err = errno;

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 typedef struct oz_input {
     uint8_t *data;
@@ -12,6 +13,9 @@ typedef struct oz_input {
     int mapped;
     mode_t mode; /* permissions of a regular input file, else 0644 */
     int regular;
+    uid_t uid;   /* owner, group and times of a regular input file */
+    gid_t gid;
+    struct timespec times[2]; /* access, modification */
 } oz_input;
 
 /* path NULL or "-" reads standard input. Returns 0 or an errno value. */
@@ -20,9 +24,13 @@ void oz_input_free(oz_input *in);
 
 /* Writes data to path through a temporary file in the same directory, renamed
  * over path only once everything is written and closed. Returns 0 or errno.
- * While it runs, the temporary file's name is kept so that a signal handler
- * can remove it (oz_output_cleanup). */
-int oz_output_write(const char *path, const void *data, size_t n, mode_t mode);
+ * With `from` (the input of a regular file) the output gets its permissions,
+ * times (access and modification) and, where allowed, owner and group, as
+ * gzip, xz and zstd do (a group that cannot be kept gets no more access than
+ * others); without, mode 0644 and the current time. While it runs, the
+ * temporary file's name is kept so that a signal handler can remove it
+ * (oz_output_cleanup). */
+int oz_output_write(const char *path, const void *data, size_t n, const oz_input *from);
 /* Async-signal-safe: removes a temporary file being written, if any. */
 void oz_output_cleanup(void);
 /* Writes to stdout (fd 1), handling short writes. Returns 0 or errno. */

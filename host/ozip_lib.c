@@ -681,12 +681,71 @@ static ozip_status parse_frame(const uint8_t *b, size_t n, parsed *pf, const ozi
         return oz_fail(p, OZIP_ERR_TRUNCATED, "file is truncated: %llu bytes expected, %zu present",
                        (unsigned long long)pos, n);
     }
-    if (pos < n) {
-        parsed_free(pf);
-        return oz_fail(p, OZIP_ERR_CORRUPT, "%llu bytes of trailing data after the .oz frame",
-                       (unsigned long long)(n - pos));
+    pf->total = pos; /* what follows is the next frame's (frame_at) */
+    return OZIP_OK;
+}
+
+/* errbuf's message prefixed with "frame K (at byte POS): " for a frame after
+ * the first */
+static void frame_note(const ozip_params *p, uint32_t k, size_t pos)
+{
+    char pre[64];
+    size_t lp, lm;
+    if (k == 0 || !p->errbuf || !p->errbuf_size)
+        return;
+    lp = (size_t)snprintf(pre, sizeof pre, "frame %u (at byte %zu): ", k + 1, pos);
+    lm = strnlen(p->errbuf, p->errbuf_size - 1);
+    if (lp + lm + 1 > p->errbuf_size)
+        lm = p->errbuf_size > lp + 1 ? p->errbuf_size - lp - 1 : 0;
+    if (lp + 1 > p->errbuf_size)
+        return;
+    memmove(p->errbuf + lp, p->errbuf, lm);
+    memcpy(p->errbuf, pre, lp);
+    p->errbuf[lp + lm] = 0;
+}
+
+/* Frame k (from 0) of a buffer, at byte pos < n (docs/format.md, "Several
+ * frames"): after the first, the bytes left must begin a frame; anything
+ * else is trailing data. */
+static ozip_status frame_at(const uint8_t *b, size_t n, size_t pos, uint32_t k, parsed *pf, const ozip_params *p)
+{
+    ozip_status s;
+    if (k > 0) {
+        size_t left = n - pos;
+        if (memcmp(b + pos, OZ_MAGIC, left < OZ_MAGIC_LEN ? left : OZ_MAGIC_LEN) != 0) {
+            memset(pf, 0, sizeof *pf);
+            return oz_fail(p, OZIP_ERR_CORRUPT, "%zu bytes of trailing data after the last .oz frame (at byte %zu)",
+                           left, pos);
+        }
     }
-    pf->total = pos;
+    s = parse_frame(b + pos, n - pos, pf, p);
+    if (s != OZIP_OK)
+        frame_note(p, k, pos);
+    return s;
+}
+
+/* Every frame's header and index, checked: their number, the content's
+ * total size. */
+static ozip_status frames_scan(const uint8_t *b, size_t n, uint32_t *count, uint64_t *total, const ozip_params *p)
+{
+    size_t pos = 0;
+    uint32_t k;
+    uint64_t sum = 0;
+    for (k = 0; k == 0 || pos < n; k++) {
+        parsed pf;
+        ozip_status s = frame_at(b, n, pos, k, &pf, p);
+        if (s != OZIP_OK)
+            return s;
+        if (pf.f.original_size > UINT64_MAX - sum) {
+            parsed_free(&pf);
+            return oz_fail(p, OZIP_ERR_CORRUPT, "the frames' sizes add up to more than 2^64 bytes");
+        }
+        sum += pf.f.original_size;
+        pos += (size_t)pf.total;
+        parsed_free(&pf);
+    }
+    *count = k;
+    *total = sum;
     return OZIP_OK;
 }
 
@@ -821,14 +880,74 @@ done:
     return s;
 }
 
+/* Decodes the whole content of one parsed frame into out and checks it */
+static ozip_status decode_frame(const uint8_t *b, const parsed *pf, uint8_t *out, const ozip_params *p)
+{
+    uint32_t ns = pf->f.stream_count, *which = calloc(ns ? ns : 1, sizeof *which), i;
+    uint8_t **outs = calloc(ns ? ns : 1, sizeof *outs);
+    ozip_status s;
+    if (!which || !outs) {
+        s = oz_fail(p, OZIP_ERR_NOMEM, "out of memory");
+    } else {
+        for (i = 0; i < ns; i++) {
+            which[i] = i;
+            outs[i] = out + (uint64_t)i * pf->f.stream_block;
+        }
+        s = decode_streams(b, pf, which, ns, outs, p);
+        if (s == OZIP_OK && XXH64(out, (size_t)pf->f.original_size, 0) != pf->f.content_xxh64)
+            s = oz_fail(p, OZIP_ERR_CHECKSUM, "content checksum mismatch: the data is corrupt");
+    }
+    free(which);
+    free(outs);
+    return s;
+}
+
+/* Bytes [lo, hi) of one parsed frame's content into dst, decoding only the
+ * streams that hold them (each checked by its own checksum) */
+static ozip_status decode_frame_range(const uint8_t *b, const parsed *pf, uint64_t lo, uint64_t hi, uint8_t *dst,
+                                      const ozip_params *p)
+{
+    uint32_t first = (uint32_t)(lo / pf->f.stream_block), last = (uint32_t)((hi - 1) / pf->f.stream_block);
+    uint32_t nw = last - first + 1, k, *which = calloc(nw, sizeof *which);
+    uint8_t *buf = malloc((size_t)nw * pf->f.stream_block), **outs = calloc(nw, sizeof *outs);
+    ozip_status s;
+    if (!buf || !which || !outs) {
+        s = oz_fail(p, OZIP_ERR_NOMEM, "out of memory");
+    } else {
+        for (k = 0; k < nw; k++) {
+            which[k] = first + k;
+            outs[k] = buf + (size_t)k * pf->f.stream_block;
+        }
+        s = decode_streams(b, pf, which, nw, outs, p);
+        if (s == OZIP_OK)
+            memcpy(dst, buf + (lo - (uint64_t)first * pf->f.stream_block), (size_t)(hi - lo));
+    }
+    free(buf);
+    free(which);
+    free(outs);
+    return s;
+}
+
+/* the decode fields of the report start empty; each frame's decode adds */
+static void report_reset(const ozip_params *p)
+{
+    if (p->report) {
+        p->report->decode_device[0] = 0;
+        p->report->device_cycles = 0;
+        p->report->device_mhz = 0;
+        p->report->device_bytes = 0;
+    }
+}
+
 ozip_status ozip_decompress(const void *srcv, size_t n, void **dst, size_t *dst_n, const ozip_params *pp)
 {
     ozip_params dp;
     const ozip_params *p = pp;
     const uint8_t *b = (const uint8_t *)srcv;
-    parsed pf;
-    uint8_t *out, **outs = NULL;
-    uint32_t *which = NULL, i;
+    uint8_t *out;
+    uint64_t total, done = 0;
+    uint32_t frames, k;
+    size_t pos = 0;
     ozip_status s;
     if (!p) {
         ozip_params_init(&dp);
@@ -836,42 +955,33 @@ ozip_status ozip_decompress(const void *srcv, size_t n, void **dst, size_t *dst_
     }
     if (!dst || !dst_n || (!b && n))
         return oz_fail(p, OZIP_ERR_PARAM, "NULL buffer");
-    s = parse_frame(b, n, &pf, p);
+    s = frames_scan(b, n, &frames, &total, p);
     if (s != OZIP_OK)
         return s;
-    if (pf.f.original_size > (uint64_t)SIZE_MAX - 64) {
+    if (total > (uint64_t)SIZE_MAX - 64)
+        return oz_fail(p, OZIP_ERR_NOMEM, "original size %llu does not fit in memory", (unsigned long long)total);
+    out = malloc(total ? (size_t)total : 1);
+    if (!out)
+        return oz_fail(p, OZIP_ERR_NOMEM, "out of memory for %llu output bytes", (unsigned long long)total);
+    report_reset(p);
+    for (k = 0; k < frames && s == OZIP_OK; k++) {
+        parsed pf;
+        s = frame_at(b, n, pos, k, &pf, p);
+        if (s != OZIP_OK)
+            break;
+        s = decode_frame(b + pos, &pf, out + done, p);
+        if (s != OZIP_OK)
+            frame_note(p, k, pos);
+        done += pf.f.original_size;
+        pos += (size_t)pf.total;
         parsed_free(&pf);
-        return oz_fail(p, OZIP_ERR_NOMEM, "original size %llu does not fit in memory",
-                       (unsigned long long)pf.f.original_size);
     }
-    out = malloc(pf.f.original_size ? (size_t)pf.f.original_size : 1);
-    which = calloc(pf.f.stream_count ? pf.f.stream_count : 1, sizeof *which);
-    outs = calloc(pf.f.stream_count ? pf.f.stream_count : 1, sizeof *outs);
-    if (!out || !which || !outs) {
-        free(out);
-        free(which);
-        free(outs);
-        parsed_free(&pf);
-        return oz_fail(p, OZIP_ERR_NOMEM, "out of memory for %llu output bytes",
-                       (unsigned long long)pf.f.original_size);
-    }
-    for (i = 0; i < pf.f.stream_count; i++) {
-        which[i] = i;
-        outs[i] = out + (uint64_t)i * pf.f.stream_block;
-    }
-    s = decode_streams(b, &pf, which, pf.f.stream_count, outs, p);
-    if (s == OZIP_OK && XXH64(out, (size_t)pf.f.original_size, 0) != pf.f.content_xxh64)
-        s = oz_fail(p, OZIP_ERR_CHECKSUM, "content checksum mismatch: the data is corrupt");
-    free(which);
-    free(outs);
     if (s != OZIP_OK) {
         free(out);
-        parsed_free(&pf);
         return s;
     }
     *dst = out;
-    *dst_n = (size_t)pf.f.original_size;
-    parsed_free(&pf);
+    *dst_n = (size_t)total;
     return OZIP_OK;
 }
 
@@ -881,48 +991,70 @@ ozip_status ozip_decompress_range(const void *srcv, size_t n, uint64_t offset, u
     ozip_params dp;
     const ozip_params *p = pp;
     const uint8_t *b = (const uint8_t *)srcv;
-    uint8_t *dst = (uint8_t *)dstv, *buf = NULL, **outs = NULL;
-    uint32_t first, last, nw, k, *which = NULL;
-    parsed pf;
+    uint8_t *dst = (uint8_t *)dstv;
+    uint64_t total, start = 0, end;
+    uint32_t frames, k;
+    size_t pos = 0;
     ozip_status s;
     if (!p) {
         ozip_params_init(&dp);
         p = &dp;
     }
-    s = parse_frame(b, n, &pf, p);
+    if (!b && n)
+        return oz_fail(p, OZIP_ERR_PARAM, "NULL buffer");
+    s = frames_scan(b, n, &frames, &total, p);
     if (s != OZIP_OK)
         return s;
-    if (offset > pf.f.original_size || len > pf.f.original_size - offset) {
-        parsed_free(&pf);
+    if (offset > total || len > total - offset)
         return oz_fail(p, OZIP_ERR_PARAM, "range %llu+%llu is outside the %llu-byte content",
-                       (unsigned long long)offset, (unsigned long long)len, (unsigned long long)pf.f.original_size);
-    }
-    if (len == 0) {
-        parsed_free(&pf);
-        return OZIP_OK;
-    }
-    first = (uint32_t)(offset / pf.f.stream_block);
-    last = (uint32_t)((offset + len - 1) / pf.f.stream_block);
-    nw = last - first + 1;
-    buf = malloc((size_t)nw * pf.f.stream_block);
-    which = calloc(nw, sizeof *which);
-    outs = calloc(nw, sizeof *outs);
-    if (!buf || !which || !outs) {
-        s = oz_fail(p, OZIP_ERR_NOMEM, "out of memory");
-    } else {
-        for (k = 0; k < nw; k++) {
-            which[k] = first + k;
-            outs[k] = buf + (size_t)k * pf.f.stream_block;
+                       (unsigned long long)offset, (unsigned long long)len, (unsigned long long)total);
+    if (len && !dst)
+        return oz_fail(p, OZIP_ERR_PARAM, "NULL buffer");
+    end = offset + len;
+    report_reset(p);
+    /* the frames holding [offset, end): each one's part of it */
+    for (k = 0; k < frames && start < end; k++) {
+        parsed pf;
+        uint64_t fend;
+        s = frame_at(b, n, pos, k, &pf, p);
+        if (s != OZIP_OK)
+            return s;
+        fend = start + pf.f.original_size;
+        if (fend > offset && fend > start) { /* holds some of the range (an empty frame none) */
+            uint64_t lo = offset > start ? offset : start, hi = end < fend ? end : fend;
+            s = decode_frame_range(b + pos, &pf, lo - start, hi - start, dst + (lo - offset), p);
+            if (s != OZIP_OK) {
+                frame_note(p, k, pos);
+                parsed_free(&pf);
+                return s;
+            }
         }
-        s = decode_streams(b, &pf, which, nw, outs, p);
-        if (s == OZIP_OK)
-            memcpy(dst, buf + (offset - (uint64_t)first * pf.f.stream_block), (size_t)len);
+        start = fend;
+        pos += (size_t)pf.total;
+        parsed_free(&pf);
     }
-    free(buf);
-    free(which);
-    free(outs);
-    parsed_free(&pf);
-    return s;
+    return OZIP_OK;
+}
+
+/* the shape of a frame's embedded model into info */
+static ozip_status info_model(const uint8_t *b, const parsed *pf, ozip_info *info, const ozip_params *p)
+{
+    oz_loaded_model lm;
+    oz_config c;
+    ozip_status s = load_model(b, pf, &lm, p);
+    if (s != OZIP_OK)
+        return s;
+    c = lm.m.cfg;
+    oz_loaded_model_free(&lm);
+    info->n_layer = c.n_layer;
+    info->d_model = c.d_model;
+    info->n_head = c.n_head;
+    info->d_ff = c.d_ff;
+    info->ctx = c.ctx;
+    info->wbits = c.wbits;
+    info->tied = (c.flags & OZ_CFG_TIED) != 0;
+    info->model_params = oz_model_params(&c);
+    return OZIP_OK;
 }
 
 ozip_status ozip_get_info(const void *srcv, size_t n, ozip_info *info, const ozip_params *pp)
@@ -930,56 +1062,69 @@ ozip_status ozip_get_info(const void *srcv, size_t n, ozip_info *info, const ozi
     ozip_params dp;
     const ozip_params *p = pp;
     const uint8_t *b = (const uint8_t *)srcv;
-    parsed pf;
-    ozip_status s;
-    uint32_t i;
+    size_t pos = 0;
+    uint32_t k, i;
+    int model_seen = 0;
     if (!p) {
         ozip_params_init(&dp);
         p = &dp;
     }
+    if (!info || (!b && n))
+        return oz_fail(p, OZIP_ERR_PARAM, "NULL buffer");
     memset(info, 0, sizeof *info);
-    s = parse_frame(b, n, &pf, p);
-    if (s != OZIP_OK)
-        return s;
-    info->original_size = pf.f.original_size;
-    info->compressed_size = pf.total;
-    info->format_major = pf.f.major;
-    info->format_minor = pf.f.minor;
-    info->streams = pf.f.stream_count;
-    info->stream_block = pf.f.stream_block;
-    info->content_xxh64 = pf.f.content_xxh64;
-    info->has_model = (pf.f.flags & OZ_F_MODEL) != 0;
-    info->model_external = (pf.f.flags & OZ_F_MODEL_EXTERNAL) != 0;
-    for (i = 0; i < pf.f.stream_count; i++) {
-        info->method_count[pf.idx[i].method]++;
-        info->stream_bytes += pf.idx[i].stored_size;
-    }
-    info->model_streams = info->method_count[OZ_M_MODEL];
-    if (info->has_model) {
-        oz_config c;
-        info->model_bytes = info->model_external ? 0 : pf.f.model_stored;
-        info->model_image_bytes = pf.f.model_size;
-        info->model_xxh64 = pf.f.model_xxh64;
-        if (!info->model_external) {
-            oz_loaded_model lm;
-            s = load_model(b, &pf, &lm, p);
+    for (k = 0; k == 0 || pos < n; k++) {
+        parsed pf;
+        ozip_status s = frame_at(b, n, pos, k, &pf, p);
+        if (s != OZIP_OK) {
+            memset(info, 0, sizeof *info);
+            return s;
+        }
+        if (k == 0) {
+            info->format_major = pf.f.major;
+            info->format_minor = pf.f.minor;
+            info->stream_block = pf.f.stream_block;
+            info->content_xxh64 = pf.f.content_xxh64;
+        }
+        info->original_size += pf.f.original_size;
+        if (info->original_size < pf.f.original_size) {
+            parsed_free(&pf);
+            memset(info, 0, sizeof *info);
+            return oz_fail(p, OZIP_ERR_CORRUPT, "the frames' sizes add up to more than 2^64 bytes");
+        }
+        info->compressed_size += pf.total;
+        info->streams += pf.f.stream_count;
+        for (i = 0; i < pf.f.stream_count; i++) {
+            info->method_count[pf.idx[i].method]++;
+            info->stream_bytes += pf.idx[i].stored_size;
+        }
+        if (pf.f.flags & OZ_F_MODEL) {
+            int external = (pf.f.flags & OZ_F_MODEL_EXTERNAL) != 0;
+            ozip_info scratch;
+            s = OZIP_OK;
+            if (!external) {
+                info->model_bytes += pf.f.model_stored;
+                /* every embedded model is checked; the first one described */
+                s = info_model(b + pos, &pf, model_seen ? &scratch : info, p);
+            }
             if (s != OZIP_OK) {
+                frame_note(p, k, pos);
                 parsed_free(&pf);
+                memset(info, 0, sizeof *info);
                 return s;
             }
-            c = lm.m.cfg;
-            oz_loaded_model_free(&lm);
-            info->n_layer = c.n_layer;
-            info->d_model = c.d_model;
-            info->n_head = c.n_head;
-            info->d_ff = c.d_ff;
-            info->ctx = c.ctx;
-            info->wbits = c.wbits;
-            info->tied = (c.flags & OZ_CFG_TIED) != 0;
-            info->model_params = oz_model_params(&c);
+            if (!model_seen) {
+                info->has_model = 1;
+                info->model_external = external;
+                info->model_image_bytes = pf.f.model_size;
+                info->model_xxh64 = pf.f.model_xxh64;
+                model_seen = 1;
+            }
         }
+        pos += (size_t)pf.total;
+        parsed_free(&pf);
     }
-    parsed_free(&pf);
+    info->frames = k;
+    info->model_streams = info->method_count[OZ_M_MODEL];
     return OZIP_OK;
 }
 
@@ -987,21 +1132,37 @@ ozip_status ozip_extract_model(const void *srcv, size_t n, void **dst, size_t *d
 {
     ozip_params dp;
     const ozip_params *p = pp;
+    const uint8_t *b = (const uint8_t *)srcv;
     parsed pf;
     oz_loaded_model lm;
     ozip_status s;
+    size_t pos = 0;
+    uint32_t k, frames;
+    uint64_t total;
     if (!p) {
         ozip_params_init(&dp);
         p = &dp;
     }
-    s = parse_frame((const uint8_t *)srcv, n, &pf, p);
+    if (!dst || !dst_n || (!b && n))
+        return oz_fail(p, OZIP_ERR_PARAM, "NULL buffer");
+    s = frames_scan(b, n, &frames, &total, p); /* the whole file's structure, as every call */
     if (s != OZIP_OK)
         return s;
-    if (!(pf.f.flags & OZ_F_MODEL)) {
+    /* the first frame that has a model */
+    for (k = 0;; k++) {
+        if (k == frames)
+            return oz_fail(p, OZIP_ERR_PARAM, "this file has no model (it was stored with a classic method)");
+        s = frame_at(b, n, pos, k, &pf, p);
+        if (s != OZIP_OK)
+            return s;
+        if (pf.f.flags & OZ_F_MODEL)
+            break;
+        pos += (size_t)pf.total;
         parsed_free(&pf);
-        return oz_fail(p, OZIP_ERR_PARAM, "this file has no model (it was stored with a classic method)");
     }
-    s = load_model((const uint8_t *)srcv, &pf, &lm, p);
+    s = load_model(b + pos, &pf, &lm, p);
+    if (s != OZIP_OK)
+        frame_note(p, k, pos);
     parsed_free(&pf);
     if (s != OZIP_OK)
         return s;
@@ -1065,7 +1226,7 @@ static ozip_status file_op(int compress, const char *in_path, const char *out_pa
         return oz_fail(p, OZIP_ERR_IO, "%s: %s", in_path ? in_path : "stdin", strerror(err));
     s = compress ? ozip_compress(in.data, in.size, &out, &out_n, p) : ozip_decompress(in.data, in.size, &out, &out_n, p);
     if (s == OZIP_OK) {
-        err = out_path ? oz_output_write(out_path, out, out_n, in.regular ? in.mode : 0644) : oz_write_stdout(out, out_n);
+        err = out_path ? oz_output_write(out_path, out, out_n, &in) : oz_write_stdout(out, out_n);
         if (err)
             s = oz_fail(p, OZIP_ERR_IO, "%s: %s", out_path ? out_path : "stdout", strerror(err));
     }

@@ -114,10 +114,13 @@ void ozip_params_init(ozip_params *p);
 
 /* Compress src[n] into a new buffer *dst (free with ozip_free). */
 ozip_status ozip_compress(const void *src, size_t n, void **dst, size_t *dst_n, const ozip_params *p);
-/* Decompress a whole .oz buffer; verifies every checksum. */
+/* Decompress a whole .oz buffer; verifies every checksum. A buffer that holds
+ * several frames back to back (concatenated .oz files) decompresses to their
+ * contents, one after the other, as gzip, xz and zstd do. */
 ozip_status ozip_decompress(const void *src, size_t n, void **dst, size_t *dst_n, const ozip_params *p);
-/* Decompress bytes [offset, offset+len) of the original only, decoding just
- * the streams that hold them (each verified by its own checksum). */
+/* Decompress bytes [offset, offset+len) of the original (of all frames'
+ * contents, one after the other) only, decoding just the streams that hold
+ * them (each verified by its own checksum). */
 ozip_status ozip_decompress_range(const void *src, size_t n, uint64_t offset, uint64_t len, void *dst,
                                   const ozip_params *p);
 void ozip_free(void *p);
@@ -139,13 +142,19 @@ typedef struct ozip_info {
     int has_model, model_external;
     uint32_t n_layer, d_model, n_head, d_ff, ctx, wbits, tied; /* 0 if not known */
     uint64_t model_params;
+    uint32_t frames;           /* frames in the buffer (concatenated .oz files), >= 1 */
 } ozip_info;
 
-/* Reads the header, index and (if embedded) model of an .oz buffer without
- * decoding streams. The header checksum and the model checksum are verified. */
+/* Reads the headers, indexes and embedded models of an .oz buffer without
+ * decoding streams. The header checksums and the model checksums are verified.
+ * A buffer may hold several frames back to back (`cat a.oz b.oz`, or `ozip -c
+ * a b`): sizes and counts are then totals over the frames; the format
+ * version, stream_block and content_xxh64 are the first frame's, the model
+ * fields those of the first frame with a model. */
 ozip_status ozip_get_info(const void *src, size_t n, ozip_info *info, const ozip_params *p);
 
-/* Model files (.ozm): extract the model of an .oz buffer, to share it. */
+/* Model files (.ozm): extract the model of an .oz buffer (of its first frame
+ * that has one), to share it. */
 ozip_status ozip_extract_model(const void *src, size_t n, void **dst, size_t *dst_n, const ozip_params *p);
 
 /* Checks a model file (.ozm) as compression and decompression load it: its

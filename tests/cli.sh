@@ -125,6 +125,51 @@ printf 'not an oz file at all\n' > foreign.oz
 grep -q "not an .oz file" err.out && ok "foreign file: message says not ozip" || nok "foreign file: message says not ozip" "$(cat err.out)"
 "$OZIP" -t trunc.oz 2> /dev/null; check "-t on a truncated file exits 1" 1 $?
 
+# --- several frames: `ozip -c a b` and `cat a.oz b.oz` decode to the contents
+# one after the other (as gzip, xz and zstd); anything else after a frame is
+# an error
+head -c 20000 text > part1; tail -c 30000 text > part2; : > part3
+cat part1 part2 part3 part1 > parts.all
+"$OZIP" -q -c $FAST --force-model part1 > p1.oz && "$OZIP" -q -c --no-model part2 part3 > p23.oz
+check "-c with several inputs exits 0" 0 $?
+cat p1.oz p23.oz p1.oz > cat.oz
+"$OZIP" -d -c cat.oz > cat.dec; check "-d of concatenated .oz files exits 0" 0 $?
+cmp -s cat.dec parts.all && ok "concatenated .oz files (a model frame, classic, empty, the model frame again) decode to the contents in order" ||
+    nok "concatenated .oz files (a model frame, classic, empty, the model frame again) decode to the contents in order"
+"$OZIP" -t cat.oz; check "-t of concatenated .oz files exits 0" 0 $?
+"$OZIP" -l cat.oz > l.out; check "-l of concatenated .oz files exits 0" 0 $?
+grep -q "(4 frames)" l.out && grep -q " $(wc -c < cat.oz | awk '{printf "%.2f", $1/1024}') KiB" l.out &&
+    ok "-l counts the frames and the whole size" || nok "-l counts the frames and the whole size" "$(cat l.out)"
+{ cat p1.oz; printf 'junk'; } > junk.oz
+"$OZIP" -d junk.oz 2> err.out; rc=$?
+if [ $rc = 1 ] && [ ! -f junk ] && grep -q "4 bytes of trailing data after the last .oz frame" err.out; then
+    ok "bytes after the last frame: exit 1, named, no output"
+else
+    nok "bytes after the last frame: exit 1, named, no output" "exit $rc; $(cat err.out)"
+fi
+size=$(wc -c < p1.oz)
+{ cat p1.oz; head -c $((size - 3)) p1.oz; } > cut.oz
+"$OZIP" -d cut.oz 2> err.out; rc=$?
+if [ $rc = 1 ] && [ ! -f cut ] && grep -q "^ozip: cut.oz: frame 2 (at byte $size): file is truncated" err.out; then
+    ok "a second frame cut short: exit 1, the frame named, no output"
+else
+    nok "a second frame cut short: exit 1, the frame named, no output" "exit $rc; $(cat err.out)"
+fi
+
+# --- the output keeps the input's permissions, times and (as root) owner
+head -c 5000 text > attr; chmod 0640 attr; touch -d '2001-02-03 04:05:06' attr
+"$OZIP" -q --no-model attr && mv attr attr.in && "$OZIP" -d attr.oz &&
+    [ "$(stat -c '%a %Y' attr.in)" = "$(stat -c '%a %Y' attr.oz)" ] && [ "$(stat -c '%a %Y' attr)" = "$(stat -c '%a %Y' attr.in)" ] &&
+    ok "compress and decompress keep the permissions and modification time" ||
+    nok "compress and decompress keep the permissions and modification time" "$(stat -c '%a %Y %n' attr.in attr.oz attr 2>&1)"
+if [ "$(id -u)" = 0 ] && id nobody > /dev/null 2>&1; then
+    rm -f attr.oz; chown nobody attr
+    "$OZIP" -q --no-model attr && [ "$(stat -c '%U:%G' attr.oz)" = "$(stat -c '%U:%G' attr)" ] &&
+        ok "as root the output keeps the input's owner" || nok "as root the output keeps the input's owner" "$(stat -c '%U:%G %n' attr attr.oz)"
+else
+    echo "skip - keeping the owner: not root"
+fi
+
 # --- training on a sample
 "$OZIP" -q -c $FAST --force-model --sample=16K text > smp.oz && "$OZIP" -d -c smp.oz | cmp -s - text.orig &&
     ok "--sample trains on part of the input and codes all of it" || nok "--sample trains on part of the input and codes all of it"

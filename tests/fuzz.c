@@ -8,7 +8,9 @@
  * model image (a region picked first, so that the small ones, scales,
  * slopes and activation tables, are hit as often as the weights; its header
  * too, the image resized to match), of the model payload and the stream
- * payloads; index sizes moved between streams; cuts and trailing bytes.
+ * payloads; index sizes moved between streams; cuts and trailing bytes;
+ * one in six of those files put among intact copies of its base (2 or 3
+ * frames back to back, the content expected the base's that many times).
  * Also model files (.ozm) forged the same ways: ozip_check_model and
  * ozip_compress must agree on whether one is usable, and a file compressed
  * with a usable one must decode to its input on every engine.
@@ -507,7 +509,7 @@ static int no_leftovers(const char *dir, const char *prefix)
 
 /* every check on one forged file; returns 1 if the engines decoded it to
  * the original bytes, 0 if they failed (-1: no engine ran) */
-static int check_forged(const base *b, uint64_t cs, const uint8_t *f, size_t n)
+static int check_forged(const base *b, uint64_t cs, const uint8_t *f, size_t n, const uint8_t *want, size_t wn)
 {
     int e, first_ok = -1;
     ozip_params p;
@@ -529,8 +531,8 @@ static int check_forged(const base *b, uint64_t cs, const uint8_t *f, size_t n)
         s = ozip_decompress(f, n, &u, &un, &p);
         eng_calls[e]++, eng_ok[e] += s == OZIP_OK;
         snprintf(call, sizeof call, "decompress on %s", eng_name[e]);
-        if (check_status(s, eb, call, cs, f, n) && (un != b->orig_n || memcmp(u, b->orig, un)))
-            fail("forge", cs, f, n, "%s: OK with a wrong output (%zu bytes, %zu expected)", call, un, b->orig_n);
+        if (check_status(s, eb, call, cs, f, n) && (un != wn || memcmp(u, want, un)))
+            fail("forge", cs, f, n, "%s: OK with a wrong output (%zu bytes, %zu expected)", call, un, wn);
         if (card_refused(e, s, eb))
             ; /* not a disagreement */
         else if (first_ok < 0)
@@ -546,19 +548,19 @@ static int check_forged(const base *b, uint64_t cs, const uint8_t *f, size_t n)
         ozip_status s;
         params(&p, eb, sizeof eb);
         s = ozip_get_info(f, n, &inf, &p);
-        if (check_status(s, eb, "get_info", cs, f, n) && first_ok == 1 && inf.original_size != b->orig_n)
+        if (check_status(s, eb, "get_info", cs, f, n) && first_ok == 1 && inf.original_size != wn)
             fail("forge", cs, f, n, "get_info: original size %llu of a file that decodes to %zu bytes",
-                 (unsigned long long)inf.original_size, b->orig_n);
+                 (unsigned long long)inf.original_size, wn);
     }
-    if (b->orig_n) {
-        uint64_t off = rnd((uint32_t)b->orig_n), len = 1 + rnd((uint32_t)(b->orig_n - off));
+    if (wn) {
+        uint64_t off = rnd((uint32_t)wn), len = 1 + rnd((uint32_t)(wn - off));
         uint8_t *r = malloc(len);
         ozip_status s;
         params(&p, eb, sizeof eb);
         p.model = b->ozm;
         p.model_size = b->ozm_n;
         s = ozip_decompress_range(f, n, off, len, r, &p);
-        if (check_status(s, eb, "decompress_range", cs, f, n) && memcmp(r, b->orig + off, len))
+        if (check_status(s, eb, "decompress_range", cs, f, n) && memcmp(r, want + off, len))
             fail("forge", cs, f, n, "decompress_range(%llu, %llu): OK with wrong bytes", (unsigned long long)off,
                  (unsigned long long)len);
         free(r);
@@ -589,7 +591,7 @@ static int check_forged(const base *b, uint64_t cs, const uint8_t *f, size_t n)
         if (check_status(s, eb, "decompress_file", cs, f, n)) {
             size_t on = 0;
             uint8_t *o = t_read_file(out, &on);
-            if (!o || on != b->orig_n || memcmp(o, b->orig, on))
+            if (!o || on != wn || memcmp(o, want, on))
                 fail("forge", cs, f, n, "decompress_file: OK with a wrong output");
             free(o);
         } else if (access(out, F_OK) == 0 || !no_leftovers(out_dir, ".case.out")) {
@@ -668,6 +670,7 @@ static const char *class_name[] = {"header bytes",  "header field",   "image byt
                                    "cut or extend", "index sizes",    "model file"};
 #define NCLASS (sizeof class_name / sizeof class_name[0])
 static long class_count[NCLASS];
+static long frame_cases, frames_ok; /* forged frames among intact ones, and those that decoded */
 
 /* *f (*n bytes, malloc'd) cut short (two times in three) or given up to
  * 64 random trailing bytes */
@@ -872,8 +875,27 @@ static void forge_case(const base *b, uint64_t cs)
     f = put_together(&m, model, fix_model, fix_hdr || cls == 6, oz_rd32(b->file + o->hlen), &n);
     if (cls == 6)
         cut_or_extend(&f, &n);
-    f = exact_copy(f, n);
-    check_forged(b, cs, f, n);
+    if (rnd(6) == 0) {
+        /* one frame of 2 or 3 (docs/format.md, "Several frames"): the
+         * others the base file as it is; the content expected is the
+         * base's that many times */
+        uint32_t nf = 2 + rnd(2), at = rnd(nf), i;
+        uint8_t *g = malloc(n + (nf - 1) * b->n), *want = malloc(nf * b->orig_n + 1);
+        size_t gn = 0;
+        for (i = 0; i < nf; i++) {
+            memcpy(g + gn, i == at ? f : b->file, i == at ? n : b->n);
+            gn += i == at ? n : b->n;
+            memcpy(want + i * b->orig_n, b->orig, b->orig_n);
+        }
+        free(f);
+        f = exact_copy(g, gn);
+        frame_cases++;
+        frames_ok += check_forged(b, cs, f, gn, want, nf * b->orig_n) == 1;
+        free(want);
+    } else {
+        f = exact_copy(f, n);
+        check_forged(b, cs, f, n, b->orig, b->orig_n);
+    }
     free(f);
     free(hdr);
     free(img);
@@ -1108,8 +1130,19 @@ int main(int argc, char **argv)
             {
                 uint8_t *f = put_together(&b.p, 1, 1, 1, 0, &rn);
                 long before = n_fail;
-                ok = check_forged(&b, (uint64_t)k, f, rn) == 1 && n_fail == before && b.p.count >= (b.orig_n > 0);
+                ok = check_forged(&b, (uint64_t)k, f, rn, b.orig, b.orig_n) == 1 && n_fail == before && b.p.count >= (b.orig_n > 0);
                 free(f);
+                /* and so does the base file twice, back to back (two frames) */
+                if (ok) {
+                    uint8_t *two = malloc(2 * b.n), *want = malloc(2 * b.orig_n + 1);
+                    memcpy(two, b.file, b.n);
+                    memcpy(two + b.n, b.file, b.n);
+                    memcpy(want, b.orig, b.orig_n);
+                    memcpy(want + b.orig_n, b.orig, b.orig_n);
+                    ok = check_forged(&b, (uint64_t)k, two, 2 * b.n, want, 2 * b.orig_n) == 1 && n_fail == before;
+                    free(two);
+                    free(want);
+                }
             }
             if (!ok) {
                 t_result(0, "fuzz: a base file, rebuilt unchanged, decodes", "%s", b.what);
@@ -1130,6 +1163,8 @@ int main(int argc, char **argv)
             printf(" %s %ld%s", class_name[k], class_count[k], k + 1 < (long)NCLASS ? "," : "\n");
         printf("#   model files: %ld, %ld of them usable (a file made with each decoded on every engine)\n",
                class_count[8], mf_used);
+        printf("#   forged frames among intact ones (2 or 3 frames): %ld, %ld of them decoded\n", frame_cases,
+               frames_ok);
         printf("#   statuses:");
         for (k = 0; k <= OZIP_ERR_INTERNAL; k++)
             if (status_count[k])

@@ -186,7 +186,7 @@ static void test_model_refusals(const void *m, size_t mn)
     uint32_t isz = oz_rd32(mb + 16), i;
     uint8_t *img = malloc(isz), *f = malloc(36 + (size_t)isz);
     int bad = 0;
-    char why[300] = "";
+    char why[640] = "";
     oz_config cfg;
     oz_region reg[OZ_MAX_REGIONS];
     if (!img || !f || mb[12] != 1 || oz_wcode_decode(mb + 36, mn - 36, img, isz) != OZ_CORE_OK ||
@@ -372,6 +372,144 @@ static void test_corruption(const uint8_t *d, size_t n)
     }
     ozip_free(c);
     (void)cases;
+}
+
+/* Several frames back to back (concatenated .oz files): decoded, ranged,
+ * described and refused as one file whose content is the frames' contents
+ * in order. d: at least 21000 bytes. */
+static void test_frames(const uint8_t *d, size_t n)
+{
+    ozip_params p;
+    ozip_info ia, ib, ie, info;
+    void *a = NULL, *bb = NULL, *e = NULL, *u = NULL, *m1 = NULL, *m2 = NULL;
+    size_t an = 0, bn = 0, en = 0, un = 0, cn, xn, m1n = 0, m2n = 0, i, pos;
+    uint8_t *c, *x, *out;
+    int ok;
+    (void)n;
+    params(&p, 1);
+    ok = ozip_compress(d, 9000, &a, &an, &p) == OZIP_OK; /* model-coded */
+    p.force_model = 0;
+    p.no_model = 1;
+    ok = ok && ozip_compress(d + 9000, 12000, &bb, &bn, &p) == OZIP_OK; /* classic */
+    ok = ok && ozip_compress(d, 0, &e, &en, &p) == OZIP_OK;             /* empty */
+    params(&p, 0);
+    ok = ok && ozip_get_info(a, an, &ia, &p) == OZIP_OK && ozip_get_info(bb, bn, &ib, &p) == OZIP_OK &&
+         ozip_get_info(e, en, &ie, &p) == OZIP_OK && ia.model_streams > 0 && ia.model_bytes > 0 && !ib.has_model;
+    if (!ok) {
+        t_result(0, "frames: compress the parts", "%s", errbuf);
+        goto out;
+    }
+    /* c = A B E A; expect = d[0, 9000) d[9000, 21000) d[0, 9000) */
+    cn = 2 * an + bn + en;
+    c = malloc(cn);
+    out = malloc(30000);
+    x = malloc(cn + 8);
+    memcpy(c, a, an);
+    memcpy(c + an, bb, bn);
+    memcpy(c + an + bn, e, en);
+    memcpy(c + an + bn + en, a, an);
+    memcpy(out, d, 21000);
+    memcpy(out + 21000, d, 9000);
+    ok = ozip_decompress(c, cn, &u, &un, &p) == OZIP_OK && un == 30000 && !memcmp(u, out, un);
+    t_result(ok, "four frames (model, classic, empty, model) decode to their contents in order", "%s", errbuf);
+    ozip_free(u);
+    if (strstr(ozip_backends(), "emu")) {
+        ozip_report r1, r2;
+        memset(&r1, 0, sizeof r1);
+        memset(&r2, 0x55, sizeof r2); /* whatever a caller left there */
+        p.device = "emu";
+        p.report = &r1;
+        ok = ozip_decompress(a, an, &u, &un, &p) == OZIP_OK;
+        ozip_free(u);
+        p.report = &r2;
+        ok = ok && ozip_decompress(c, cn, &u, &un, &p) == OZIP_OK && un == 30000 && !memcmp(u, out, un);
+        ozip_free(u);
+        p.report = NULL;
+        p.device = NULL;
+        t_result(ok && r1.device_bytes == 9000 && r2.device_bytes == 2 * r1.device_bytes && r1.device_cycles > 0 &&
+                     r2.device_cycles == 2 * r1.device_cycles,
+                 "on the emulated card the report adds up the frames' bytes and cycles", "%llu, %llu bytes",
+                 (unsigned long long)r1.device_bytes, (unsigned long long)r2.device_bytes);
+    } else {
+        t_skip("frames on the emulated card", "emu backend not built");
+    }
+    ok = 1;
+    for (i = 0; i < 60 && ok; i++) {
+        uint64_t off = t_rand() % 30001, len = t_rand() % (30001 - off);
+        static const uint64_t fixed[][2] = {{0, 30000}, {8998, 4}, {20990, 20}, {21000, 0}, {9000, 12000}, {29999, 1}};
+        if (i < 6)
+            off = fixed[i][0], len = fixed[i][1];
+        /* each byte against d (out starts as each byte's complement) */
+        {
+            uint64_t k;
+            for (k = 0; k < len; k++)
+                out[k] = (uint8_t)~(off + k < 21000 ? d[off + k] : d[off + k - 21000]);
+            ok = ozip_decompress_range(c, cn, off, len, out, &p) == OZIP_OK;
+            for (k = 0; k < len && ok; k++)
+                ok = out[k] == (off + k < 21000 ? d[off + k] : d[off + k - 21000]);
+        }
+    }
+    t_result(ok, "range decoding across frames returns exactly the requested bytes (60 ranges, across every boundary)",
+             "%s", errbuf);
+    t_result(ozip_decompress_range(c, cn, 29990, 11, out, &p) == OZIP_ERR_PARAM,
+             "a range past the end of the last frame is refused", NULL);
+    ok = ozip_get_info(c, cn, &info, &p) == OZIP_OK;
+    t_result(ok && info.frames == 4 && info.original_size == 30000 && info.compressed_size == cn &&
+                 info.streams == 2 * ia.streams + ib.streams + ie.streams &&
+                 info.model_streams == 2 * ia.model_streams && info.model_bytes == 2 * ia.model_bytes &&
+                 info.stream_bytes == 2 * ia.stream_bytes + ib.stream_bytes &&
+                 info.content_xxh64 == ia.content_xxh64 && info.has_model && info.n_layer == ia.n_layer &&
+                 info.model_params == ia.model_params && ia.frames == 1,
+             "get_info: the frames counted, sizes and counts added up, the first frame's checksum and model", NULL);
+    /* B A: the model is the second frame's */
+    memcpy(x, bb, bn);
+    memcpy(x + bn, a, an);
+    xn = bn + an;
+    ok = ozip_get_info(x, xn, &info, &p) == OZIP_OK && info.frames == 2 && info.has_model &&
+         info.model_xxh64 == ia.model_xxh64 && info.d_model == ia.d_model && info.content_xxh64 == ib.content_xxh64;
+    ok = ok && ozip_extract_model(x, xn, &m1, &m1n, &p) == OZIP_OK && ozip_extract_model(a, an, &m2, &m2n, &p) == OZIP_OK &&
+         m1n == m2n && !memcmp(m1, m2, m1n);
+    t_result(ok, "a classic frame then a model frame: get_info and extract_model give the model frame's model", "%s",
+             errbuf);
+    memcpy(x + bn, e, en);
+    t_result(ozip_extract_model(x, bn + en, &u, &un, &p) == OZIP_ERR_PARAM,
+             "extract_model of frames without a model is refused", NULL);
+    /* refusals: what follows a frame is a frame, whole and intact */
+    memcpy(x, c, cn);
+    memcpy(x + cn, "junk", 4);
+    errbuf[0] = 0;
+    t_result(ozip_decompress(x, cn + 4, &u, &un, &p) == OZIP_ERR_CORRUPT && strstr(errbuf, "4 bytes of trailing data") &&
+                 ozip_get_info(x, cn + 4, &info, &p) == OZIP_ERR_CORRUPT &&
+                 ozip_decompress_range(x, cn + 4, 0, 10, out, &p) == OZIP_ERR_CORRUPT &&
+                 ozip_extract_model(x, cn + 4, &u, &un, &p) == OZIP_ERR_CORRUPT,
+             "bytes after the last frame are refused by every call", "%s", errbuf);
+    memcpy(x + cn, a, 5);
+    t_result(ozip_decompress(x, cn + 5, &u, &un, &p) == OZIP_ERR_TRUNCATED, "the start of a magic number after the last frame is a truncated frame", "%s", errbuf);
+    pos = an + bn + en;
+    {
+        char want[64];
+        snprintf(want, sizeof want, "frame 4 (at byte %zu): ", pos);
+        errbuf[0] = 0;
+        ok = ozip_decompress(c, cn - 1, &u, &un, &p) == OZIP_ERR_TRUNCATED && !strncmp(errbuf, want, strlen(want));
+        t_result(ok, "the last frame cut short: truncated, the frame named", "%s", errbuf);
+        c[cn - 3] ^= 0x10; /* in frame 4's last stream */
+        errbuf[0] = 0;
+        ok = ozip_decompress(c, cn, &u, &un, &p) != OZIP_OK && !strncmp(errbuf, want, strlen(want)) &&
+             ozip_decompress_range(c, cn, 29999, 1, out, &p) != OZIP_OK &&
+             ozip_decompress_range(c, cn, 0, 21000, out, &p) == OZIP_OK;
+        c[cn - 3] ^= 0x10;
+        t_result(ok, "a damaged stream in frame 4: an error naming the frame; ranges before it still decode", "%s",
+                 errbuf);
+    }
+    free(c);
+    free(x);
+    free(out);
+out:
+    ozip_free(a);
+    ozip_free(bb);
+    ozip_free(e);
+    ozip_free(m1);
+    ozip_free(m2);
 }
 
 typedef struct prog_seen {
@@ -675,6 +813,7 @@ int main(void)
     test_checked_first(d, 20000);
     test_external_model(d, 30000);
     test_corruption(d, 12000);
+    test_frames(d, n);
     test_forged(d, 5000);
     free(d);
     return t_done();
