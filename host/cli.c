@@ -51,7 +51,8 @@ static void usage(FILE *f)
             "  -o, --output=FILE     write to FILE (a single input only)\n"
             "  -f, --force           overwrite existing outputs; allow a terminal as output\n"
             "  -k, --keep            keep input files (default)\n"
-            "      --rm              remove input files after success\n"
+            "      --rm              remove input files after success (not a symbolic link or\n"
+            "                        a file with other hard links, unless -f)\n"
             "\n"
             "Compression:\n"
             "  -1 .. -9              level: more time, better ratio (default 6)\n"
@@ -299,6 +300,20 @@ static int process(cli *c, const char *path, int *list_header)
             }
             if (!dst) {
                 fprintf(stderr, "%s: out of memory\n", prog);
+                return 1;
+            }
+        }
+        /* what --rm would lose or not free, refused as xz does (-f: go on) */
+        if (dst && c->rm && !c->force && !from_stdin) {
+            struct stat ls;
+            const char *why = NULL;
+            if (lstat(path, &ls) == 0 && S_ISLNK(ls.st_mode))
+                why = "is a symbolic link (--rm would remove the link, not the file)";
+            else if (ls.st_nlink > 1)
+                why = "has other hard links (--rm would not free its space)";
+            if (why) {
+                fprintf(stderr, "%s: %s: %s, skipped; use -f to go on\n", prog, path, why);
+                free(dst);
                 return 1;
             }
         }

@@ -126,10 +126,18 @@ static int copy_attributes(int fd, const oz_input *from)
     if (fstat(fd, &st) != 0)
         return errno;
     /* the owner only root may give; the group, its members; failure is not
-     * an error (gzip, xz) */
-    if ((st.st_uid != from->uid || st.st_gid != from->gid) && fchown(fd, from->uid, from->gid) != 0 &&
-        st.st_gid != from->gid && fchown(fd, (uid_t)-1, from->gid) != 0)
-        mode = (mode & ~(mode_t)070) | ((mode & 07) << 3); /* another group: only what others may */
+     * an error (gzip, xz), but a setuid or setgid bit is not given to
+     * another owner or group, and another group gets only what others may */
+    if (st.st_uid == from->uid && st.st_gid == from->gid)
+        ;
+    else if (fchown(fd, from->uid, from->gid) == 0)
+        ;
+    else {
+        if (st.st_gid != from->gid && fchown(fd, (uid_t)-1, from->gid) != 0)
+            mode = (mode & ~(mode_t)(S_ISGID | 070)) | ((mode & 07) << 3);
+        if (st.st_uid != from->uid)
+            mode &= ~(mode_t)S_ISUID;
+    }
     if (fchmod(fd, mode) != 0)
         return errno;
     if (futimens(fd, from->times) != 0)

@@ -27,7 +27,8 @@ void oz_input_free(oz_input *in);
  * With `from` (the input of a regular file) the output gets its permissions,
  * times (access and modification) and, where allowed, owner and group, as
  * gzip, xz and zstd do (a group that cannot be kept gets no more access than
- * others); without, mode 0644 and the current time. While it runs, the
+ * others and no setgid bit; an owner that cannot be kept, no setuid bit);
+ * without, mode 0644 and the current time. While it runs, the
  * temporary file's name is kept so that a signal handler can remove it
  * (oz_output_cleanup). */
 int oz_output_write(const char *path, const void *data, size_t n, const oz_input *from);

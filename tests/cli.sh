@@ -169,6 +169,33 @@ if [ "$(id -u)" = 0 ] && id nobody > /dev/null 2>&1; then
 else
     echo "skip - keeping the owner: not root"
 fi
+# a user who cannot keep the owner or group: no setuid or setgid bit, and the
+# group's access no more than others'
+if [ "$(id -u)" = 0 ] && id nobody > /dev/null 2>&1 && command -v runuser > /dev/null 2>&1; then
+    mkdir -m 777 nb && chmod 711 . && cp "$OZIP" nb/ozip && chmod 755 nb/ozip && head -c 5000 text > nb/s &&
+        chown root:root nb/s && chmod 6775 nb/s &&
+        runuser -u nobody -- nb/ozip -q --no-model nb/s &&
+        [ "$(stat -c '%a %U' nb/s.oz)" = "755 nobody" ] &&
+        ok "another user's output: no setuid or setgid bit, the group's access only the others'" ||
+        nok "another user's output: no setuid or setgid bit, the group's access only the others'" "$(stat -c '%a %U:%G %n' nb/s nb/s.oz 2>&1)"
+    chmod 700 .
+else
+    echo "skip - outputs of another user: not root, or no user nobody or runuser"
+fi
+
+# --- --rm refuses a symbolic link and a file with other hard links (as xz), -f goes on
+head -c 5000 text > tgt; ln -s tgt lnk; ln tgt hard
+"$OZIP" -q --no-model --rm lnk 2> err.out; rc=$?
+[ $rc = 1 ] && [ -L lnk ] && [ ! -e lnk.oz ] && grep -q "symbolic link" err.out &&
+    ok "--rm on a symbolic link: skipped, exit 1, the link kept" || nok "--rm on a symbolic link: skipped, exit 1, the link kept" "exit $rc; $(cat err.out)"
+"$OZIP" -q --no-model --rm hard 2> err.out; rc=$?
+[ $rc = 1 ] && [ -f hard ] && [ ! -e hard.oz ] && grep -q "hard links" err.out &&
+    ok "--rm on a file with another hard link: skipped, exit 1" || nok "--rm on a file with another hard link: skipped, exit 1" "exit $rc; $(cat err.out)"
+"$OZIP" -q --no-model --rm -f lnk && [ ! -e lnk ] && [ -f tgt ] && "$OZIP" -d -c lnk.oz | cmp -s - tgt &&
+    ok "--rm -f on a symbolic link: the target's content compressed, the link removed, the target kept" ||
+    nok "--rm -f on a symbolic link: the target's content compressed, the link removed, the target kept"
+"$OZIP" -q --no-model hard && [ -f hard.oz ] && ok "without --rm a file with hard links is compressed" ||
+    nok "without --rm a file with hard links is compressed"
 
 # --- training on a sample
 "$OZIP" -q -c $FAST --force-model --sample=16K text > smp.oz && "$OZIP" -d -c smp.oz | cmp -s - text.orig &&
