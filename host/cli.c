@@ -48,7 +48,7 @@ static void usage(FILE *f)
             "\n"
             "Output:\n"
             "  -c, --stdout          write to standard output and keep the input files\n"
-            "  -o, --output=FILE     write to FILE (a single input only)\n"
+            "  -o, --output=FILE     write to FILE (a single input only; - is standard output)\n"
             "  -f, --force           overwrite existing outputs; allow a terminal as output\n"
             "  -k, --keep            keep input files (default)\n"
             "      --rm              remove input files after success (not a symbolic link or\n"
@@ -627,6 +627,10 @@ int main(int argc, char **argv)
     if (c.out_path && c.to_stdout) {
         fprintf(stderr, "%s: -o and -c contradict each other\n", prog);
         return 2;
+    }
+    if (c.out_path && !strcmp(c.out_path, "-")) { /* -o -: standard output (./- names a file) */
+        c.out_path = NULL;
+        c.to_stdout = 1;
     }
     if (c.external_model && !c.model_path) {
         fprintf(stderr, "%s: --external-model needs --model=FILE\n", prog);

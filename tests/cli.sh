@@ -82,6 +82,8 @@ cp text.orig t2
 "$OZIP" -q $FAST -o out.oz text; check "-o exits 0" 0 $?
 "$OZIP" -d -c out.oz > out.dec; check "-d -c exits 0" 0 $?
 cmp -s out.dec text.orig && ok "-d -c writes the original to stdout" || nok "-d -c writes the original to stdout"
+"$OZIP" -d -o - out.oz > dash.dec && cmp -s dash.dec text.orig && [ ! -e ./- ] &&
+    ok "-o - writes standard output (no file named -)" || nok "-o - writes standard output (no file named -)"
 "$OZIP" -q $FAST -c text > c.oz; check "-c exits 0" 0 $?
 cmp -s c.oz out.oz && ok "-c and -o produce the same bytes (deterministic)" || nok "-c and -o produce the same bytes (deterministic)"
 
