@@ -73,6 +73,7 @@ static void usage(FILE *f)
             "      --save-model=FILE write the model that was used to FILE (.ozm)\n"
             "      --no-model        use the classic methods only (xz, zstd, bzip2, brotli, stored)\n"
             "      --force-model     code every stream with the model, even where it does not pay\n"
+            "                        (and skip the classic methods' run over the whole input)\n"
             "      --arch=SPEC       model shape, e.g. L=2,D=64,H=4,F=128,W=64,wbits=8,tied=1\n"
             "      --seed=N          training seed (default 1)\n"
             "\n"
@@ -201,15 +202,31 @@ static void print_device(const ozip_report *r)
                 r->device_bytes / (r->device_cycles / (r->device_mhz * 1e6)) / 1e6);
 }
 
+/* an output that could not be written (errno value err): 1 */
+static int io_fail(cli *c, const char *dst, int err)
+{
+    progress_clear(c);
+    fprintf(stderr, "%s: %s: %s\n", prog, dst ? dst : "(stdout)", strerror(err));
+    return 1;
+}
+
 static int write_output(cli *c, const char *dst, const void *data, size_t n, const oz_input *from)
 {
     int err = dst ? oz_output_write(dst, data, n, from) : oz_write_stdout(data, n);
-    if (err) {
-        progress_clear(c);
-        fprintf(stderr, "%s: %s: %s\n", prog, dst ? dst : "(stdout)", strerror(err));
-        return 1;
-    }
-    return 0;
+    return err ? io_fail(c, dst, err) : 0;
+}
+
+/* where decompressed bytes go: fd (-1: nowhere, for -t), counted */
+typedef struct sink {
+    int fd;
+    uint64_t bytes;
+} sink;
+
+static int sink_write(void *user, const void *data, size_t n)
+{
+    sink *sk = (sink *)user;
+    sk->bytes += n;
+    return sk->fd < 0 ? 0 : oz_output_fd_write(&sk->fd, data, n);
 }
 
 static int do_list(cli *c, const char *name, const oz_input *in, int *header_done)
@@ -363,21 +380,37 @@ static int process(cli *c, const char *path, int *list_header)
             print_summary(c, name, &rep, now_s() - t0);
         break;
     case OP_DECOMPRESS:
-    case OP_TEST:
-        s = ozip_decompress(in.data, in.size, &out, &out_n, &c->p);
+    case OP_TEST: {
+        /* piece by piece (the library holds at most decode_buffer bytes of
+         * output), into a temporary file renamed at the end, to stdout, or
+         * (-t) nowhere */
+        sink sk = {c->op == OP_TEST ? -1 : 1, 0};
+        err = dst ? oz_output_begin(dst, &sk.fd) : 0;
+        if (err) {
+            rc = io_fail(c, dst, err);
+            break;
+        }
+        s = ozip_decompress_to(in.data, in.size, sink_write, &sk, &c->p);
+        if (dst) {
+            err = oz_output_end(sk.fd, dst, &in, s != OZIP_OK);
+            if (s == OZIP_OK && err) {
+                rc = io_fail(c, dst, err);
+                break;
+            }
+        }
         if (s != OZIP_OK) {
             rc = fail(c, name, s);
             break;
         }
         progress_clear(c);
-        if (c->op == OP_DECOMPRESS)
-            rc = write_output(c, dst, out, out_n, &in);
-        if (!rc && c->verbose) {
+        out_n = (size_t)sk.bytes;
+        if (c->verbose) {
             fprintf(stderr, "%s: %s: %llu bytes, %.1f s (%.1f KB/s)\n", name, c->op == OP_TEST ? "OK" : "decompressed",
                     (unsigned long long)out_n, now_s() - t0, out_n / 1000.0 / (now_s() - t0 + 1e-9));
             print_device(&rep);
         }
         break;
+    }
     case OP_LIST:
         rc = do_list(c, name, &in, list_header);
         break;

@@ -145,18 +145,25 @@ static int copy_attributes(int fd, const oz_input *from)
     return 0;
 }
 
-int oz_output_write(const char *path, const void *data, size_t n, const oz_input *from)
+int oz_output_begin(const char *path, int *fd)
 {
     const char *slash = strrchr(path, '/');
-    int fd, err;
+    if (g_tmp_active)
+        return EBUSY; /* one output at a time (the signal handler knows one name) */
     if (snprintf(g_tmp, sizeof g_tmp, "%.*s.%s.ozip-XXXXXX", slash ? (int)(slash - path + 1) : 0, path,
                  slash ? slash + 1 : path) >= (int)sizeof g_tmp)
         return ENAMETOOLONG;
-    fd = mkstemp(g_tmp);
-    if (fd < 0)
+    *fd = mkstemp(g_tmp);
+    if (*fd < 0)
         return errno;
     g_tmp_active = 1;
-    err = write_all(fd, data, n);
+    return 0;
+}
+
+int oz_output_fd_write(void *fd, const void *data, size_t n) { return write_all(*(int *)fd, data, n); }
+
+int oz_output_end(int fd, const char *path, const oz_input *from, int err)
+{
     if (!err && from && from->regular)
         err = copy_attributes(fd, from);
     else if (!err && fchmod(fd, 0644) != 0)
@@ -169,6 +176,14 @@ int oz_output_write(const char *path, const void *data, size_t n, const oz_input
         unlink(g_tmp);
     g_tmp_active = 0;
     return err;
+}
+
+int oz_output_write(const char *path, const void *data, size_t n, const oz_input *from)
+{
+    int fd, err = oz_output_begin(path, &fd);
+    if (err)
+        return err;
+    return oz_output_end(fd, path, from, write_all(fd, data, n));
 }
 
 void oz_output_cleanup(void)

@@ -362,7 +362,7 @@ ozip_status ozip_compress(const void *srcv, size_t n, void **dst, size_t *dst_n,
     stream_choice *csc = NULL, *msc = NULL;
     uint32_t *xxh = NULL;
     oz_loaded_model lm;
-    oz_config arch_cfg;
+    oz_config arch_cfg, cj_cfg[4];
     uint8_t *model_payload = NULL;
     uint32_t model_stored = 0, model_coding = 0;
     int have_model = 0, external = 0, use_model = 0;
@@ -405,8 +405,13 @@ ozip_status ozip_compress(const void *srcv, size_t n, void **dst, size_t *dst_n,
         goto done;
     }
 
-    /* 1. classic methods on the whole input (the guarantee's reference) */
-    if (n <= OZ_CLASSIC_WHOLE_MAX) {
+    /* 1. classic methods on the whole input (the guarantee's reference),
+     * except where a model will be used whatever they give: forced, and
+     * given or with a shape to train (--arch, or one the size allows) */
+    if (p->force_model && (p->model || p->arch || oz_arch_candidates(n, level, cj_cfg, 4) > 0)) {
+        oz_log(p, 2, "--force-model: no whole-input run of the classic methods");
+        classic_total = UINT64_MAX;
+    } else if (n <= OZ_CLASSIC_WHOLE_MAX) {
         /* xz -9, zstd -19 and bzip2 -9 at every level (the size guarantee);
          * brotli -q 11 and xz -9e from level 3 and 6 (they are slower) */
         cj[ncj].method = OZ_M_LZMA2, cj[ncj].preset = 9, ncj++;
@@ -725,12 +730,13 @@ static ozip_status frame_at(const uint8_t *b, size_t n, size_t pos, uint32_t k, 
 }
 
 /* Every frame's header and index, checked: their number, the content's
- * total size. */
-static ozip_status frames_scan(const uint8_t *b, size_t n, uint32_t *count, uint64_t *total, const ozip_params *p)
+ * total size and (model_total, if not NULL) how much of it is model-coded. */
+static ozip_status frames_scan(const uint8_t *b, size_t n, uint32_t *count, uint64_t *total, uint64_t *model_total,
+                               const ozip_params *p)
 {
     size_t pos = 0;
-    uint32_t k;
-    uint64_t sum = 0;
+    uint32_t k, i;
+    uint64_t sum = 0, msum = 0;
     for (k = 0; k == 0 || pos < n; k++) {
         parsed pf;
         ozip_status s = frame_at(b, n, pos, k, &pf, p);
@@ -741,11 +747,16 @@ static ozip_status frames_scan(const uint8_t *b, size_t n, uint32_t *count, uint
             return oz_fail(p, OZIP_ERR_CORRUPT, "the frames' sizes add up to more than 2^64 bytes");
         }
         sum += pf.f.original_size;
+        for (i = 0; i < pf.f.stream_count; i++)
+            if (pf.idx[i].method == OZ_M_MODEL)
+                msum += oz_stream_len(&pf.f, i);
         pos += (size_t)pf.total;
         parsed_free(&pf);
     }
     *count = k;
     *total = sum;
+    if (model_total)
+        *model_total = msum;
     return OZIP_OK;
 }
 
@@ -880,28 +891,6 @@ done:
     return s;
 }
 
-/* Decodes the whole content of one parsed frame into out and checks it */
-static ozip_status decode_frame(const uint8_t *b, const parsed *pf, uint8_t *out, const ozip_params *p)
-{
-    uint32_t ns = pf->f.stream_count, *which = calloc(ns ? ns : 1, sizeof *which), i;
-    uint8_t **outs = calloc(ns ? ns : 1, sizeof *outs);
-    ozip_status s;
-    if (!which || !outs) {
-        s = oz_fail(p, OZIP_ERR_NOMEM, "out of memory");
-    } else {
-        for (i = 0; i < ns; i++) {
-            which[i] = i;
-            outs[i] = out + (uint64_t)i * pf->f.stream_block;
-        }
-        s = decode_streams(b, pf, which, ns, outs, p);
-        if (s == OZIP_OK && XXH64(out, (size_t)pf->f.original_size, 0) != pf->f.content_xxh64)
-            s = oz_fail(p, OZIP_ERR_CHECKSUM, "content checksum mismatch: the data is corrupt");
-    }
-    free(which);
-    free(outs);
-    return s;
-}
-
 /* Bytes [lo, hi) of one parsed frame's content into dst, decoding only the
  * streams that hold them (each checked by its own checksum) */
 static ozip_status decode_frame_range(const uint8_t *b, const parsed *pf, uint64_t lo, uint64_t hi, uint8_t *dst,
@@ -939,15 +928,140 @@ static void report_reset(const ozip_params *p)
     }
 }
 
+/* Decoding progress over a whole file: the backends count the model-coded
+ * bytes of one call (one group of streams); this adds the groups before it
+ * and gives the file's total. */
+typedef struct prog_shim {
+    const ozip_params *outer;
+    uint64_t base, total;
+} prog_shim;
+
+static int prog_shim_cb(void *user, const ozip_progress *pr)
+{
+    prog_shim *sh = (prog_shim *)user;
+    ozip_progress q = *pr;
+    if (q.phase == OZIP_PHASE_DECODE) {
+        q.done += sh->base;
+        q.total = sh->total;
+    }
+    return sh->outer->progress(sh->outer->progress_user, &q);
+}
+
+#define OZ_DECODE_BUFFER_DEFAULT ((uint64_t)256 << 20)
+
+/* The content of every frame of b[n] (frames_scan found `frames` of them),
+ * decoded `group` streams at a time. direct: the whole output, decoded in
+ * place (a frame's content checksum checked after its last group); else
+ * each group goes to write() once its streams have matched their checksums,
+ * a frame's last group only once the frame's content checksum matched. */
+static ozip_status decode_frames(const uint8_t *b, size_t n, uint32_t frames, uint64_t model_total, uint8_t *direct,
+                                 uint64_t budget, ozip_write_fn write, void *user, const ozip_params *pp)
+{
+    ozip_params q = *pp;
+    const ozip_params *p = &q;
+    prog_shim sh;
+    uint8_t *buf = NULL, **outs = NULL;
+    uint32_t *which = NULL, k, cap_streams = 0;
+    uint64_t done = 0, buf_cap = 0;
+    size_t pos = 0;
+    ozip_status s = OZIP_OK;
+    XXH64_state_t *st = XXH64_createState();
+    sh.outer = pp;
+    sh.base = 0;
+    sh.total = model_total;
+    if (pp->progress) {
+        q.progress = prog_shim_cb;
+        q.progress_user = &sh;
+    }
+    if (!st)
+        return oz_fail(p, OZIP_ERR_NOMEM, "out of memory");
+    for (k = 0; k < frames && s == OZIP_OK; k++) {
+        parsed pf;
+        uint32_t ns, group, i, j;
+        s = frame_at(b, n, pos, k, &pf, p);
+        if (s != OZIP_OK)
+            break;
+        ns = pf.f.stream_count;
+        /* streams per group: all of them in place, else as many as the
+         * budget holds (at least one: a stream is never split) */
+        group = direct || !ns ? ns : (uint32_t)(budget / pf.f.stream_block ? budget / pf.f.stream_block : 1);
+        if (group > ns)
+            group = ns;
+        if (group > cap_streams) {
+            free(which);
+            free(outs);
+            which = calloc(group, sizeof *which);
+            outs = calloc(group, sizeof *outs);
+            cap_streams = which && outs ? group : 0;
+            if (!cap_streams)
+                s = oz_fail(p, OZIP_ERR_NOMEM, "out of memory");
+        }
+        if (s == OZIP_OK && !direct && ns) {
+            uint64_t need = (uint64_t)group * pf.f.stream_block;
+            if (need > pf.f.original_size)
+                need = pf.f.original_size;
+            if (need > buf_cap) {
+                free(buf);
+                buf = need <= (uint64_t)SIZE_MAX - 64 ? malloc((size_t)need) : NULL;
+                buf_cap = buf ? need : 0;
+                if (!buf)
+                    s = oz_fail(p, OZIP_ERR_NOMEM, "out of memory for %llu bytes of output",
+                                (unsigned long long)need);
+            }
+        }
+        XXH64_reset(st, 0);
+        for (i = 0; i < ns && s == OZIP_OK; i += group) {
+            uint32_t m = ns - i < group ? ns - i : group;
+            uint64_t at = (uint64_t)i * pf.f.stream_block, end = at + (uint64_t)m * pf.f.stream_block;
+            uint8_t *dest = direct ? direct + done + at : buf;
+            if (end > pf.f.original_size)
+                end = pf.f.original_size;
+            for (j = 0; j < m; j++) {
+                which[j] = i + j;
+                outs[j] = dest + (uint64_t)j * pf.f.stream_block;
+            }
+            s = decode_streams(b + pos, &pf, which, m, outs, p);
+            if (s != OZIP_OK)
+                break;
+            for (j = 0; j < m; j++)
+                if (pf.idx[i + j].method == OZ_M_MODEL)
+                    sh.base += oz_stream_len(&pf.f, i + j);
+            XXH64_update(st, dest, (size_t)(end - at));
+            if (i + m == ns && XXH64_digest(st) != pf.f.content_xxh64) {
+                s = oz_fail(p, OZIP_ERR_CHECKSUM, "content checksum mismatch: the data is corrupt");
+                break;
+            }
+            if (!direct) {
+                int err = write(user, dest, (size_t)(end - at));
+                if (err) {
+                    s = oz_fail(p, OZIP_ERR_IO, "writing the output failed: %s", err > 0 ? strerror(err) : "error");
+                    break;
+                }
+            }
+        }
+        if (s == OZIP_OK && ns == 0 && XXH64_digest(st) != pf.f.content_xxh64)
+            s = oz_fail(p, OZIP_ERR_CHECKSUM, "content checksum mismatch: the data is corrupt");
+        if (s != OZIP_OK && s != OZIP_ERR_IO)
+            frame_note(p, k, pos);
+        done += pf.f.original_size;
+        pos += (size_t)pf.total;
+        parsed_free(&pf);
+    }
+    XXH64_freeState(st);
+    free(buf);
+    free(which);
+    free(outs);
+    return s;
+}
+
 ozip_status ozip_decompress(const void *srcv, size_t n, void **dst, size_t *dst_n, const ozip_params *pp)
 {
     ozip_params dp;
     const ozip_params *p = pp;
     const uint8_t *b = (const uint8_t *)srcv;
     uint8_t *out;
-    uint64_t total, done = 0;
-    uint32_t frames, k;
-    size_t pos = 0;
+    uint64_t total, model_total;
+    uint32_t frames;
     ozip_status s;
     if (!p) {
         ozip_params_init(&dp);
@@ -955,7 +1069,7 @@ ozip_status ozip_decompress(const void *srcv, size_t n, void **dst, size_t *dst_
     }
     if (!dst || !dst_n || (!b && n))
         return oz_fail(p, OZIP_ERR_PARAM, "NULL buffer");
-    s = frames_scan(b, n, &frames, &total, p);
+    s = frames_scan(b, n, &frames, &total, &model_total, p);
     if (s != OZIP_OK)
         return s;
     if (total > (uint64_t)SIZE_MAX - 64)
@@ -964,18 +1078,7 @@ ozip_status ozip_decompress(const void *srcv, size_t n, void **dst, size_t *dst_
     if (!out)
         return oz_fail(p, OZIP_ERR_NOMEM, "out of memory for %llu output bytes", (unsigned long long)total);
     report_reset(p);
-    for (k = 0; k < frames && s == OZIP_OK; k++) {
-        parsed pf;
-        s = frame_at(b, n, pos, k, &pf, p);
-        if (s != OZIP_OK)
-            break;
-        s = decode_frame(b + pos, &pf, out + done, p);
-        if (s != OZIP_OK)
-            frame_note(p, k, pos);
-        done += pf.f.original_size;
-        pos += (size_t)pf.total;
-        parsed_free(&pf);
-    }
+    s = decode_frames(b, n, frames, model_total, out, 0, NULL, NULL, p);
     if (s != OZIP_OK) {
         free(out);
         return s;
@@ -983,6 +1086,40 @@ ozip_status ozip_decompress(const void *srcv, size_t n, void **dst, size_t *dst_
     *dst = out;
     *dst_n = (size_t)total;
     return OZIP_OK;
+}
+
+ozip_status ozip_decompress_to(const void *srcv, size_t n, ozip_write_fn write, void *user, const ozip_params *pp)
+{
+    ozip_params dp;
+    const ozip_params *p = pp;
+    const uint8_t *b = (const uint8_t *)srcv;
+    uint64_t total, model_total, budget;
+    uint32_t frames;
+    ozip_status s;
+    if (!p) {
+        ozip_params_init(&dp);
+        p = &dp;
+    }
+    if (!write || (!b && n))
+        return oz_fail(p, OZIP_ERR_PARAM, "NULL buffer or writer");
+    s = frames_scan(b, n, &frames, &total, &model_total, p);
+    if (s != OZIP_OK)
+        return s;
+    budget = p->decode_buffer ? p->decode_buffer : OZ_DECODE_BUFFER_DEFAULT;
+    report_reset(p);
+    if (total <= budget && total <= (uint64_t)SIZE_MAX - 64) {
+        /* it fits: all decoded and checked before any of it is written */
+        uint8_t *out = malloc(total ? (size_t)total : 1);
+        int err;
+        if (!out)
+            return oz_fail(p, OZIP_ERR_NOMEM, "out of memory for %llu output bytes", (unsigned long long)total);
+        s = decode_frames(b, n, frames, model_total, out, 0, NULL, NULL, p);
+        if (s == OZIP_OK && total && (err = write(user, out, (size_t)total)) != 0)
+            s = oz_fail(p, OZIP_ERR_IO, "writing the output failed: %s", err > 0 ? strerror(err) : "error");
+        free(out);
+        return s;
+    }
+    return decode_frames(b, n, frames, model_total, NULL, budget, write, user, p);
 }
 
 ozip_status ozip_decompress_range(const void *srcv, size_t n, uint64_t offset, uint64_t len, void *dstv,
@@ -1002,7 +1139,7 @@ ozip_status ozip_decompress_range(const void *srcv, size_t n, uint64_t offset, u
     }
     if (!b && n)
         return oz_fail(p, OZIP_ERR_PARAM, "NULL buffer");
-    s = frames_scan(b, n, &frames, &total, p);
+    s = frames_scan(b, n, &frames, &total, NULL, p);
     if (s != OZIP_OK)
         return s;
     if (offset > total || len > total - offset)
@@ -1145,7 +1282,7 @@ ozip_status ozip_extract_model(const void *srcv, size_t n, void **dst, size_t *d
     }
     if (!dst || !dst_n || (!b && n))
         return oz_fail(p, OZIP_ERR_PARAM, "NULL buffer");
-    s = frames_scan(b, n, &frames, &total, p); /* the whole file's structure, as every call */
+    s = frames_scan(b, n, &frames, &total, NULL, p); /* the whole file's structure, as every call */
     if (s != OZIP_OK)
         return s;
     /* the first frame that has a model */
@@ -1216,7 +1353,7 @@ static ozip_status file_op(int compress, const char *in_path, const char *out_pa
     void *out = NULL;
     size_t out_n = 0;
     ozip_status s;
-    int err;
+    int err, fd = 1;
     if (!p) {
         ozip_params_init(&dp);
         p = &dp;
@@ -1224,13 +1361,28 @@ static ozip_status file_op(int compress, const char *in_path, const char *out_pa
     err = oz_input_read(in_path, &in);
     if (err)
         return oz_fail(p, OZIP_ERR_IO, "%s: %s", in_path ? in_path : "stdin", strerror(err));
-    s = compress ? ozip_compress(in.data, in.size, &out, &out_n, p) : ozip_decompress(in.data, in.size, &out, &out_n, p);
-    if (s == OZIP_OK) {
-        err = out_path ? oz_output_write(out_path, out, out_n, &in) : oz_write_stdout(out, out_n);
-        if (err)
-            s = oz_fail(p, OZIP_ERR_IO, "%s: %s", out_path ? out_path : "stdout", strerror(err));
+    if (compress) {
+        s = ozip_compress(in.data, in.size, &out, &out_n, p);
+        if (s == OZIP_OK) {
+            err = out_path ? oz_output_write(out_path, out, out_n, &in) : oz_write_stdout(out, out_n);
+            if (err)
+                s = oz_fail(p, OZIP_ERR_IO, "%s: %s", out_path ? out_path : "stdout", strerror(err));
+        }
+        free(out);
+    } else {
+        /* piece by piece (ozip_decompress_to) into a temporary file */
+        err = out_path ? oz_output_begin(out_path, &fd) : 0;
+        if (err) {
+            s = oz_fail(p, OZIP_ERR_IO, "%s: %s", out_path, strerror(err));
+        } else {
+            s = ozip_decompress_to(in.data, in.size, oz_output_fd_write, &fd, p);
+            if (out_path) {
+                err = oz_output_end(fd, out_path, &in, s != OZIP_OK);
+                if (s == OZIP_OK && err)
+                    s = oz_fail(p, OZIP_ERR_IO, "%s: %s", out_path, strerror(err));
+            }
+        }
     }
-    free(out);
     oz_input_free(&in);
     return s;
 }

@@ -108,6 +108,8 @@ typedef struct ozip_params {
                                spaced 1 MiB pieces of the input (large inputs) */
     char *errbuf;           /* optional: receives a detailed message on error */
     size_t errbuf_size;
+    uint64_t decode_buffer; /* ozip_decompress_to, ozip_decompress_file: bytes of output
+                               held at once, 0 = 256 MiB (a stream is never split) */
 } ozip_params;
 
 void ozip_params_init(ozip_params *p);
@@ -118,6 +120,18 @@ ozip_status ozip_compress(const void *src, size_t n, void **dst, size_t *dst_n, 
  * several frames back to back (concatenated .oz files) decompresses to their
  * contents, one after the other, as gzip, xz and zstd do. */
 ozip_status ozip_decompress(const void *src, size_t n, void **dst, size_t *dst_n, const ozip_params *p);
+/* Where ozip_decompress_to delivers the output: n bytes, in order. Return 0,
+ * or nonzero (an errno value where there is one) to stop with OZIP_ERR_IO. */
+typedef int (*ozip_write_fn)(void *user, const void *data, size_t n);
+/* Decompress a whole .oz buffer to write(), holding at most
+ * params.decode_buffer bytes of output at once: for outputs larger than
+ * memory. Content that fits is decoded and checked whole before the one
+ * write. Larger content comes in pieces of whole streams, each written once
+ * its streams have matched their checksums (a frame's last piece once the
+ * frame's content checksum has matched too); so after an error some pieces
+ * may have been written already: discard them (ozip_decompress_file writes
+ * to a temporary file that it then removes). */
+ozip_status ozip_decompress_to(const void *src, size_t n, ozip_write_fn write, void *user, const ozip_params *p);
 /* Decompress bytes [offset, offset+len) of the original (of all frames'
  * contents, one after the other) only, decoding just the streams that hold
  * them (each verified by its own checksum). */
@@ -126,7 +140,9 @@ ozip_status ozip_decompress_range(const void *src, size_t n, uint64_t offset, ui
 void ozip_free(void *p);
 
 /* Files: the output is written to a temporary file in the same directory and
- * renamed over `out` only on success. */
+ * renamed over `out` only on success; it gets the input's permissions, times
+ * and (where allowed) owner and group. Decompression holds at most
+ * params.decode_buffer bytes of output in memory (ozip_decompress_to). */
 ozip_status ozip_compress_file(const char *in, const char *out, const ozip_params *p);
 ozip_status ozip_decompress_file(const char *in, const char *out, const ozip_params *p);
 

@@ -3,6 +3,9 @@
  * range decoding, external models, and corruption / truncation of every
  * section giving an error (never a wrong result). */
 #include <brotli/encode.h>
+#include <errno.h>
+#include <stddef.h>
+#include <unistd.h>
 #include <bzlib.h>
 #include <lzma.h>
 #include <stdint.h>
@@ -512,6 +515,181 @@ out:
     ozip_free(m2);
 }
 
+/* --force-model with a shape: the classic methods' whole-input run (whose
+ * result a forced model never uses) is skipped; without it, it runs */
+static void test_forced_skips_classic(const uint8_t *d, size_t n)
+{
+    ozip_params p;
+    ozip_report r1, r2;
+    int ok;
+    params(&p, 1);
+    p.report = &r1;
+    ok = roundtrip(d, n, &p, NULL, &r1);
+    params(&p, 0);
+    p.report = &r2;
+    ok = ok && roundtrip(d, n, &p, NULL, &r2);
+    t_result(ok && r1.xz_size == 0 && r1.zstd_size == 0 && r2.xz_size > 0 && r2.zstd_size > 0,
+             "--force-model skips the whole-input classic run (no xz or zstd size in its report); the default runs it",
+             "forced %llu, default %llu", (unsigned long long)r1.xz_size, (unsigned long long)r2.xz_size);
+}
+
+/* ozip_decompress_to's writer for the tests: the pieces appended to buf */
+typedef struct pieces {
+    uint8_t *buf;
+    size_t n, cap, largest;
+    int calls, fail_at; /* fail_at > 0: that call returns ENOSPC */
+} pieces;
+
+static void pieces_reset(pieces *pc)
+{
+    pc->n = pc->largest = 0;
+    pc->calls = pc->fail_at = 0;
+    errbuf[0] = 0;
+}
+
+static int pieces_write(void *user, const void *data, size_t n)
+{
+    pieces *pc = (pieces *)user;
+    if (++pc->calls == pc->fail_at)
+        return ENOSPC;
+    if (pc->n + n > pc->cap)
+        return EFBIG;
+    memcpy(pc->buf + pc->n, data, n);
+    pc->n += n;
+    if (n > pc->largest)
+        pc->largest = n;
+    return 0;
+}
+
+/* Decoding in pieces (ozip_decompress_to, decode_buffer): the output in
+ * order, no piece above the budget, a stream never split; what fits comes
+ * in one write after every check; a failure writes nothing unchecked.
+ * d: at least 30000 bytes. */
+static void test_pieces(const uint8_t *d, size_t n)
+{
+    ozip_params p;
+    ozip_info info;
+    void *a = NULL, *bb = NULL;
+    size_t an = 0, bn = 0, cn, hb;
+    uint8_t *c, *want;
+    pieces pc;
+    ozip_status s;
+    int ok;
+    (void)n;
+    params(&p, 1); /* 4096-byte streams */
+    ok = ozip_compress(d, 30000, &a, &an, &p) == OZIP_OK;
+    p.force_model = 0;
+    p.no_model = 1;
+    ok = ok && ozip_compress(d + 1000, 10000, &bb, &bn, &p) == OZIP_OK;
+    if (!ok) {
+        t_result(0, "pieces: compress", "%s", errbuf);
+        goto out;
+    }
+    cn = an + bn;
+    c = malloc(cn);
+    memcpy(c, a, an);
+    memcpy(c + an, bb, bn);
+    want = malloc(40000);
+    memcpy(want, d, 30000);
+    memcpy(want + 30000, d + 1000, 10000);
+    memset(&pc, 0, sizeof pc);
+    pieces_reset(&pc);
+    pc.cap = 80000;
+    pc.buf = malloc(pc.cap);
+    params(&p, 0);
+    p.decode_buffer = 3 * 4096 + 100; /* three streams a piece */
+    s = ozip_decompress_to(c, cn, pieces_write, &pc, &p);
+    /* the first frame's 8 streams in 3 + 3 + 2, the second frame's (at most 3) in one */
+    t_result(s == OZIP_OK && pc.n == 40000 && !memcmp(pc.buf, want, 40000) && pc.largest == 3 * 4096 && pc.calls == 4,
+             "decode_buffer of three streams: two frames in 3 + 1 pieces, in order, none above the budget", "%s; %d calls, largest %zu",
+             errbuf, pc.calls, pc.largest);
+    pieces_reset(&pc);
+    p.decode_buffer = 100; /* below one stream: a stream is never split */
+    s = ozip_decompress_to(c, cn, pieces_write, &pc, &p);
+    ozip_get_info(bb, bn, &info, &p); /* classic: one stream of 10000 bytes, or 4096-byte ones */
+    t_result(s == OZIP_OK && pc.n == 40000 && !memcmp(pc.buf, want, 40000) &&
+                 pc.largest == (info.streams == 1 ? 10000 : 4096) && pc.calls == 8 + (int)info.streams,
+             "a budget below one stream: one stream a piece", "%d calls, largest %zu", pc.calls, pc.largest);
+    pieces_reset(&pc);
+    p.decode_buffer = 0; /* the default: it fits */
+    s = ozip_decompress_to(c, cn, pieces_write, &pc, &p);
+    t_result(s == OZIP_OK && pc.n == 40000 && !memcmp(pc.buf, want, 40000) && pc.calls == 1,
+             "content that fits the budget: checked whole, then one write", "%d calls", pc.calls);
+    /* a damaged stream in the first frame's second piece (streams 3..5):
+     * the first piece written, nothing after it */
+    pieces_reset(&pc);
+    p.decode_buffer = 3 * 4096;
+    ozip_get_info(a, an, &info, &p);
+    hb = an - info.stream_bytes - info.model_bytes;
+    {
+        /* the middle of the 8 streams' payloads (7 of about the same size,
+         * then 1328 bytes): in stream 3, the second piece's first */
+        size_t at = hb + info.model_bytes + info.stream_bytes / 2 + 3;
+        c[at] ^= 0x40;
+        s = ozip_decompress_to(c, cn, pieces_write, &pc, &p);
+        c[at] ^= 0x40;
+    }
+    t_result(s != OZIP_OK && pc.n == 3 * 4096 && !memcmp(pc.buf, want, pc.n),
+             "a damaged stream: an error, and only checked pieces before it were written", "%s; %zu bytes written", errbuf,
+             pc.n);
+    /* the content checksum (header checksum recomputed): every stream
+     * checks, the frame does not: its last piece is not written */
+    pieces_reset(&pc);
+    c[24] ^= 1;
+    oz_wr32(c + hb - 4, (uint32_t)XXH64(c, hb - 4, 0));
+    s = ozip_decompress_to(c, cn, pieces_write, &pc, &p);
+    t_result(s == OZIP_ERR_CHECKSUM && pc.n == 6 * 4096 && !memcmp(pc.buf, want, pc.n),
+             "a wrong content checksum: OZIP_ERR_CHECKSUM, the frame's last piece not written", "%s; %zu bytes", errbuf,
+             pc.n);
+    pieces_reset(&pc);
+    p.decode_buffer = 0;
+    s = ozip_decompress_to(c, cn, pieces_write, &pc, &p);
+    t_result(s == OZIP_ERR_CHECKSUM && pc.calls == 0, "the same where it fits: nothing written", "%d calls", pc.calls);
+    c[24] ^= 1;
+    oz_wr32(c + hb - 4, (uint32_t)XXH64(c, hb - 4, 0));
+    /* the writer fails */
+    pieces_reset(&pc);
+    pc.fail_at = 2;
+    p.decode_buffer = 3 * 4096;
+    s = ozip_decompress_to(c, cn, pieces_write, &pc, &p);
+    t_result(s == OZIP_ERR_IO && pc.calls == 2 && strstr(errbuf, strerror(ENOSPC)),
+             "a writer that fails stops the decode with OZIP_ERR_IO and its reason", "%s", errbuf);
+    pc.fail_at = 0;
+    /* files: the same pieces into a temporary file; a failure leaves nothing */
+    {
+        char in[64], outp[64];
+        FILE *f;
+        size_t on = 0;
+        uint8_t *o;
+        snprintf(in, sizeof in, "/tmp/ozip-pieces-%d.oz", (int)getpid());
+        snprintf(outp, sizeof outp, "/tmp/ozip-pieces-%d.out", (int)getpid());
+        f = fopen(in, "wb");
+        fwrite(c, 1, cn, f);
+        fclose(f);
+        unlink(outp);
+        s = ozip_decompress_file(in, outp, &p);
+        o = t_read_file(outp, &on);
+        t_result(s == OZIP_OK && o && on == 40000 && !memcmp(o, want, on), "decompress_file in pieces", "%s", errbuf);
+        free(o);
+        unlink(outp);
+        c[cn - 2] ^= 0x10; /* the last frame's stream */
+        f = fopen(in, "wb");
+        fwrite(c, 1, cn, f);
+        fclose(f);
+        c[cn - 2] ^= 0x10;
+        s = ozip_decompress_file(in, outp, &p);
+        t_result(s != OZIP_OK && access(outp, F_OK) != 0, "decompress_file in pieces, failing late: no output left",
+                 "%s", errbuf);
+        unlink(in);
+    }
+    free(pc.buf);
+    free(c);
+    free(want);
+out:
+    ozip_free(a);
+    ozip_free(bb);
+}
+
 typedef struct prog_seen {
     int phases[8];
     uint64_t last_done[8];
@@ -583,14 +761,28 @@ static void test_progress(const uint8_t *d, size_t n)
     p.progress_user = &ps;
     s = ozip_compress(d, n, &c, &cn, &p);
     s = s == OZIP_OK ? ozip_decompress(c, cn, &u, &un, &p) : s;
-    t_result(s == OZIP_OK && ps.phases[OZIP_PHASE_CLASSIC] && ps.phases[OZIP_PHASE_TRAIN] &&
+    /* forced: no classic phase (test_forced_skips_classic) */
+    t_result(s == OZIP_OK && !ps.phases[OZIP_PHASE_CLASSIC] && ps.phases[OZIP_PHASE_TRAIN] &&
                  ps.phases[OZIP_PHASE_ENCODE] && ps.phases[OZIP_PHASE_DECODE] && !ps.backwards &&
                  ps.last_done[OZIP_PHASE_DECODE] == n && ps.last_done[OZIP_PHASE_ENCODE] == n,
-             "progress reports classic, training, encoding and decoding, counting up to the size", NULL);
+             "progress reports training, encoding and decoding, counting up to the size", NULL);
     if (s == OZIP_OK) {
         ozip_free(c);
         ozip_free(u);
     }
+    memset(&ps, 0, sizeof ps);
+    params(&p, 0);
+    p.no_model = 1;
+    p.progress = prog_cb;
+    p.progress_user = &ps;
+    s = ozip_compress(d, n, &c, &cn, &p);
+    t_result(s == OZIP_OK && ps.phases[OZIP_PHASE_CLASSIC] && !ps.phases[OZIP_PHASE_TRAIN],
+             "progress reports the classic methods' phase", NULL);
+    if (s == OZIP_OK)
+        ozip_free(c);
+    params(&p, 1);
+    p.progress = prog_cb;
+    p.progress_user = &ps;
     p.progress = stop_cb;
     s = ozip_compress(d, n, &c, &cn, &p);
     t_result(s == OZIP_ERR_INTERRUPTED, "a progress callback can interrupt training", "status %d", s);
@@ -814,6 +1006,8 @@ int main(void)
     test_external_model(d, 30000);
     test_corruption(d, 12000);
     test_frames(d, n);
+    test_pieces(d, n);
+    test_forced_skips_classic(d, 8000);
     test_forged(d, 5000);
     free(d);
     return t_done();
