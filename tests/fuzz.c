@@ -20,7 +20,10 @@
  * exact size, is decoded by every engine this machine has (ref, scalar,
  * avx2, avx512) and by the emulated card (one in sixteen also by the card
  * through OpenCL, where a platform builds the kernel), and read by ozip_get_info,
- * ozip_decompress_range and ozip_extract_model; one in eight also by
+ * ozip_decompress_range, ozip_decompress_to (a budget of a few streams or
+ * below the content's size: an error may come after pieces were written,
+ * but only pieces of the original bytes)
+ * and ozip_extract_model; one in eight also by
  * ozip_decompress_file. Every call must give an error with a message, not
  * OZIP_ERR_INTERNAL, or exactly the original bytes; the engines must agree
  * on which (one failing where another succeeds would be a bit-exactness
@@ -49,6 +52,7 @@
  * demo file (the first 64 KiB).
  */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
@@ -507,6 +511,25 @@ static int no_leftovers(const char *dir, const char *prefix)
     return clean;
 }
 
+/* ozip_decompress_to's writer: appended to buf (cap bytes; over: more came) */
+typedef struct collect {
+    uint8_t *buf;
+    size_t n, cap;
+    int over;
+} collect;
+
+static int collect_write(void *user, const void *bytes, size_t n)
+{
+    collect *cl = (collect *)user;
+    if (n > cl->cap - cl->n) {
+        cl->over = 1;
+        return EFBIG;
+    }
+    memcpy(cl->buf + cl->n, bytes, n);
+    cl->n += n;
+    return 0;
+}
+
 /* every check on one forged file; returns 1 if the engines decoded it to
  * the original bytes, 0 if they failed (-1: no engine ran) */
 static int check_forged(const base *b, uint64_t cs, const uint8_t *f, size_t n, const uint8_t *want, size_t wn)
@@ -577,6 +600,28 @@ static int check_forged(const base *b, uint64_t cs, const uint8_t *f, size_t n, 
                 fail("forge", cs, f, n, "extract_model gave a model check_model refuses: %s", eb);
         }
         ozip_free(m);
+    }
+    {
+        /* in pieces of 1 to 3 streams' worth (or a random budget): OK with
+         * the original bytes, or an error after writing only a prefix of
+         * them (every piece checked before it is written) */
+        collect cl;
+        ozip_status s;
+        memset(&cl, 0, sizeof cl);
+        cl.cap = wn;
+        cl.buf = malloc(wn + 1);
+        params(&p, eb, sizeof eb);
+        p.model = b->ozm;
+        p.model_size = b->ozm_n;
+        /* 1 to 3 of the base's streams (stream_block), or below the whole
+         * content, so that most files are decoded in pieces */
+        p.decode_buffer = rnd(2) ? (uint64_t)(1 + rnd(3)) * oz_rd32(b->file + 32) + 1 : 1 + rnd((uint32_t)wn + 1);
+        s = ozip_decompress_to(f, n, collect_write, &cl, &p);
+        if (check_status(s, eb, "decompress_to", cs, f, n) ? cl.n != wn || memcmp(cl.buf, want, wn)
+                                                          : cl.over || memcmp(cl.buf, want, cl.n))
+            fail("forge", cs, f, n, "decompress_to (budget %llu): %s, %zu bytes written that are not the original's",
+                 (unsigned long long)p.decode_buffer, s ? "failed" : "OK", cl.n);
+        free(cl.buf);
     }
     if (rnd(8) == 0) {
         char in[700], out[700];
