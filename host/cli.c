@@ -67,6 +67,8 @@ static void usage(FILE *f)
             "      --sample=N        train on N bytes of the input (evenly spaced 1M pieces;\n"
             "                        K, M, G suffixes), then code the whole input\n"
             "      --stream-size=N   bytes per independent stream (default 256K; K, M suffixes)\n"
+            "      --buffer=N        decompressing: hold at most N bytes of output in memory\n"
+            "                        (default 256M; K, M, G suffixes; a stream is never split)\n"
             "      --model=FILE      compress with this model (.ozm) instead of training one;\n"
             "                        when decompressing: the model a file refers to\n"
             "      --external-model  with --model: store only the model's checksum in the file\n"
@@ -480,7 +482,7 @@ int main(int argc, char **argv)
     int opt, rc = 0, i, list_header = 0, nfiles;
     enum {
         O_RM = 256, O_DEVICE, O_TRAIN_TIME, O_EPOCHS, O_STREAM_SIZE, O_MODEL, O_SAVE_MODEL, O_NO_MODEL,
-        O_FORCE_MODEL, O_ARCH, O_SEED, O_EXTERNAL, O_SAMPLE
+        O_FORCE_MODEL, O_ARCH, O_SEED, O_EXTERNAL, O_SAMPLE, O_BUFFER
     };
     static const struct option longopts[] = {
         {"compress", no_argument, 0, 'z'},
@@ -500,6 +502,7 @@ int main(int argc, char **argv)
         {"epochs", required_argument, 0, O_EPOCHS},
         {"stream-size", required_argument, 0, O_STREAM_SIZE},
         {"sample", required_argument, 0, O_SAMPLE},
+        {"buffer", required_argument, 0, O_BUFFER},
         {"model", required_argument, 0, O_MODEL},
         {"external-model", no_argument, 0, O_EXTERNAL},
         {"save-model", required_argument, 0, O_SAVE_MODEL},
@@ -597,6 +600,15 @@ int main(int argc, char **argv)
                 return 2;
             }
             c.p.train_sample = mib;
+            break;
+        }
+        case O_BUFFER: {
+            uint32_t v;
+            if (parse_size(optarg, &v)) {
+                fprintf(stderr, "%s: --buffer: expected 1..4G, got '%s'\n", prog, optarg);
+                return 2;
+            }
+            c.p.decode_buffer = v;
             break;
         }
         case O_MODEL:

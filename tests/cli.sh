@@ -158,6 +158,29 @@ else
     nok "a second frame cut short: exit 1, the frame named, no output" "exit $rc; $(cat err.out)"
 fi
 
+# --- --buffer: decoding holds that much output at a time (ozip_decompress_to)
+"$OZIP" -q -c $FAST --force-model --stream-size=4K text > buf.oz
+"$OZIP" -d -c --buffer=5K buf.oz | cmp -s - text.orig && "$OZIP" -d -o buf.dec --buffer=9K buf.oz && cmp -s buf.dec text.orig &&
+    "$OZIP" -t --buffer=1 buf.oz && ok "--buffer below the content: -d -c, -d -o and -t in pieces give the input" ||
+    nok "--buffer below the content: -d -c, -d -o and -t in pieces give the input"
+size=$(wc -c < buf.oz)
+cp buf.oz bufbad.oz
+printf '\377' | dd of=bufbad.oz bs=1 seek=$((size - 2)) conv=notrunc 2>/dev/null
+rm -f bufbad
+"$OZIP" -d --buffer=5K bufbad.oz 2> err.out; rc=$?
+[ $rc = 1 ] && [ ! -e bufbad ] && ! ls -a | grep -q "\.bufbad\.ozip-" &&
+    ok "--buffer, the last stream damaged: exit 1, no output file or temporary file left" ||
+    nok "--buffer, the last stream damaged: exit 1, no output file or temporary file left" "exit $rc; $(cat err.out)"
+"$OZIP" -d -c --buffer=5K bufbad.oz > part.out 2> err.out; rc=$?
+n=$(wc -c < part.out)
+[ $rc = 1 ] && [ "$n" -gt 0 ] && [ "$n" -lt 60000 ] && head -c "$n" text.orig | cmp -s - part.out &&
+    ok "--buffer -c, the last stream damaged: exit 1 after writing only checked pieces of the input ($n bytes)" ||
+    nok "--buffer -c, the last stream damaged: exit 1 after writing only checked pieces of the input" "exit $rc, $n bytes; $(cat err.out)"
+"$OZIP" -d -c bufbad.oz > part.out 2> /dev/null; rc=$?
+[ $rc = 1 ] && [ ! -s part.out ] && ok "without --buffer (it fits), the same: exit 1, nothing written" ||
+    nok "without --buffer (it fits), the same: exit 1, nothing written" "exit $rc, $(wc -c < part.out) bytes"
+"$OZIP" -t --buffer=0 buf.oz 2> /dev/null; check "--buffer=0 exits 2" 2 $?
+
 # --- the output keeps the input's permissions, times and (as root) owner
 head -c 5000 text > attr; chmod 0640 attr; touch -d '2001-02-03 04:05:06' attr
 "$OZIP" -q --no-model attr && mv attr attr.in && "$OZIP" -d attr.oz &&
