@@ -25,6 +25,8 @@ typedef struct cli {
     ozip_params p;
     oz_input model;
     int progress_tty;
+    uint64_t list_comp, list_orig, list_model; /* -l: totals over the files listed */
+    uint32_t list_streams, list_files;
     double last_progress, phase_start;
     int progress_shown, phase;
 } cli;
@@ -231,11 +233,21 @@ static int sink_write(void *user, const void *data, size_t n)
     return sk->fd < 0 ? 0 : oz_output_fd_write(&sk->fd, data, n);
 }
 
+/* one row of -l's table */
+static void list_row(uint32_t streams, uint64_t model, uint64_t comp, uint64_t orig, const char *hash, const char *name)
+{
+    char a[32], b[32];
+    human((double)comp, a, sizeof a);
+    human((double)orig, b, sizeof b);
+    printf("%8u %11llu %13s %13s %7.3f %9.3f  %-16s %s\n", streams, (unsigned long long)model, a, b,
+           orig ? (double)comp / orig : 0.0, orig ? 8.0 * comp / orig : 0.0, hash, name);
+}
+
 static int do_list(cli *c, const char *name, const oz_input *in, int *header_done)
 {
     ozip_info info;
     ozip_status s = ozip_get_info(in->data, in->size, &info, &c->p);
-    char a[32], b[32], h[32];
+    char h[32];
     if (s != OZIP_OK)
         return fail(c, name, s);
     if (!*header_done) {
@@ -243,17 +255,17 @@ static int do_list(cli *c, const char *name, const oz_input *in, int *header_don
                "Ratio", "Bits/byte", "XXH64", "Filename");
         *header_done = 1;
     }
-    human((double)info.compressed_size, a, sizeof a);
-    human((double)info.original_size, b, sizeof b);
     /* several frames (concatenated files): no one content checksum to show */
     if (info.frames > 1)
         snprintf(h, sizeof h, "(%u frames)", info.frames);
     else
         snprintf(h, sizeof h, "%016llx", (unsigned long long)info.content_xxh64);
-    printf("%8u %11llu %13s %13s %7.3f %9.3f  %-16s %s\n", info.streams,
-           (unsigned long long)info.model_bytes, a, b,
-           info.original_size ? (double)info.compressed_size / info.original_size : 0.0,
-           info.original_size ? 8.0 * info.compressed_size / info.original_size : 0.0, h, name);
+    list_row(info.streams, info.model_bytes, info.compressed_size, info.original_size, h, name);
+    c->list_streams += info.streams;
+    c->list_model += info.model_bytes;
+    c->list_comp += info.compressed_size;
+    c->list_orig += info.original_size;
+    c->list_files++;
     if (c->verbose) {
         if (info.frames > 1)
             printf("  %u frames (concatenated .oz files): sizes and counts are their totals; the stream size "
@@ -717,6 +729,11 @@ int main(int argc, char **argv)
     } else {
         for (i = optind; i < argc; i++)
             rc |= process(&c, argv[i], &list_header);
+    }
+    if (c.op == OP_LIST && c.list_files > 1) {
+        char h[32];
+        snprintf(h, sizeof h, "(%u files)", c.list_files);
+        list_row(c.list_streams, c.list_model, c.list_comp, c.list_orig, h, "total");
     }
     if (c.model_path)
         oz_input_free(&c.model);

@@ -142,6 +142,10 @@ cmp -s cat.dec parts.all && ok "concatenated .oz files (a model frame, classic, 
 "$OZIP" -l cat.oz > l.out; check "-l of concatenated .oz files exits 0" 0 $?
 grep -q "(4 frames)" l.out && grep -q " $(wc -c < cat.oz | awk '{printf "%.2f", $1/1024}') KiB" l.out &&
     ok "-l counts the frames and the whole size" || nok "-l counts the frames and the whole size" "$(cat l.out)"
+"$OZIP" -l p1.oz p23.oz cat.oz > l.out
+[ "$(awk 'NR > 1 && $NF != "total" { s += $1 } END { print s }' l.out)" = "$(awk '$NF == "total" { print $1 }' l.out)" ] &&
+    grep -q "(3 files) *total$" l.out && ok "-l of several files ends with their totals" ||
+    nok "-l of several files ends with their totals" "$(cat l.out)"
 { cat p1.oz; printf 'junk'; } > junk.oz
 "$OZIP" -d junk.oz 2> err.out; rc=$?
 if [ $rc = 1 ] && [ ! -f junk ] && grep -q "4 bytes of trailing data after the last .oz frame" err.out; then
