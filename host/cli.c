@@ -399,14 +399,17 @@ static int process(cli *c, const char *path, int *list_header)
          * output), into a temporary file renamed at the end, to stdout, or
          * (-t) nowhere */
         sink sk = {c->op == OP_TEST ? -1 : 1, 0};
-        err = dst ? oz_output_begin(dst, &sk.fd) : 0;
+        oz_output o;
+        err = dst ? oz_output_begin(dst, &o) : 0;
         if (err) {
             rc = io_fail(c, dst, err);
             break;
         }
+        if (dst)
+            sk.fd = o.fd;
         s = ozip_decompress_to(in.data, in.size, sink_write, &sk, &c->p);
         if (dst) {
-            err = oz_output_end(sk.fd, dst, &in, s != OZIP_OK);
+            err = oz_output_end(&o, dst, &in, s != OZIP_OK);
             if (s == OZIP_OK && err) {
                 rc = io_fail(c, dst, err);
                 break;

@@ -11,8 +11,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* The temporary file a signal handler removes (oz_output_cleanup): the
+ * first output begun while none is registered claims the slot (g_claim,
+ * atomically), so that outputs written from several threads each keep
+ * their own name. */
 static char g_tmp[4096];
 static volatile sig_atomic_t g_tmp_active;
+static int g_claim;
 
 int oz_input_read(const char *path, oz_input *in)
 {
@@ -145,45 +150,54 @@ static int copy_attributes(int fd, const oz_input *from)
     return 0;
 }
 
-int oz_output_begin(const char *path, int *fd)
+int oz_output_begin(const char *path, oz_output *o)
 {
     const char *slash = strrchr(path, '/');
-    if (g_tmp_active)
-        return EBUSY; /* one output at a time (the signal handler knows one name) */
-    if (snprintf(g_tmp, sizeof g_tmp, "%.*s.%s.ozip-XXXXXX", slash ? (int)(slash - path + 1) : 0, path,
-                 slash ? slash + 1 : path) >= (int)sizeof g_tmp)
+    memset(o, 0, sizeof *o);
+    o->fd = -1;
+    if (snprintf(o->tmp, sizeof o->tmp, "%.*s.%s.ozip-XXXXXX", slash ? (int)(slash - path + 1) : 0, path,
+                 slash ? slash + 1 : path) >= (int)sizeof o->tmp)
         return ENAMETOOLONG;
-    *fd = mkstemp(g_tmp);
-    if (*fd < 0)
+    o->fd = mkstemp(o->tmp);
+    if (o->fd < 0)
         return errno;
-    g_tmp_active = 1;
+    if (__atomic_exchange_n(&g_claim, 1, __ATOMIC_ACQ_REL) == 0) {
+        memcpy(g_tmp, o->tmp, sizeof g_tmp);
+        g_tmp_active = 1;
+        o->registered = 1;
+    }
     return 0;
 }
 
 int oz_output_fd_write(void *fd, const void *data, size_t n) { return write_all(*(int *)fd, data, n); }
 
-int oz_output_end(int fd, const char *path, const oz_input *from, int err)
+int oz_output_end(oz_output *o, const char *path, const oz_input *from, int err)
 {
     if (!err && from && from->regular)
-        err = copy_attributes(fd, from);
-    else if (!err && fchmod(fd, 0644) != 0)
+        err = copy_attributes(o->fd, from);
+    else if (!err && fchmod(o->fd, 0644) != 0)
         err = errno;
-    if (close(fd) != 0 && !err)
+    if (close(o->fd) != 0 && !err)
         err = errno;
-    if (!err && rename(g_tmp, path) != 0)
+    if (!err && rename(o->tmp, path) != 0)
         err = errno;
     if (err)
-        unlink(g_tmp);
-    g_tmp_active = 0;
+        unlink(o->tmp);
+    if (o->registered) {
+        g_tmp_active = 0;
+        __atomic_store_n(&g_claim, 0, __ATOMIC_RELEASE);
+    }
+    o->fd = -1;
     return err;
 }
 
 int oz_output_write(const char *path, const void *data, size_t n, const oz_input *from)
 {
-    int fd, err = oz_output_begin(path, &fd);
+    oz_output o;
+    int err = oz_output_begin(path, &o);
     if (err)
         return err;
-    return oz_output_end(fd, path, from, write_all(fd, data, n));
+    return oz_output_end(&o, path, from, write_all(o.fd, data, n));
 }
 
 void oz_output_cleanup(void)

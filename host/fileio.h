@@ -33,13 +33,19 @@ void oz_input_free(oz_input *in);
  * (oz_output_cleanup). */
 int oz_output_write(const char *path, const void *data, size_t n, const oz_input *from);
 /* The same in steps, for an output written piece by piece: begin creates
- * the temporary file (*fd); oz_output_fd_write (an ozip_write_fn, its user
- * pointer an int * to the fd) writes to it; end, given err = 0, sets the
- * attributes, closes and renames it, and otherwise (or if that fails)
- * removes it. Each returns 0 or an errno value; one output at a time. */
-int oz_output_begin(const char *path, int *fd);
+ * the temporary file (o->fd); oz_output_fd_write (an ozip_write_fn, its
+ * user pointer an int * to the fd) writes to it; end, given err = 0, sets
+ * the attributes, closes and renames it, and otherwise (or if that fails)
+ * removes it. Each returns 0 or an errno value. Outputs may be written from
+ * several threads at once; the signal handler knows the first one's name. */
+typedef struct oz_output {
+    char tmp[4096];
+    int fd;
+    int registered; /* the name the signal handler removes */
+} oz_output;
+int oz_output_begin(const char *path, oz_output *o);
 int oz_output_fd_write(void *fd, const void *data, size_t n);
-int oz_output_end(int fd, const char *path, const oz_input *from, int err);
+int oz_output_end(oz_output *o, const char *path, const oz_input *from, int err);
 /* Async-signal-safe: removes a temporary file being written, if any. */
 void oz_output_cleanup(void);
 /* Writes to stdout (fd 1), handling short writes. Returns 0 or errno. */

@@ -1371,13 +1371,16 @@ static ozip_status file_op(int compress, const char *in_path, const char *out_pa
         free(out);
     } else {
         /* piece by piece (ozip_decompress_to) into a temporary file */
-        err = out_path ? oz_output_begin(out_path, &fd) : 0;
+        oz_output o;
+        err = out_path ? oz_output_begin(out_path, &o) : 0;
         if (err) {
             s = oz_fail(p, OZIP_ERR_IO, "%s: %s", out_path, strerror(err));
         } else {
+            if (out_path)
+                fd = o.fd;
             s = ozip_decompress_to(in.data, in.size, oz_output_fd_write, &fd, p);
             if (out_path) {
-                err = oz_output_end(fd, out_path, &in, s != OZIP_OK);
+                err = oz_output_end(&o, out_path, &in, s != OZIP_OK);
                 if (s == OZIP_OK && err)
                     s = oz_fail(p, OZIP_ERR_IO, "%s: %s", out_path, strerror(err));
             }

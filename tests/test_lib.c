@@ -4,6 +4,7 @@
  * section giving an error (never a wrong result). */
 #include <brotli/encode.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <unistd.h>
 #include <bzlib.h>
@@ -533,6 +534,64 @@ static void test_forced_skips_classic(const uint8_t *d, size_t n)
              "forced %llu, default %llu", (unsigned long long)r1.xz_size, (unsigned long long)r2.xz_size);
 }
 
+/* Files written from several threads at once (a library user's pool):
+ * each output its own temporary file, each round trip exact */
+typedef struct file_job {
+    const uint8_t *d;
+    size_t n;
+    int id, ok;
+} file_job;
+
+static void *file_job_run(void *arg)
+{
+    file_job *j = (file_job *)arg;
+    char in[96], oz[96], out[96];
+    ozip_params p;
+    int r;
+    j->ok = 1;
+    for (r = 0; r < 6 && j->ok; r++) {
+        FILE *f;
+        size_t on = 0, len = j->n - (size_t)(j->id * 997 + r * 131) % 4000;
+        uint8_t *o;
+        snprintf(in, sizeof in, "/tmp/ozip-thr-%d-%d.in", (int)getpid(), j->id);
+        snprintf(oz, sizeof oz, "/tmp/ozip-thr-%d-%d.oz", (int)getpid(), j->id);
+        snprintf(out, sizeof out, "/tmp/ozip-thr-%d-%d.out", (int)getpid(), j->id);
+        f = fopen(in, "wb");
+        fwrite(j->d, 1, len, f);
+        fclose(f);
+        ozip_params_init(&p);
+        p.no_model = 1;
+        p.threads = 1;
+        p.level = 1;
+        j->ok = ozip_compress_file(in, oz, &p) == OZIP_OK && ozip_decompress_file(oz, out, &p) == OZIP_OK;
+        o = t_read_file(out, &on);
+        j->ok = j->ok && o && on == len && !memcmp(o, j->d, len);
+        free(o);
+        unlink(in);
+        unlink(oz);
+        unlink(out);
+    }
+    return NULL;
+}
+
+static void test_file_threads(const uint8_t *d, size_t n)
+{
+    pthread_t th[4];
+    file_job jobs[4];
+    int i, ok = 1;
+    for (i = 0; i < 4; i++) {
+        jobs[i].d = d;
+        jobs[i].n = n;
+        jobs[i].id = i;
+        pthread_create(&th[i], NULL, file_job_run, &jobs[i]);
+    }
+    for (i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        ok &= jobs[i].ok;
+    }
+    t_result(ok, "compress_file and decompress_file from 4 threads at once: every round trip exact", NULL);
+}
+
 /* ozip_decompress_to's writer for the tests: the pieces appended to buf */
 typedef struct pieces {
     uint8_t *buf;
@@ -1008,6 +1067,7 @@ int main(void)
     test_frames(d, n);
     test_pieces(d, n);
     test_forced_skips_classic(d, 8000);
+    test_file_threads(d, 20000);
     test_forged(d, 5000);
     free(d);
     return t_done();
