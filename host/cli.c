@@ -338,7 +338,9 @@ static int process(cli *c, const char *path, int *list_header)
         if (dst && c->rm && !c->force && !from_stdin) {
             struct stat ls;
             const char *why = NULL;
-            if (lstat(path, &ls) == 0 && S_ISLNK(ls.st_mode))
+            if (lstat(path, &ls) != 0)
+                ; /* reading it will say why */
+            else if (S_ISLNK(ls.st_mode))
                 why = "is a symbolic link (--rm would remove the link, not the file)";
             else if (ls.st_nlink > 1)
                 why = "has other hard links (--rm would not free its space)";

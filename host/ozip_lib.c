@@ -984,9 +984,10 @@ static ozip_status decode_frames(const uint8_t *b, size_t n, uint32_t frames, ui
         ns = pf.f.stream_count;
         /* streams per group: all of them in place, else as many as the
          * budget holds (at least one: a stream is never split) */
-        group = direct || !ns ? ns : (uint32_t)(budget / pf.f.stream_block ? budget / pf.f.stream_block : 1);
-        if (group > ns)
-            group = ns;
+        {
+            uint64_t g = direct ? ns : budget / pf.f.stream_block;
+            group = g < 1 ? 1 : g > ns ? ns : (uint32_t)g; /* in 64 bits: a large budget over small streams */
+        }
         if (group > cap_streams) {
             free(which);
             free(outs);
