@@ -891,23 +891,32 @@ done:
     return s;
 }
 
+/* Streams first .. first + m - 1 of a parsed frame into dest, one after
+ * the other (which, outs: room for m entries) */
+static ozip_status decode_run(const uint8_t *b, const parsed *pf, uint32_t first, uint32_t m, uint8_t *dest,
+                              uint32_t *which, uint8_t **outs, const ozip_params *p)
+{
+    uint32_t j;
+    for (j = 0; j < m; j++) {
+        which[j] = first + j;
+        outs[j] = dest + (uint64_t)j * pf->f.stream_block;
+    }
+    return decode_streams(b, pf, which, m, outs, p);
+}
+
 /* Bytes [lo, hi) of one parsed frame's content into dst, decoding only the
  * streams that hold them (each checked by its own checksum) */
 static ozip_status decode_frame_range(const uint8_t *b, const parsed *pf, uint64_t lo, uint64_t hi, uint8_t *dst,
                                       const ozip_params *p)
 {
     uint32_t first = (uint32_t)(lo / pf->f.stream_block), last = (uint32_t)((hi - 1) / pf->f.stream_block);
-    uint32_t nw = last - first + 1, k, *which = calloc(nw, sizeof *which);
+    uint32_t nw = last - first + 1, *which = calloc(nw, sizeof *which);
     uint8_t *buf = malloc((size_t)nw * pf->f.stream_block), **outs = calloc(nw, sizeof *outs);
     ozip_status s;
     if (!buf || !which || !outs) {
         s = oz_fail(p, OZIP_ERR_NOMEM, "out of memory");
     } else {
-        for (k = 0; k < nw; k++) {
-            which[k] = first + k;
-            outs[k] = buf + (size_t)k * pf->f.stream_block;
-        }
-        s = decode_streams(b, pf, which, nw, outs, p);
+        s = decode_run(b, pf, first, nw, buf, which, outs, p);
         if (s == OZIP_OK)
             memcpy(dst, buf + (lo - (uint64_t)first * pf->f.stream_block), (size_t)(hi - lo));
     }
@@ -1017,11 +1026,7 @@ static ozip_status decode_frames(const uint8_t *b, size_t n, uint32_t frames, ui
             uint8_t *dest = direct ? direct + done + at : buf;
             if (end > pf.f.original_size)
                 end = pf.f.original_size;
-            for (j = 0; j < m; j++) {
-                which[j] = i + j;
-                outs[j] = dest + (uint64_t)j * pf.f.stream_block;
-            }
-            s = decode_streams(b + pos, &pf, which, m, outs, p);
+            s = decode_run(b + pos, &pf, i, m, dest, which, outs, p);
             if (s != OZIP_OK)
                 break;
             for (j = 0; j < m; j++)
@@ -1055,6 +1060,25 @@ static ozip_status decode_frames(const uint8_t *b, size_t n, uint32_t frames, ui
     return s;
 }
 
+/* The whole content (frames_scan's total) decoded and checked into a new
+ * buffer *out */
+static ozip_status decode_whole(const uint8_t *b, size_t n, uint32_t frames, uint64_t total, uint64_t model_total,
+                                uint8_t **out, const ozip_params *p)
+{
+    ozip_status s;
+    if (total > (uint64_t)SIZE_MAX - 64)
+        return oz_fail(p, OZIP_ERR_NOMEM, "original size %llu does not fit in memory", (unsigned long long)total);
+    *out = malloc(total ? (size_t)total : 1);
+    if (!*out)
+        return oz_fail(p, OZIP_ERR_NOMEM, "out of memory for %llu output bytes", (unsigned long long)total);
+    s = decode_frames(b, n, frames, model_total, *out, 0, NULL, NULL, p);
+    if (s != OZIP_OK) {
+        free(*out);
+        *out = NULL;
+    }
+    return s;
+}
+
 ozip_status ozip_decompress(const void *srcv, size_t n, void **dst, size_t *dst_n, const ozip_params *pp)
 {
     ozip_params dp;
@@ -1073,17 +1097,10 @@ ozip_status ozip_decompress(const void *srcv, size_t n, void **dst, size_t *dst_
     s = frames_scan(b, n, &frames, &total, &model_total, p);
     if (s != OZIP_OK)
         return s;
-    if (total > (uint64_t)SIZE_MAX - 64)
-        return oz_fail(p, OZIP_ERR_NOMEM, "original size %llu does not fit in memory", (unsigned long long)total);
-    out = malloc(total ? (size_t)total : 1);
-    if (!out)
-        return oz_fail(p, OZIP_ERR_NOMEM, "out of memory for %llu output bytes", (unsigned long long)total);
     report_reset(p);
-    s = decode_frames(b, n, frames, model_total, out, 0, NULL, NULL, p);
-    if (s != OZIP_OK) {
-        free(out);
+    s = decode_whole(b, n, frames, total, model_total, &out, p);
+    if (s != OZIP_OK)
         return s;
-    }
     *dst = out;
     *dst_n = (size_t)total;
     return OZIP_OK;
@@ -1110,11 +1127,9 @@ ozip_status ozip_decompress_to(const void *srcv, size_t n, ozip_write_fn write, 
     report_reset(p);
     if (total <= budget && total <= (uint64_t)SIZE_MAX - 64) {
         /* it fits: all decoded and checked before any of it is written */
-        uint8_t *out = malloc(total ? (size_t)total : 1);
+        uint8_t *out = NULL;
         int err;
-        if (!out)
-            return oz_fail(p, OZIP_ERR_NOMEM, "out of memory for %llu output bytes", (unsigned long long)total);
-        s = decode_frames(b, n, frames, model_total, out, 0, NULL, NULL, p);
+        s = decode_whole(b, n, frames, total, model_total, &out, p);
         if (s == OZIP_OK && total && (err = write(user, out, (size_t)total)) != 0)
             s = oz_fail(p, OZIP_ERR_IO, "writing the output failed: %s", err > 0 ? strerror(err) : "error");
         free(out);

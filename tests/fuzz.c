@@ -511,6 +511,14 @@ static int no_leftovers(const char *dir, const char *prefix)
     return clean;
 }
 
+/* params for decoding base b's files: its model file, where they need one */
+static void base_params(ozip_params *p, char *eb, size_t ebn, const base *b)
+{
+    params(p, eb, ebn);
+    p->model = b->ozm;
+    p->model_size = b->ozm_n;
+}
+
 /* ozip_decompress_to's writer: appended to buf (cap bytes; over: more came) */
 typedef struct collect {
     uint8_t *buf;
@@ -547,10 +555,8 @@ static int check_forged(const base *b, uint64_t cs, const uint8_t *f, size_t n, 
         char call[64];
         if (!eng_on[e] || (e == E_OCL && rnd(16)))
             continue;
-        params(&p, eb, sizeof eb);
+        base_params(&p, eb, sizeof eb, b);
         use_engine(e, &p);
-        p.model = b->ozm;
-        p.model_size = b->ozm_n;
         s = ozip_decompress(f, n, &u, &un, &p);
         eng_calls[e]++, eng_ok[e] += s == OZIP_OK;
         snprintf(call, sizeof call, "decompress on %s", eng_name[e]);
@@ -579,9 +585,7 @@ static int check_forged(const base *b, uint64_t cs, const uint8_t *f, size_t n, 
         uint64_t off = rnd((uint32_t)wn), len = 1 + rnd((uint32_t)(wn - off));
         uint8_t *r = malloc(len);
         ozip_status s;
-        params(&p, eb, sizeof eb);
-        p.model = b->ozm;
-        p.model_size = b->ozm_n;
+        base_params(&p, eb, sizeof eb, b);
         s = ozip_decompress_range(f, n, off, len, r, &p);
         if (check_status(s, eb, "decompress_range", cs, f, n) && memcmp(r, want + off, len))
             fail("forge", cs, f, n, "decompress_range(%llu, %llu): OK with wrong bytes", (unsigned long long)off,
@@ -610,9 +614,7 @@ static int check_forged(const base *b, uint64_t cs, const uint8_t *f, size_t n, 
         memset(&cl, 0, sizeof cl);
         cl.cap = wn;
         cl.buf = malloc(wn + 1);
-        params(&p, eb, sizeof eb);
-        p.model = b->ozm;
-        p.model_size = b->ozm_n;
+        base_params(&p, eb, sizeof eb, b);
         /* 1 to 3 of the base's streams (stream_block), or below the whole
          * content, so that most files are decoded in pieces */
         p.decode_buffer = rnd(2) ? (uint64_t)(1 + rnd(3)) * oz_rd32(b->file + 32) + 1 : 1 + rnd((uint32_t)wn + 1);
@@ -629,9 +631,7 @@ static int check_forged(const base *b, uint64_t cs, const uint8_t *f, size_t n, 
         snprintf(in, sizeof in, "%s/.case.oz", out_dir);
         snprintf(out, sizeof out, "%s/.case.out", out_dir);
         write_file(in, f, n);
-        params(&p, eb, sizeof eb);
-        p.model = b->ozm;
-        p.model_size = b->ozm_n;
+        base_params(&p, eb, sizeof eb, b);
         s = ozip_decompress_file(in, out, &p);
         if (check_status(s, eb, "decompress_file", cs, f, n)) {
             size_t on = 0;
@@ -963,24 +963,16 @@ static void shape_case(uint64_t cs)
     reseed(3, cs);
     /* sizes that keep a case to a few seconds under ASan: one big dimension
      * at most; the even cases within the card's limits */
-    switch (cs % 2 ? rnd(4) : 4) {
-    case 0:
-        random_shape(&c, 1024, 2, 64);
-        break;
-    case 1:
-        random_shape(&c, 128, 16, 128);
-        break;
-    case 2:
-        random_shape(&c, 64, 2, 4096);
-        break;
-    case 3:
-        random_shape(&c, 256, 4, 512);
-        break;
-    default:
-        do
-            random_shape(&c, 256, 8, 1024);
-        while (ozk_model_fits(&c, NULL, 0) != OZK_L_NONE);
-        break;
+    {
+        /* largest d_model, layers, d_ff */
+        static const uint32_t lim[4][3] = {{1024, 2, 64}, {128, 16, 128}, {64, 2, 4096}, {256, 4, 512}};
+        uint32_t k = cs % 2 ? rnd(4) : 4;
+        if (k < 4)
+            random_shape(&c, lim[k][0], lim[k][1], lim[k][2]);
+        else
+            do
+                random_shape(&c, 256, 8, 1024);
+            while (ozk_model_fits(&c, NULL, 0) != OZK_L_NONE);
     }
     g = (int)rnd(4);
     rand_slope_max = slopes[g];
