@@ -29,6 +29,19 @@ done | sort -u | while read -r lib; do
     *) cp -L "$lib" "$B/lib/" ;;
     esac
 done
+# OpenBLAS is not in ldd's list: the CPU trainer (which test_cuda compares
+# against, and the CLI suite trains with) loads it at run time by the name
+# libopenblas.so.0 (gpu_train/blas.c), so copy it under that name, with the
+# libraries it needs
+blas=$(ldconfig -p | awk '/libopenblas\.so\.0 .*x86-64/ {print $NF; exit}')
+[ -n "$blas" ] || { echo "bundle.sh: libopenblas.so.0 not found: install libopenblas0 (Debian)" >&2; exit 1; }
+cp -L "$blas" "$B/lib/libopenblas.so.0"
+ldd "$blas" | awk '/=> \// {print $3}' | while read -r lib; do
+    case "$(basename "$lib")" in
+    libc.so* | libm.so* | libgcc_s.so* | ld-linux*) ;;
+    *) cp -L "$lib" "$B/lib/" ;;
+    esac
+done
 gzip -9 "$B"/lib/*.so*
 CORPUS=../shared/corpus/flights-200k.json
 if [ -f "$CORPUS" ]; then
