@@ -57,7 +57,7 @@ cmp -s text text.orig && ok "decompressed file is identical" || nok "decompresse
 "$OZIP" -t text.oz; check "-t on a good file exits 0" 0 $?
 # OpenBLAS loads only to train (gpu_train/blas.c): glibc's loader names each
 # library it loads under LD_DEBUG=files; compressing is the control
-LD_DEBUG=files "$OZIP" -c --force-model $FAST text.orig 2> ld-c.out > ld.oz
+LD_DEBUG=files "$OZIP" -c --force-model --device=cpu $FAST text.orig 2> ld-c.out > ld.oz
 LD_DEBUG=files "$OZIP" -d -c ld.oz 2> ld-d.out | cmp -s - text.orig && grep -q "libopenblas" ld-c.out &&
     ! grep -q "libopenblas" ld-d.out
 if [ $? = 0 ]; then
