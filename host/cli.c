@@ -481,11 +481,14 @@ static void print_version(int verbose)
         oz_cuda_describe(cuda, sizeof cuda);
         printf("cuda: %s\n", cuda);
         {
-            const char *why = NULL;
+            const char *why = NULL, *force = getenv("OZIP_FORCE_ISA");
             int isa = ozf_select_isa(&why);
-            printf("inference: %s%s%s%s\n", isa >= 0 ? ozf_isa_name(isa) : "none",
-                   isa == OZF_AVX512 && ozf_amx_available() ? " (encode on AMX-INT8: matrix products, attention value sums)" : "",
-                   why ? " - " : "", why ? why : "");
+            if (force && !strcmp(force, "ref")) /* as oz_engine_pick() reads it */
+                printf("inference: reference (OZIP_FORCE_ISA=ref: core/'s integer model, no SIMD engine)\n");
+            else
+                printf("inference: %s%s%s%s\n", isa >= 0 ? ozf_isa_name(isa) : "none",
+                       isa == OZF_AVX512 && ozf_amx_available() ? " (encode on AMX-INT8: matrix products, attention value sums)" : "",
+                       why ? " - " : "", why ? why : "");
         }
         printf("classic: %s\n", classic_versions());
         printf("threads: %ld online CPUs\n", sysconf(_SC_NPROCESSORS_ONLN));

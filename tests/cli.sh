@@ -31,6 +31,14 @@ grep -q "^ozip [0-9]" v.out && grep -q "^backends: .*cpu" v.out && ok "ozip -V n
     || nok "ozip -V names the version and backends" "$(cat v.out)"
 "$OZIP" -V -v > vv.out 2>&1; grep -q "OpenBLAS" vv.out && ok "ozip -V -v reports the BLAS kernel" \
     || nok "ozip -V -v reports the BLAS kernel"
+# -V -v names the engine OZIP_FORCE_ISA picks, ref included (decoding accepts it)
+for isa in ref scalar; do
+    OZIP_FORCE_ISA=$isa "$OZIP" -V -v 2>&1 | grep "^inference:" > isa.out
+    case "$isa:$(cat isa.out)" in
+    "ref:inference: reference"* | "scalar:inference: scalar") ok "OZIP_FORCE_ISA=$isa: -V -v names that engine" ;;
+    *) nok "OZIP_FORCE_ISA=$isa: -V -v names that engine" "$(cat isa.out)" ;;
+    esac
+done
 "$OZIP" -h > h.out 2>&1; check "ozip -h exits 0" 0 $?
 grep -q -- "--decompress" h.out && ok "help lists the options" || nok "help lists the options"
 "$OZIP" --no-such-option text > /dev/null 2>&1; check "unknown option exits 2" 2 $?

@@ -4,8 +4,9 @@
 # Debian packages ozip links (OpenBLAS, libxxhash, ...) and cannot download
 # anything, and it receives only the repository's working tree. So this
 # builds everything here and puts the binaries, the shared libraries they
-# need beyond glibc and libstdc++, and the benchmark input (a copy of
-# ../shared/corpus/flights-200k.json, gzipped) into gpu-bundle/, which
+# need beyond glibc and libstdc++, and the corpus (../shared/corpus, each
+# file gzipped; flights-200k.json is also the benchmark input) into
+# gpu-bundle/, which
 # .gitignore ignores and the device tool carries:
 #
 #   tests/gpu/bundle.sh
@@ -43,11 +44,15 @@ ldd "$blas" | awk '/=> \// {print $3}' | while read -r lib; do
     esac
 done
 gzip -9 "$B"/lib/*.so*
-CORPUS=../shared/corpus/flights-200k.json
-if [ -f "$CORPUS" ]; then
-    gzip -9 -c "$CORPUS" > "$B/flights-200k.json.gz"
+CORPUS=../shared/corpus
+if [ -f "$CORPUS/flights-200k.json" ]; then
+    mkdir -p "$B/corpus"
+    for f in "$CORPUS"/*; do
+        case "$f" in *.md) continue ;; esac
+        gzip -9 -c "$f" > "$B/corpus/$(basename "$f").gz"
+    done
 else
-    echo "bundle.sh: $CORPUS is missing: the end-to-end benchmark will be skipped" >&2
+    echo "bundle.sh: $CORPUS is missing: the corpus stages will be skipped" >&2
 fi
 git rev-parse HEAD > "$B/commit" 2> /dev/null || true
 du -sh "$B"

@@ -22,7 +22,9 @@
 #      512-context models, FLOP/s against the GPU's peak, the CPU beside it;
 #   4. flights-200k.json at -9 with --device cuda: time and size, then decoded
 #      with --device cpu and compared;
-#   5. tests/cli.sh, the whole command-line suite (training on the GPU), with
+#   5. tests/gpu/corpus.sh: every corpus file at the default level with
+#      --device cuda, decoded with --device cpu under every ISA the host has;
+#   6. tests/cli.sh, the whole command-line suite (training on the GPU), with
 #      whatever time is left.
 # Writes $OUT/results.txt (all test lines, the benchmark, the end-to-end
 # figures) and one log per stage; ends with "N passed, N failed".
@@ -72,7 +74,7 @@ finish() {
     skipped=$(grep -c "^skip " "$R")
     echo
     echo "=== summary ($(($(date +%s) - START)) s; full results in \$OUT/results.txt)"
-    grep -E "^(# GPU|bench |flights |not ok )" "$R"
+    grep -E "^(# GPU|bench |flights |corpus |not ok )" "$R"
     echo "# $skipped skipped"
     echo "$passed passed, $failed failed" | tee -a "$R"
     exit $((failed > 0))
@@ -104,7 +106,12 @@ else
     OZIP=$ROOT/ozip TEST_CUDA=$ROOT/build/tests/test_cuda PLUGIN=$ROOT/build/libozip_cuda.so
     ATTN_CHECK=$ROOT/build/tests/attn_check
 fi
-[ -f "$B/flights-200k.json.gz" ] && gunzip -c "$B/flights-200k.json.gz" > "$W/flights-200k.json"
+if [ -d "$B/corpus" ]; then
+    mkdir -p "$W/corpus"
+    for f in "$B"/corpus/*.gz; do
+        gunzip -c "$f" > "$W/corpus/$(basename "$f" .gz)"
+    done
+fi
 # cuBLAS and the driver, wherever this image keeps them
 LIBS=$W/lib
 for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/local/nvidia/lib64 /usr/local/nvidia/lib \
@@ -155,8 +162,8 @@ stage roundtrip 150 env OZIP="$OZIP" sh tests/gpu/roundtrip.sh
 stage bench 120 "$TEST_CUDA" --bench
 grep -E "^(# GPU|bench )" "$OUT/bench.log" >> "$R" 2> /dev/null
 
-if [ -f "$W/flights-200k.json" ]; then
-    F=$W/flights-200k.json
+if [ -f "$W/corpus/flights-200k.json" ]; then
+    F=$W/corpus/flights-200k.json
     t0=$(date +%s)
     if stage flights 400 "$OZIP" -9 -v -f --device=cuda -o "$W/flights.oz" "$F"; then
         ct=$(($(date +%s) - t0))
@@ -177,6 +184,12 @@ if [ -f "$W/flights-200k.json" ]; then
     fi
 else
     say "skip - flights-200k.json end to end: not in gpu-bundle/ (bundle.sh copies it from ../shared/corpus)"
+fi
+if [ -d "$W/corpus" ]; then
+    stage corpus 120 env OZIP="$OZIP" sh tests/gpu/corpus.sh "$W/corpus"
+    grep "^corpus " "$OUT/corpus.log" >> "$R"
+else
+    say "skip - corpus trained on the GPU, decoded on the CPU: no corpus in gpu-bundle/"
 fi
 stage cli 200 env OZIP="$OZIP" sh tests/cli.sh
 finish
