@@ -21,6 +21,7 @@ enum { OP_COMPRESS, OP_DECOMPRESS, OP_TEST, OP_LIST };
 
 typedef struct cli {
     int op, to_stdout, force, rm, verbose, quiet, external_model;
+    uint64_t frame_size; /* --frame-size, 0: one frame (a pipe: OZ_PIPE_FRAME) */
     const char *out_path, *save_model, *model_path;
     ozip_params p;
     oz_input model;
@@ -69,6 +70,10 @@ static void usage(FILE *f)
             "      --sample=N        train on N bytes of the input (evenly spaced 1M pieces;\n"
             "                        K, M, G suffixes), then code the whole input\n"
             "      --stream-size=N   bytes per independent stream (default 256K; K, M suffixes)\n"
+            "      --frame-size=N    compressing: a frame of its own for every N bytes of input\n"
+            "                        (K, M, G suffixes; default: one frame, but 1G for input\n"
+            "                        that is not a regular file, such as a pipe, so that it\n"
+            "                        is never held whole in memory)\n"
             "      --buffer=N        decompressing: hold at most N bytes of output in memory\n"
             "                        (default 256M; K, M, G suffixes; a stream is never split)\n"
             "      --model=FILE      compress with this model (.ozm) instead of training one;\n"
@@ -176,20 +181,22 @@ static void human(double v, char *buf, size_t n)
     snprintf(buf, n, i ? "%.2f %s" : "%.0f %s", v, u[i]);
 }
 
-static void print_summary(cli *c, const char *name, const ozip_report *r, double secs)
+static void print_summary(cli *c, const char *name, const ozip_report *r, double secs, uint32_t frames)
 {
     double bpb = r->original_size ? 8.0 * r->compressed_size / r->original_size : 0;
     fprintf(stderr, "%s: %llu -> %llu bytes (model %llu + streams %llu + header %llu), %.3f bits/byte",
             name, (unsigned long long)r->original_size, (unsigned long long)r->compressed_size,
             (unsigned long long)r->model_bytes, (unsigned long long)r->stream_bytes,
             (unsigned long long)r->header_bytes, bpb);
+    if (frames > 1)
+        fprintf(stderr, "; %u frames", frames);
     if (r->xz_size)
         fprintf(stderr, "; xz -9 core %llu", (unsigned long long)r->xz_size);
     fprintf(stderr, "; %.1f s\n", secs);
     if (c->verbose >= 1)
-        fprintf(stderr, "  model: %s; %u of %u streams model-coded; trained on %s in %.1f s (%.3f bits/byte), "
+        fprintf(stderr, "  model%s: %s; %u of %u streams model-coded; trained on %s in %.1f s (%.3f bits/byte), "
                         "encoded in %.1f s\n",
-                r->model_desc, r->model_streams, r->streams, r->device[0] ? r->device : "-", r->train_seconds,
+                frames > 1 ? " (frame 1's; sums over the frames)" : "", r->model_desc, r->model_streams, r->streams, r->device[0] ? r->device : "-", r->train_seconds,
                 r->train_bpb, r->encode_seconds);
 }
 
@@ -292,6 +299,123 @@ static int do_list(cli *c, const char *name, const oz_input *in, int *header_don
     return 0;
 }
 
+/* Input that is not a regular file (a pipe) is compressed a frame per this
+ * many bytes unless --frame-size says otherwise: the same size as the
+ * library's whole-input classic trial (OZ_CLASSIC_WHOLE_MAX), so a frame
+ * gets everything a file of that size would. */
+#define OZ_PIPE_FRAME ((uint64_t)1 << 30)
+
+static void report_add(ozip_report *sum, const ozip_report *r, uint32_t k)
+{
+    if (k == 0) { /* the first frame's model, device and loss describe it */
+        *sum = *r;
+        return;
+    }
+    sum->original_size += r->original_size;
+    sum->compressed_size += r->compressed_size;
+    sum->header_bytes += r->header_bytes;
+    sum->model_bytes += r->model_bytes;
+    sum->stream_bytes += r->stream_bytes;
+    sum->streams += r->streams;
+    sum->model_streams += r->model_streams;
+    sum->xz_size += r->xz_size;
+    sum->zstd_size += r->zstd_size;
+    sum->train_seconds += r->train_seconds;
+    sum->encode_seconds += r->encode_seconds;
+}
+
+/* Compresses `in` (oz_input_open) to dst (NULL: standard output): one
+ * frame, or one frame per frame size of input (format.md, "Several
+ * frames"), each compressed and written before the next piece is read.
+ * A file output is a temporary file renamed only once every frame is in. */
+static int compress_input(cli *c, const char *name, const char *dst, oz_input *in, double t0)
+{
+    uint64_t frame = c->frame_size ? c->frame_size : in->regular ? 0 : OZ_PIPE_FRAME;
+    size_t max = frame && frame < SIZE_MAX ? (size_t)frame : SIZE_MAX, pos = 0;
+    ozip_report rep, sum;
+    oz_output o;
+    int opened = 0, rc = 0, err = 0;
+    uint32_t k, done = 0;
+    memset(&sum, 0, sizeof sum);
+    for (k = 0;; k++) {
+        const uint8_t *piece;
+        size_t n, at = pos;
+        void *out = NULL;
+        size_t out_n = 0;
+        ozip_status s;
+        char label[4200];
+        if (in->mapped) {
+            n = in->size - pos < max ? in->size - pos : max;
+            piece = in->data + pos;
+        } else {
+            err = oz_input_next(in, max);
+            if (err) {
+                progress_clear(c);
+                fprintf(stderr, "%s: %s: %s\n", prog, name, strerror(err));
+                rc = 1;
+                break;
+            }
+            n = in->size;
+            piece = in->data;
+        }
+        if (k > 0 && n == 0) /* the input ended at a frame's end */
+            break;
+        pos += n;
+        if (k > 0 || (in->mapped ? pos < in->size : !in->eof))
+            snprintf(label, sizeof label, "%s (frame %u, from byte %llu)", name, k + 1, (unsigned long long)at);
+        else
+            snprintf(label, sizeof label, "%s", name);
+        memset(&rep, 0, sizeof rep);
+        c->p.report = &rep;
+        s = ozip_compress(piece, n, &out, &out_n, &c->p);
+        c->p.report = NULL;
+        if (s != OZIP_OK) {
+            rc = fail(c, label, s);
+            break;
+        }
+        progress_clear(c);
+        if (!opened && dst) {
+            err = oz_output_begin(dst, &o);
+            if (err) {
+                free(out);
+                rc = io_fail(c, dst, err);
+                break;
+            }
+        }
+        opened = 1;
+        err = dst ? oz_output_fd_write(&o.fd, out, out_n) : oz_write_stdout(out, out_n);
+        if (err) {
+            free(out);
+            rc = io_fail(c, dst, err > 0 ? err : EIO);
+            break;
+        }
+        if (k == 0 && c->save_model) { /* the first frame's model */
+            void *m = NULL;
+            size_t mn = 0;
+            s = ozip_extract_model(out, out_n, &m, &mn, &c->p);
+            rc = s != OZIP_OK ? fail(c, c->save_model, s) : write_output(c, c->save_model, m, mn, NULL);
+            free(m);
+        }
+        free(out);
+        if (rc)
+            break;
+        report_add(&sum, &rep, k);
+        done = k + 1;
+        if (c->verbose >= 2 && label[strlen(name)]) /* each frame of several, as it is written */
+            print_summary(c, label, &rep, now_s() - t0, 1);
+        if (in->mapped ? pos == in->size : in->eof)
+            break;
+    }
+    if (opened && dst) {
+        err = oz_output_end(&o, dst, in, rc != 0);
+        if (!rc && err)
+            rc = io_fail(c, dst, err);
+    }
+    if (!rc && !c->quiet && (c->verbose || isatty(2)))
+        print_summary(c, name, &sum, now_s() - t0, done);
+    return rc;
+}
+
 static int process(cli *c, const char *path, int *list_header)
 {
     int from_stdin = !path || !strcmp(path, "-");
@@ -365,7 +489,9 @@ static int process(cli *c, const char *path, int *list_header)
         free(dst);
         return 1;
     }
-    err = oz_input_read(from_stdin ? NULL : path, &in);
+    /* compressing: the input in pieces (compress_input); else whole */
+    err = c->op == OP_COMPRESS ? oz_input_open(from_stdin ? NULL : path, &in)
+                               : oz_input_read(from_stdin ? NULL : path, &in);
     if (err) {
         fprintf(stderr, "%s: %s: %s\n", prog, name, strerror(err));
         free(dst);
@@ -375,25 +501,7 @@ static int process(cli *c, const char *path, int *list_header)
     c->p.report = &rep;
     switch (c->op) {
     case OP_COMPRESS:
-        s = ozip_compress(in.data, in.size, &out, &out_n, &c->p);
-        if (s != OZIP_OK) {
-            rc = fail(c, name, s);
-            break;
-        }
-        progress_clear(c);
-        rc = write_output(c, dst, out, out_n, &in);
-        if (!rc && c->save_model) {
-            void *m = NULL;
-            size_t mn = 0;
-            s = ozip_extract_model(out, out_n, &m, &mn, &c->p);
-            if (s != OZIP_OK)
-                rc = fail(c, c->save_model, s);
-            else
-                rc = write_output(c, c->save_model, m, mn, NULL);
-            free(m);
-        }
-        if (!rc && !c->quiet && (c->verbose || isatty(2)))
-            print_summary(c, name, &rep, now_s() - t0);
+        rc = compress_input(c, name, dst, &in, t0);
         break;
     case OP_DECOMPRESS:
     case OP_TEST: {
@@ -502,7 +610,7 @@ int main(int argc, char **argv)
     int opt, rc = 0, i, list_header = 0, nfiles;
     enum {
         O_RM = 256, O_DEVICE, O_TRAIN_TIME, O_EPOCHS, O_STREAM_SIZE, O_MODEL, O_SAVE_MODEL, O_NO_MODEL,
-        O_FORCE_MODEL, O_ARCH, O_SEED, O_EXTERNAL, O_SAMPLE, O_BUFFER
+        O_FORCE_MODEL, O_ARCH, O_SEED, O_EXTERNAL, O_SAMPLE, O_BUFFER, O_FRAME_SIZE
     };
     static const struct option longopts[] = {
         {"compress", no_argument, 0, 'z'},
@@ -523,6 +631,7 @@ int main(int argc, char **argv)
         {"stream-size", required_argument, 0, O_STREAM_SIZE},
         {"sample", required_argument, 0, O_SAMPLE},
         {"buffer", required_argument, 0, O_BUFFER},
+        {"frame-size", required_argument, 0, O_FRAME_SIZE},
         {"model", required_argument, 0, O_MODEL},
         {"external-model", no_argument, 0, O_EXTERNAL},
         {"save-model", required_argument, 0, O_SAVE_MODEL},
@@ -620,6 +729,15 @@ int main(int argc, char **argv)
                 return 2;
             }
             c.p.train_sample = mib;
+            break;
+        }
+        case O_FRAME_SIZE: {
+            uint32_t v;
+            if (parse_size(optarg, &v) || v < 4096) {
+                fprintf(stderr, "%s: --frame-size: expected 4K..4G, got '%s'\n", prog, optarg);
+                return 2;
+            }
+            c.frame_size = v;
             break;
         }
         case O_BUFFER: {

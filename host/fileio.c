@@ -19,13 +19,13 @@ static char g_tmp[4096];
 static volatile sig_atomic_t g_tmp_active;
 static int g_claim;
 
-int oz_input_read(const char *path, oz_input *in)
+int oz_input_open(const char *path, oz_input *in)
 {
-    int fd = 0, err;
+    int fd = 0;
     struct stat st;
-    size_t cap, n = 0;
     memset(in, 0, sizeof *in);
     in->mode = 0644;
+    in->fd = -1;
     if (path && strcmp(path, "-") != 0) {
         fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
@@ -36,6 +36,7 @@ int oz_input_read(const char *path, oz_input *in)
             close(fd);
         return EISDIR;
     }
+    in->fd = fd;
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
         in->regular = 1;
         in->mode = st.st_mode & 07777;
@@ -49,50 +50,59 @@ int oz_input_read(const char *path, oz_input *in)
                 in->data = m;
                 in->size = (size_t)st.st_size;
                 in->mapped = 1;
+                in->eof = 1;
                 if (fd)
                     close(fd);
+                in->fd = -1;
                 return 0;
             }
         }
     }
-    cap = 1 << 20;
-    in->data = malloc(cap);
-    if (!in->data) {
-        if (fd)
-            close(fd);
-        return ENOMEM;
-    }
-    for (;;) {
+    return 0;
+}
+
+int oz_input_next(oz_input *in, size_t max)
+{
+    size_t cap = in->cap, n = 0;
+    if (in->mapped)
+        return 0;
+    in->size = 0;
+    while (!in->eof && n < max) {
         ssize_t r;
-        if (n == cap) {
-            uint8_t *nb = realloc(in->data, cap * 2);
-            if (!nb) {
-                err = ENOMEM;
-                goto fail;
-            }
+        if (n == cap) { /* from 1 MiB, doubling, up to max */
+            size_t want = cap ? (cap > max / 2 ? max : cap * 2) : (max < ((size_t)1 << 20) ? max : (size_t)1 << 20);
+            uint8_t *nb = realloc(in->data, want);
+            if (!nb)
+                return ENOMEM;
             in->data = nb;
-            cap *= 2;
+            in->cap = cap = want;
         }
-        r = read(fd, in->data + n, cap - n);
+        r = read(in->fd, in->data + n, cap - n);
         if (r < 0) {
             if (errno == EINTR)
                 continue;
-            err = errno;
-            goto fail;
+            return errno;
         }
         if (r == 0)
-            break;
+            in->eof = 1;
         n += (size_t)r;
+        in->size = n;
     }
-    in->size = n;
-    if (fd)
-        close(fd);
     return 0;
-fail:
-    free(in->data);
-    in->data = NULL;
-    if (fd)
-        close(fd);
+}
+
+int oz_input_read(const char *path, oz_input *in)
+{
+    int err = oz_input_open(path, in);
+    if (!err)
+        err = oz_input_next(in, SIZE_MAX);
+    if (err)
+        oz_input_free(in);
+    else if (in->data == NULL && !(in->data = malloc(1))) /* callers expect a buffer, even empty */
+        err = ENOMEM;
+    if (in->fd > 0)
+        close(in->fd);
+    in->fd = -1;
     return err;
 }
 
@@ -102,7 +112,10 @@ void oz_input_free(oz_input *in)
         munmap(in->data, in->size);
     else
         free(in->data);
+    if (in->fd > 0)
+        close(in->fd);
     memset(in, 0, sizeof *in);
+    in->fd = -1;
 }
 
 static int write_all(int fd, const void *data, size_t n)

@@ -193,6 +193,48 @@ n=$(wc -c < part.out)
     nok "without --buffer (it fits), the same: exit 1, nothing written" "exit $rc, $(wc -c < part.out) bytes"
 "$OZIP" -t --buffer=0 buf.oz 2> /dev/null; check "--buffer=0 exits 2" 2 $?
 
+# --- compressing a pipe: a frame per --frame-size bytes (1G by default), each
+# written before the next is read. The split is checked against the pieces
+# compressed one by one (the classic methods are deterministic).
+: > pieces.oz
+i=0
+while [ $((i * 16384)) -lt 60000 ]; do
+    dd if=text.orig bs=16384 skip=$i count=1 2> /dev/null | "$OZIP" -q -c --no-model >> pieces.oz
+    i=$((i + 1))
+done
+cat text.orig | "$OZIP" -q -c --no-model --frame-size=16K > fpipe.oz; check "a pipe with --frame-size exits 0" 0 $?
+cmp -s fpipe.oz pieces.oz && ok "a pipe with --frame-size=16K is a frame per 16 KiB of input (the pieces compressed one by one)" ||
+    nok "a pipe with --frame-size=16K is a frame per 16 KiB of input" "$(wc -c < fpipe.oz) against $(wc -c < pieces.oz) bytes"
+"$OZIP" -d -c fpipe.oz | cmp -s - text.orig && "$OZIP" -l fpipe.oz | grep -q "(4 frames)" &&
+    ok "a pipe in frames decodes to the input; -l counts 4 frames" || nok "a pipe in frames decodes to the input; -l counts 4 frames"
+{ head -c 10000 text.orig; sleep 0.3; tail -c +10001 text.orig; } | "$OZIP" -q -c --no-model --frame-size=16K | cmp -s - pieces.oz &&
+    ok "a pipe that delivers its bytes in bursts gives the same frames" || nok "a pipe that delivers its bytes in bursts gives the same frames"
+"$OZIP" -q -c --no-model --frame-size=16K text.orig | cmp -s - pieces.oz &&
+    ok "--frame-size splits a regular file the same way" || nok "--frame-size splits a regular file the same way"
+head -c 32768 text.orig > fr32
+"$OZIP" -q -c --no-model --frame-size=16K < fr32 > f2.oz && "$OZIP" -d -c f2.oz | cmp -s - fr32 &&
+    "$OZIP" -l f2.oz | grep -q "(2 frames)" &&
+    ok "input of exactly two frame sizes: two frames, no empty third" ||
+    nok "input of exactly two frame sizes: two frames, no empty third" "$("$OZIP" -l f2.oz 2>&1)"
+head -c 32768 text.orig | "$OZIP" -q -c --no-model --frame-size=16K | cmp -s - f2.oz &&
+    ok "the same through a pipe (the end found by a read that returns nothing)" ||
+    nok "the same through a pipe (the end found by a read that returns nothing)"
+"$OZIP" -q -c --no-model text.orig > nf.oz
+cat text.orig | "$OZIP" -q -c --no-model | cmp -s - nf.oz &&
+    ok "a pipe below the default frame size (1G) is one frame, the same bytes as the file" ||
+    nok "a pipe below the default frame size (1G) is one frame, the same bytes as the file"
+cat text.orig | "$OZIP" -v -c --no-model --frame-size=16K 2> err.out > /dev/null
+grep -q "60000 -> $(wc -c < pieces.oz) bytes.*; 4 frames" err.out && ok "-v sums the frames" || nok "-v sums the frames" "$(cat err.out)"
+"$OZIP" -c --frame-size=1K text.orig > /dev/null 2>&1; check "--frame-size below 4K exits 2" 2 $?
+# the output cannot take the later frames (a file size limit; ulimit -f counts
+# 512- or 1024-byte blocks: 2 or 4 KiB, more than a 4K frame's output, less
+# than the whole): exit 1, nothing left behind
+rm -f lim.oz
+(trap '' XFSZ; ulimit -f 4; cat text.orig | "$OZIP" -q --no-model --frame-size=4K -o lim.oz) 2> err.out; rc=$?
+[ $rc = 1 ] && [ ! -e lim.oz ] && ! ls -a | grep -q "\.lim\.oz\.ozip-" && grep -q "lim.oz: File too large" err.out &&
+    ok "the output fails at a later frame: exit 1, no output or temporary file left" ||
+    nok "the output fails at a later frame: exit 1, no output or temporary file left" "exit $rc; $(cat err.out)"
+
 # --- the output keeps the input's permissions, times and (as root) owner
 head -c 5000 text > attr; chmod 0640 attr; touch -d '2001-02-03 04:05:06' attr
 "$OZIP" -q --no-model attr && mv attr attr.in && "$OZIP" -d attr.oz &&
