@@ -21,7 +21,7 @@ enum { OP_COMPRESS, OP_DECOMPRESS, OP_TEST, OP_LIST };
 
 typedef struct cli {
     int op, to_stdout, force, rm, verbose, quiet, external_model;
-    uint64_t frame_size; /* --frame-size, 0: one frame (a pipe: OZ_PIPE_FRAME) */
+    uint64_t frame_size; /* --frame-size, 0: OZ_FRAME_DEFAULT */
     const char *out_path, *save_model, *model_path;
     ozip_params p;
     oz_input model;
@@ -70,10 +70,9 @@ static void usage(FILE *f)
             "      --sample=N        train on N bytes of the input (evenly spaced 1M pieces;\n"
             "                        K, M, G suffixes), then code the whole input\n"
             "      --stream-size=N   bytes per independent stream (default 256K; K, M suffixes)\n"
-            "      --frame-size=N    compressing: a frame of its own for every N bytes of input\n"
-            "                        (K, M, G suffixes; default: one frame, but 1G for input\n"
-            "                        that is not a regular file, such as a pipe, so that it\n"
-            "                        is never held whole in memory)\n"
+            "      --frame-size=N    compressing: a frame of its own for every N bytes of input,\n"
+            "                        each read, compressed and written before the next, with\n"
+            "                        its own model (default 1G; K, M, G suffixes)\n"
             "      --buffer=N        decompressing: hold at most N bytes of output in memory\n"
             "                        (default 256M; K, M, G suffixes; a stream is never split)\n"
             "      --model=FILE      compress with this model (.ozm) instead of training one;\n"
@@ -299,11 +298,12 @@ static int do_list(cli *c, const char *name, const oz_input *in, int *header_don
     return 0;
 }
 
-/* Input that is not a regular file (a pipe) is compressed a frame per this
- * many bytes unless --frame-size says otherwise: the same size as the
- * library's whole-input classic trial (OZ_CLASSIC_WHOLE_MAX), so a frame
- * gets everything a file of that size would. */
-#define OZ_PIPE_FRAME ((uint64_t)1 << 30)
+/* Input is compressed a frame per this many bytes unless --frame-size says
+ * otherwise: the library's limit for the whole-input classic trial
+ * (OZ_CLASSIC_WHOLE_MAX), so every frame gets it, and a pipe is never held
+ * whole in memory. A file and a pipe of the same content give the same
+ * bytes. */
+#define OZ_FRAME_DEFAULT ((uint64_t)1 << 30)
 
 static void report_add(ozip_report *sum, const ozip_report *r, uint32_t k)
 {
@@ -330,8 +330,8 @@ static void report_add(ozip_report *sum, const ozip_report *r, uint32_t k)
  * A file output is a temporary file renamed only once every frame is in. */
 static int compress_input(cli *c, const char *name, const char *dst, oz_input *in, double t0)
 {
-    uint64_t frame = c->frame_size ? c->frame_size : in->regular ? 0 : OZ_PIPE_FRAME;
-    size_t max = frame && frame < SIZE_MAX ? (size_t)frame : SIZE_MAX, pos = 0;
+    uint64_t frame = c->frame_size ? c->frame_size : OZ_FRAME_DEFAULT;
+    size_t max = frame < SIZE_MAX ? (size_t)frame : SIZE_MAX, pos = 0;
     ozip_report rep, sum;
     oz_output o;
     int opened = 0, rc = 0, err = 0;
