@@ -226,6 +226,20 @@ static int write_output(cli *c, const char *dst, const void *data, size_t n, con
     return err ? io_fail(c, dst, err) : 0;
 }
 
+/* ozip_decompress_stream's reader: the input's file descriptor */
+static int fd_read(void *user, void *buf, size_t n, size_t *got)
+{
+    for (;;) {
+        ssize_t r = read(*(int *)user, buf, n);
+        if (r >= 0) {
+            *got = (size_t)r;
+            return 0;
+        }
+        if (errno != EINTR)
+            return errno;
+    }
+}
+
 /* where decompressed bytes go: fd (-1: nowhere, for -t), counted */
 typedef struct sink {
     int fd;
@@ -490,8 +504,11 @@ static int process(cli *c, const char *path, int *list_header)
         return 1;
     }
     /* compressing: the input in pieces (compress_input); else whole */
-    err = c->op == OP_COMPRESS ? oz_input_open(from_stdin ? NULL : path, &in)
-                               : oz_input_read(from_stdin ? NULL : path, &in);
+    /* compressing, decompressing, testing: the input in pieces
+     * (compress_input, ozip_decompress_stream) unless it is mapped whole;
+     * listing: whole */
+    err = c->op != OP_LIST ? oz_input_open(from_stdin ? NULL : path, &in)
+                           : oz_input_read(from_stdin ? NULL : path, &in);
     if (err) {
         fprintf(stderr, "%s: %s: %s\n", prog, name, strerror(err));
         free(dst);
@@ -517,7 +534,10 @@ static int process(cli *c, const char *path, int *list_header)
         }
         if (dst)
             sk.fd = o.fd;
-        s = ozip_decompress_to(in.data, in.size, sink_write, &sk, &c->p);
+        if (in.mapped)
+            s = ozip_decompress_to(in.data, in.size, sink_write, &sk, &c->p);
+        else /* a pipe (or a file that could not be mapped): a frame at a time */
+            s = ozip_decompress_stream(fd_read, &in.fd, sink_write, &sk, &c->p);
         if (dst) {
             err = oz_output_end(&o, dst, &in, s != OZIP_OK);
             if (s == OZIP_OK && err) {

@@ -644,20 +644,29 @@ static ozip_status core_err(const ozip_params *p, int rc, const char *what)
     }
 }
 
-static ozip_status parse_frame(const uint8_t *b, size_t n, parsed *pf, const ozip_params *p)
+/* The frame at b: header, descriptor and index checked, pf->total its
+ * whole size; the payloads need not be there yet (parse_frame checks that).
+ * *need, if not NULL, gets how many bytes a truncated head needs. */
+static ozip_status parse_head(const uint8_t *b, size_t n, parsed *pf, uint64_t *need, const ozip_params *p)
 {
     uint64_t hb, pos, i;
     int rc;
     memset(pf, 0, sizeof *pf);
+    if (need)
+        *need = OZ_FRAME_HEADER;
     if (!oz_is_frame(b, n)) {
         if (n < OZ_MAGIC_LEN && n > 0 && memcmp(b, OZ_MAGIC, n) == 0)
             return oz_fail(p, OZIP_ERR_TRUNCATED, "file is truncated (only %zu bytes)", n);
         return oz_fail(p, OZIP_ERR_NOT_OZIP, "not an .oz file (no ozip magic number)");
     }
     rc = oz_frame_read(b, n, &pf->f);
+    if (rc == OZ_CORE_ETRUNC && need && n >= OZ_FRAME_HEADER)
+        *need = OZ_FRAME_HEADER + OZ_MODEL_DESC; /* the header, then its model descriptor */
     if (rc != OZ_CORE_OK)
         return core_err(p, rc, "frame header");
     hb = oz_header_bytes(&pf->f);
+    if (need)
+        *need = hb;
     if (hb > n)
         return oz_fail(p, OZIP_ERR_TRUNCATED, "file is truncated inside its header");
     if (oz_rd32(b + hb - 4) != (uint32_t)XXH64(b, (size_t)(hb - 4), 0))
@@ -681,13 +690,20 @@ static ozip_status parse_frame(const uint8_t *b, size_t n, parsed *pf, const ozi
         pf->off[i] = pos;
         pos += pf->idx[i].stored_size;
     }
-    if (pos > n) {
-        parsed_free(pf);
-        return oz_fail(p, OZIP_ERR_TRUNCATED, "file is truncated: %llu bytes expected, %zu present",
-                       (unsigned long long)pos, n);
-    }
     pf->total = pos; /* what follows is the next frame's (frame_at) */
     return OZIP_OK;
+}
+
+static ozip_status parse_frame(const uint8_t *b, size_t n, parsed *pf, const ozip_params *p)
+{
+    ozip_status s = parse_head(b, n, pf, NULL, p);
+    if (s == OZIP_OK && pf->total > n) {
+        uint64_t total = pf->total;
+        parsed_free(pf);
+        return oz_fail(p, OZIP_ERR_TRUNCATED, "file is truncated: %llu bytes expected, %zu present",
+                       (unsigned long long)total, n);
+    }
+    return s;
 }
 
 /* errbuf's message prefixed with "frame K (at byte POS): " for a frame after
@@ -1079,6 +1095,25 @@ static ozip_status decode_whole(const uint8_t *b, size_t n, uint32_t frames, uin
     return s;
 }
 
+/* frames_scan's frames of b[n] to write(): whole when the content fits
+ * decode_buffer, else in checked pieces (decode_frames) */
+static ozip_status decode_to(const uint8_t *b, size_t n, uint32_t frames, uint64_t total, uint64_t model_total,
+                             ozip_write_fn write, void *user, const ozip_params *p)
+{
+    uint64_t budget = p->decode_buffer ? p->decode_buffer : OZ_DECODE_BUFFER_DEFAULT;
+    if (total <= budget && total <= (uint64_t)SIZE_MAX - 64) {
+        /* it fits: all decoded and checked before any of it is written */
+        uint8_t *out = NULL;
+        int err;
+        ozip_status s = decode_whole(b, n, frames, total, model_total, &out, p);
+        if (s == OZIP_OK && total && (err = write(user, out, (size_t)total)) != 0)
+            s = oz_fail(p, OZIP_ERR_IO, "writing the output failed: %s", err > 0 ? strerror(err) : "error");
+        free(out);
+        return s;
+    }
+    return decode_frames(b, n, frames, model_total, NULL, budget, write, user, p);
+}
+
 ozip_status ozip_decompress(const void *srcv, size_t n, void **dst, size_t *dst_n, const ozip_params *pp)
 {
     ozip_params dp;
@@ -1111,7 +1146,7 @@ ozip_status ozip_decompress_to(const void *srcv, size_t n, ozip_write_fn write, 
     ozip_params dp;
     const ozip_params *p = pp;
     const uint8_t *b = (const uint8_t *)srcv;
-    uint64_t total, model_total, budget;
+    uint64_t total, model_total;
     uint32_t frames;
     ozip_status s;
     if (!p) {
@@ -1123,19 +1158,103 @@ ozip_status ozip_decompress_to(const void *srcv, size_t n, ozip_write_fn write, 
     s = frames_scan(b, n, &frames, &total, &model_total, p);
     if (s != OZIP_OK)
         return s;
-    budget = p->decode_buffer ? p->decode_buffer : OZ_DECODE_BUFFER_DEFAULT;
     report_reset(p);
-    if (total <= budget && total <= (uint64_t)SIZE_MAX - 64) {
-        /* it fits: all decoded and checked before any of it is written */
-        uint8_t *out = NULL;
-        int err;
-        s = decode_whole(b, n, frames, total, model_total, &out, p);
-        if (s == OZIP_OK && total && (err = write(user, out, (size_t)total)) != 0)
-            s = oz_fail(p, OZIP_ERR_IO, "writing the output failed: %s", err > 0 ? strerror(err) : "error");
-        free(out);
-        return s;
+    return decode_to(b, n, frames, total, model_total, write, user, p);
+}
+
+/* Fills buf to at least `want` bytes (fewer only at the input's end: *eof) */
+static ozip_status stream_fill(ozip_read_fn read, void *user, uint8_t **buf, size_t *cap, size_t *have,
+                               uint64_t want, int *eof, const ozip_params *p)
+{
+    if (want > (uint64_t)SIZE_MAX / 2)
+        return oz_fail(p, OZIP_ERR_NOMEM, "a frame of %llu bytes does not fit in memory", (unsigned long long)want);
+    if (want > *cap) {
+        size_t c = *cap ? *cap : 65536;
+        uint8_t *nb;
+        while (c < want)
+            c *= 2;
+        nb = realloc(*buf, c);
+        if (!nb)
+            return oz_fail(p, OZIP_ERR_NOMEM, "out of memory for a frame of %llu bytes", (unsigned long long)want);
+        *buf = nb;
+        *cap = c;
     }
-    return decode_frames(b, n, frames, model_total, NULL, budget, write, user, p);
+    while (*have < want && !*eof) {
+        size_t got = 0;
+        int err = read(user, *buf + *have, *cap - *have, &got);
+        if (err)
+            return oz_fail(p, OZIP_ERR_IO, "reading the input failed: %s", err > 0 ? strerror(err) : "error");
+        if (got == 0)
+            *eof = 1;
+        *have += got;
+    }
+    return OZIP_OK;
+}
+
+ozip_status ozip_decompress_stream(ozip_read_fn read, void *ruser, ozip_write_fn write, void *wuser,
+                                   const ozip_params *pp)
+{
+    ozip_params dp;
+    const ozip_params *p = pp;
+    uint8_t *buf = NULL;
+    size_t cap = 0, have = 0;
+    uint64_t pos = 0; /* the frame's place in the input */
+    uint32_t k, i;
+    int eof = 0;
+    ozip_status s = OZIP_OK;
+    if (!p) {
+        ozip_params_init(&dp);
+        p = &dp;
+    }
+    if (!read || !write)
+        return oz_fail(p, OZIP_ERR_PARAM, "NULL reader or writer");
+    report_reset(p);
+    for (k = 0; s == OZIP_OK; k++) {
+        parsed pf;
+        uint64_t need = OZ_FRAME_HEADER, model_total = 0;
+        s = stream_fill(read, ruser, &buf, &cap, &have, need, &eof, p);
+        if (s != OZIP_OK || (k > 0 && have == 0)) /* the input ends after a frame */
+            break;
+        if (k > 0 && memcmp(buf, OZ_MAGIC, have < OZ_MAGIC_LEN ? have : OZ_MAGIC_LEN) != 0) {
+            s = oz_fail(p, OZIP_ERR_CORRUPT, "trailing data after the last .oz frame (at byte %llu)",
+                        (unsigned long long)pos);
+            break;
+        }
+        /* the header tells how long the descriptor and index are, they how
+         * long the frame is; each read in full before it is parsed */
+        while ((s = parse_head(buf, have, &pf, &need, p)) == OZIP_ERR_TRUNCATED && need > have && !eof) {
+            s = stream_fill(read, ruser, &buf, &cap, &have, need, &eof, p);
+            if (s != OZIP_OK)
+                break;
+        }
+        if (s == OZIP_OK) {
+            s = stream_fill(read, ruser, &buf, &cap, &have, pf.total, &eof, p);
+            parsed_free(&pf);
+            if (s == OZIP_OK)
+                s = parse_frame(buf, have, &pf, p); /* checks that the payloads are all there */
+        }
+        if (s != OZIP_OK) {
+            if (s != OZIP_ERR_IO && s != OZIP_ERR_NOMEM)
+                frame_note(p, k, (size_t)pos);
+            break;
+        }
+        for (i = 0; i < pf.f.stream_count; i++)
+            if (pf.idx[i].method == OZ_M_MODEL)
+                model_total += oz_stream_len(&pf.f, i);
+        need = pf.total;
+        s = decode_to(buf, (size_t)need, 1, pf.f.original_size, model_total, write, wuser, p);
+        parsed_free(&pf);
+        if (s != OZIP_OK) {
+            if (s != OZIP_ERR_IO)
+                frame_note(p, k, (size_t)pos);
+            break;
+        }
+        memmove(buf, buf + need, have - (size_t)need);
+        have -= (size_t)need;
+        pos += need;
+    }
+    free(buf);
+    return s;
 }
 
 ozip_status ozip_decompress_range(const void *srcv, size_t n, uint64_t offset, uint64_t len, void *dstv,

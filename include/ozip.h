@@ -132,6 +132,20 @@ typedef int (*ozip_write_fn)(void *user, const void *data, size_t n);
  * may have been written already: discard them (ozip_decompress_file writes
  * to a temporary file that it then removes). */
 ozip_status ozip_decompress_to(const void *src, size_t n, ozip_write_fn write, void *user, const ozip_params *p);
+/* Where ozip_decompress_stream reads the .oz input: up to n bytes into buf,
+ * the count in *got (0 only at the end of the input). Return 0, or nonzero
+ * (an errno value where there is one) to stop with OZIP_ERR_IO. */
+typedef int (*ozip_read_fn)(void *user, void *buf, size_t n, size_t *got);
+/* ozip_decompress_to for input that comes in as it is read (a pipe): it holds
+ * one frame of .oz input at a time (plus at most one read ahead) and decodes
+ * each frame as soon as it is in, so the input is never held whole. Output
+ * goes to write() as ozip_decompress_to sends it, frame by frame. Unlike the
+ * buffer calls it cannot check a later frame's header before an earlier
+ * frame's content is written: after an error, the earlier frames' contents
+ * (each checked) have been written. Error messages are those of the buffer
+ * calls, the frame named ("frame 3 (at byte N): ..."). */
+ozip_status ozip_decompress_stream(ozip_read_fn read, void *ruser, ozip_write_fn write, void *wuser,
+                                   const ozip_params *p);
 /* Decompress bytes [offset, offset+len) of the original (of all frames'
  * contents, one after the other) only, decoding just the streams that hold
  * them (each verified by its own checksum). */

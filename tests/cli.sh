@@ -226,6 +226,19 @@ cat text.orig | "$OZIP" -q -c --no-model | cmp -s - nf.oz &&
 cat text.orig | "$OZIP" -v -c --no-model --frame-size=16K 2> err.out > /dev/null
 grep -q "60000 -> $(wc -c < pieces.oz) bytes.*; 4 frames" err.out && ok "-v sums the frames" || nok "-v sums the frames" "$(cat err.out)"
 "$OZIP" -c --frame-size=1K text.orig > /dev/null 2>&1; check "--frame-size below 4K exits 2" 2 $?
+# decompressing a pipe: a frame at a time (ozip_decompress_stream), so the
+# frames before a damaged one are written (each checked); a file is all or nothing
+cat fpipe.oz | "$OZIP" -d -c | cmp -s - text.orig && cat cat.oz | "$OZIP" -d -c --buffer=5K | cmp -s - parts.all &&
+    cat fpipe.oz | "$OZIP" -t && ok "-d and -t from a pipe, a frame at a time" || nok "-d and -t from a pipe, a frame at a time"
+size=$(wc -c < p1.oz)
+cat cut.oz | "$OZIP" -d -c > part.out 2> err.out; rc=$?
+[ $rc = 1 ] && cmp -s part.out part1 && grep -q "^ozip: (stdin): frame 2 (at byte $size): file is truncated" err.out &&
+    ok "a pipe whose second frame is cut: exit 1 after the first frame's content, the frame named" ||
+    nok "a pipe whose second frame is cut: exit 1 after the first frame's content, the frame named" "exit $rc, $(wc -c < part.out) bytes; $(cat err.out)"
+rm -f pcut
+cat cut.oz | "$OZIP" -d -o pcut 2> /dev/null; rc=$?
+[ $rc = 1 ] && [ ! -e pcut ] && ! ls -a | grep -q "\.pcut\.ozip-" && ok "the same to a file: exit 1, nothing left" ||
+    nok "the same to a file: exit 1, nothing left" "exit $rc"
 # the output cannot take the later frames (a file size limit; ulimit -f counts
 # 512- or 1024-byte blocks: 2 or 4 KiB, more than a 4K frame's output, less
 # than the whole): exit 1, nothing left behind

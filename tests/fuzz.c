@@ -20,7 +20,8 @@
  * exact size, is decoded by every engine this machine has (ref, scalar,
  * avx2, avx512) and by the emulated card (one in sixteen also by the card
  * through OpenCL, where a platform builds the kernel), and read by ozip_get_info,
- * ozip_decompress_range, ozip_decompress_to (a budget of a few streams or
+ * ozip_decompress_range, ozip_decompress_stream (read in random pieces),
+ * ozip_decompress_to (a budget of a few streams or
  * below the content's size: an error may come after pieces were written,
  * but only pieces of the original bytes)
  * and ozip_extract_model; one in eight also by
@@ -538,6 +539,26 @@ static int collect_write(void *user, const void *bytes, size_t n)
     return 0;
 }
 
+/* ozip_decompress_stream's reader: the forged file in reads of random size */
+typedef struct feed {
+    const uint8_t *f;
+    size_t n, at;
+} feed;
+
+static int feed_read(void *user, void *buf, size_t n, size_t *got)
+{
+    feed *fd = (feed *)user;
+    size_t k = rnd(2) ? 1 + rnd(16) : 1 + rnd(1 << 16);
+    if (k > n)
+        k = n;
+    if (k > fd->n - fd->at)
+        k = fd->n - fd->at;
+    memcpy(buf, fd->f + fd->at, k);
+    fd->at += k;
+    *got = k;
+    return 0;
+}
+
 /* every check on one forged file; returns 1 if the engines decoded it to
  * the original bytes, 0 if they failed (-1: no engine ran) */
 static int check_forged(const base *b, uint64_t cs, const uint8_t *f, size_t n, const uint8_t *want, size_t wn)
@@ -623,6 +644,24 @@ static int check_forged(const base *b, uint64_t cs, const uint8_t *f, size_t n, 
                                                           : cl.over || memcmp(cl.buf, want, cl.n))
             fail("forge", cs, f, n, "decompress_to (budget %llu): %s, %zu bytes written that are not the original's",
                  (unsigned long long)p.decode_buffer, s ? "failed" : "OK", cl.n);
+        {
+            /* the same read as a pipe: OK exactly when the buffer call is,
+             * and whatever it writes is the original's */
+            feed fd = {f, n, 0};
+            ozip_status s2;
+            uint64_t budget = p.decode_buffer;
+            cl.n = 0;
+            cl.over = 0;
+            base_params(&p, eb, sizeof eb, b);
+            p.decode_buffer = budget;
+            s2 = ozip_decompress_stream(feed_read, &fd, collect_write, &cl, &p);
+            if ((check_status(s2, eb, "decompress_stream", cs, f, n) ? cl.n != wn || memcmp(cl.buf, want, wn)
+                                                                     : cl.over || memcmp(cl.buf, want, cl.n)) ||
+                (s2 == OZIP_OK) != (s == OZIP_OK))
+                fail("forge", cs, f, n, "decompress_stream: %s (decompress_to %s), %zu bytes written%s",
+                     s2 ? "failed" : "OK", s ? "failed" : "OK", cl.n,
+                     (s2 == OZIP_OK) != (s == OZIP_OK) ? "" : " that are not the original's");
+        }
         free(cl.buf);
     }
     if (rnd(8) == 0) {

@@ -381,6 +381,141 @@ static void test_corruption(const uint8_t *d, size_t n)
 /* Several frames back to back (concatenated .oz files): decoded, ranged,
  * described and refused as one file whose content is the frames' contents
  * in order. d: at least 21000 bytes. */
+/* ozip_decompress_stream's ends for the tests: a reader over a buffer in
+ * chunks of random size (1 to 7 bytes, or up to 64K), failing with EIO
+ * once `fail_at` bytes are read (0: never); a writer into a buffer */
+typedef struct s_in {
+    const uint8_t *b;
+    size_t n, at, fail_at;
+} s_in;
+typedef struct s_out {
+    uint8_t *b;
+    size_t n, cap;
+} s_out;
+
+static int s_read(void *user, void *buf, size_t n, size_t *got)
+{
+    s_in *r = (s_in *)user;
+    size_t k = t_rand() % 4 ? 1 + t_rand() % 7 : 1 + t_rand() % 65536;
+    if (r->fail_at && r->at >= r->fail_at)
+        return EIO;
+    if (k > n)
+        k = n;
+    if (k > r->n - r->at)
+        k = r->n - r->at;
+    memcpy(buf, r->b + r->at, k);
+    r->at += k;
+    *got = k;
+    return 0;
+}
+
+static int s_write(void *user, const void *data, size_t n)
+{
+    s_out *w = (s_out *)user;
+    if (w->n + n > w->cap) {
+        size_t c = (w->n + n) * 2;
+        uint8_t *nb = realloc(w->b, c);
+        if (!nb)
+            return ENOMEM;
+        w->b = nb;
+        w->cap = c;
+    }
+    memcpy(w->b + w->n, data, n);
+    w->n += n;
+    return 0;
+}
+
+/* c[cn] (frames) read as a stream: the same content as from the buffer; a
+ * cut anywhere gives the buffer call's status and message, having written
+ * only whole frames' contents; junk after the frames, a damaged frame and a
+ * failing reader are errors after the frames before them are written */
+static void test_stream(uint8_t *c, size_t cn, const uint8_t *want, size_t wn, const ozip_params *pp)
+{
+    ozip_params p = *pp;
+    s_in r;
+    s_out w;
+    char eb[512];
+    size_t cut, bounds[8], nb = 0, cum[8], i;
+    uint8_t *x;
+    int ok, all = 1;
+    ozip_status s1, s2;
+    memset(&w, 0, sizeof w);
+    /* the frame boundaries in c and the content before each */
+    {
+        size_t pos = 0, done = 0;
+        while (pos < cn && nb < 8) {
+            ozip_info fi;
+            size_t len = 1;
+            /* the frame's length: the shortest prefix from pos that get_info takes as one frame */
+            while (ozip_get_info(c + pos, len, &fi, NULL) != OZIP_OK)
+                len++;
+            pos += len;
+            done += fi.original_size;
+            bounds[nb] = pos;
+            cum[nb++] = done;
+        }
+    }
+    for (i = 0; i < 2; i++) { /* whole, then in pieces of 5000 */
+        r = (s_in){c, cn, 0, 0};
+        w.n = 0;
+        p.decode_buffer = i ? 5000 : 0;
+        ok = ozip_decompress_stream(s_read, &r, s_write, &w, &p) == OZIP_OK && w.n == wn && !memcmp(w.b, want, wn);
+        t_result(ok, i ? "decompress_stream, pieces of 5000 bytes, random reads: the content" :
+                         "decompress_stream, random reads of 1 to 7 bytes (and some large): the content", "%s", errbuf);
+    }
+    p.decode_buffer = 0;
+    for (cut = 0; cut < cn; cut += cut < 64 ? 1 : 1 + t_rand() % 97) {
+        size_t k, expect = 0;
+        r = (s_in){c, cut, 0, 0};
+        w.n = 0;
+        errbuf[0] = 0;
+        s1 = ozip_decompress_stream(s_read, &r, s_write, &w, &p);
+        snprintf(eb, sizeof eb, "%s", errbuf);
+        errbuf[0] = 0;
+        s2 = ozip_decompress_to(c, cut, s_write, &(s_out){0}, &p);
+        for (k = 0; k < nb; k++)
+            if (bounds[k] <= cut)
+                expect = cum[k];
+        ok = (s1 == s2 && strcmp(eb, errbuf) == 0 && w.n == expect && !memcmp(w.b, want, w.n));
+        if (!ok) {
+            t_result(0, "decompress_stream of a cut file", "cut at %zu: status %d/%d, '%s' / '%s', %zu bytes written",
+                     cut, (int)s1, (int)s2, eb, errbuf, w.n);
+            all = 0;
+            break;
+        }
+    }
+    if (all)
+        t_result(1, "decompress_stream of the file cut at every byte up to 64 and then every ~50: the buffer call's "
+                    "status and message, only whole frames' contents written", NULL);
+    x = malloc(cn + 4);
+    memcpy(x, c, cn);
+    memcpy(x + cn, "junk", 4);
+    r = (s_in){x, cn + 4, 0, 0};
+    w.n = 0;
+    errbuf[0] = 0;
+    ok = ozip_decompress_stream(s_read, &r, s_write, &w, &p) == OZIP_ERR_CORRUPT && strstr(errbuf, "trailing data") &&
+         w.n == wn && !memcmp(w.b, want, wn);
+    t_result(ok, "decompress_stream: junk after the frames is refused, after their contents", "%s", errbuf);
+    if (nb >= 2) {
+        char pre[64];
+        x[cn - 3] ^= 0x10; /* in the last frame's last stream */
+        r = (s_in){x, cn, 0, 0};
+        w.n = 0;
+        errbuf[0] = 0;
+        snprintf(pre, sizeof pre, "frame %zu (at byte %zu): ", nb, bounds[nb - 2]);
+        ok = ozip_decompress_stream(s_read, &r, s_write, &w, &p) != OZIP_OK && !strncmp(errbuf, pre, strlen(pre)) &&
+             w.n == cum[nb - 2] && !memcmp(w.b, want, w.n);
+        t_result(ok, "decompress_stream: a damaged last frame is named; none of its content is written", "%s", errbuf);
+    }
+    r = (s_in){c, cn, 0, cn / 2};
+    w.n = 0;
+    t_result(ozip_decompress_stream(s_read, &r, s_write, &w, &p) == OZIP_ERR_IO && w.n <= wn &&
+                 !memcmp(w.b, want, w.n),
+             "decompress_stream: a reader that fails gives an I/O error", NULL);
+    free(x);
+    free(w.b);
+}
+
 static void test_frames(const uint8_t *d, size_t n)
 {
     ozip_params p;
@@ -388,6 +523,7 @@ static void test_frames(const uint8_t *d, size_t n)
     void *a = NULL, *bb = NULL, *e = NULL, *u = NULL, *m1 = NULL, *m2 = NULL;
     size_t an = 0, bn = 0, en = 0, un = 0, cn, xn, m1n = 0, m2n = 0, i, pos;
     uint8_t *c, *x, *out;
+    static uint8_t out0[30000];
     int ok;
     if (n < 21000) {
         t_skip("frames", "the sample is under 21000 bytes");
@@ -417,6 +553,7 @@ static void test_frames(const uint8_t *d, size_t n)
     memcpy(c + an + bn + en, a, an);
     memcpy(out, d, 21000);
     memcpy(out + 21000, d, 9000);
+    memcpy(out0, out, 30000);
     ok = ozip_decompress(c, cn, &u, &un, &p) == OZIP_OK && un == 30000 && !memcmp(u, out, un);
     t_result(ok, "four frames (model, classic, empty, model) decode to their contents in order", "%s", errbuf);
     ozip_free(u);
@@ -508,6 +645,7 @@ static void test_frames(const uint8_t *d, size_t n)
         t_result(ok, "a damaged stream in frame 4: an error naming the frame; ranges before it still decode", "%s",
                  errbuf);
     }
+    test_stream(c, cn, out0, 30000, &p);
     free(c);
     free(x);
     free(out);
