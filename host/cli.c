@@ -21,7 +21,6 @@ enum { OP_COMPRESS, OP_DECOMPRESS, OP_TEST, OP_LIST };
 
 typedef struct cli {
     int op, to_stdout, force, rm, verbose, quiet, external_model;
-    uint64_t frame_size; /* --frame-size, 0: OZ_FRAME_DEFAULT */
     const char *out_path, *save_model, *model_path;
     ozip_params p;
     oz_input model;
@@ -226,20 +225,6 @@ static int write_output(cli *c, const char *dst, const void *data, size_t n, con
     return err ? io_fail(c, dst, err) : 0;
 }
 
-/* ozip_decompress_stream's reader: the input's file descriptor */
-static int fd_read(void *user, void *buf, size_t n, size_t *got)
-{
-    for (;;) {
-        ssize_t r = read(*(int *)user, buf, n);
-        if (r >= 0) {
-            *got = (size_t)r;
-            return 0;
-        }
-        if (errno != EINTR)
-            return errno;
-    }
-}
-
 /* where decompressed bytes go: fd (-1: nowhere, for -t), counted */
 typedef struct sink {
     int fd;
@@ -312,121 +297,70 @@ static int do_list(cli *c, const char *name, const oz_input *in, int *header_don
     return 0;
 }
 
-/* Input is compressed a frame per this many bytes unless --frame-size says
- * otherwise: the library's limit for the whole-input classic trial
- * (OZ_CLASSIC_WHOLE_MAX), so every frame gets it, and a pipe is never held
- * whole in memory. A file and a pipe of the same content give the same
- * bytes. */
-#define OZ_FRAME_DEFAULT ((uint64_t)1 << 30)
+/* compress_input's writer: each frame (one call) to fd; the first one's
+ * model to --save-model's file */
+typedef struct frame_sink {
+    cli *c;
+    int fd;
+    uint32_t frames;
+    int werr;     /* the output's errno value, once writing it failed */
+    int model_rc; /* --save-model: 0, or 1 once it failed (reported) */
+} frame_sink;
 
-static void report_add(ozip_report *sum, const ozip_report *r, uint32_t k)
+static int frame_write(void *user, const void *data, size_t n)
 {
-    if (k == 0) { /* the first frame's model, device and loss describe it */
-        *sum = *r;
-        return;
+    frame_sink *fk = (frame_sink *)user;
+    int err = oz_output_fd_write(&fk->fd, data, n);
+    if (err)
+        fk->werr = err;
+    if (!err && fk->frames++ == 0 && fk->c->save_model) {
+        void *m = NULL;
+        size_t mn = 0;
+        ozip_status s = ozip_extract_model(data, n, &m, &mn, &fk->c->p);
+        fk->model_rc = s != OZIP_OK ? fail(fk->c, fk->c->save_model, s)
+                                    : write_output(fk->c, fk->c->save_model, m, mn, NULL);
+        free(m);
+        if (fk->model_rc)
+            err = -1; /* stop; the message is out */
     }
-    sum->original_size += r->original_size;
-    sum->compressed_size += r->compressed_size;
-    sum->header_bytes += r->header_bytes;
-    sum->model_bytes += r->model_bytes;
-    sum->stream_bytes += r->stream_bytes;
-    sum->streams += r->streams;
-    sum->model_streams += r->model_streams;
-    sum->xz_size += r->xz_size;
-    sum->zstd_size += r->zstd_size;
-    sum->train_seconds += r->train_seconds;
-    sum->encode_seconds += r->encode_seconds;
+    return err;
 }
 
-/* Compresses `in` (oz_input_open) to dst (NULL: standard output): one
- * frame, or one frame per frame size of input (format.md, "Several
- * frames"), each compressed and written before the next piece is read.
- * A file output is a temporary file renamed only once every frame is in. */
+/* Compresses `in` (oz_input_open) to dst (NULL: standard output), a frame
+ * per --frame-size (default 1 GiB) of input, each written as soon as it is
+ * made (ozip_compress_to on a mapped file, ozip_compress_stream on a pipe),
+ * so that a pipe is never held whole. A file output is a temporary file
+ * renamed only once every frame is in. */
 static int compress_input(cli *c, const char *name, const char *dst, oz_input *in, double t0)
 {
-    uint64_t frame = c->frame_size ? c->frame_size : OZ_FRAME_DEFAULT;
-    size_t max = frame < SIZE_MAX ? (size_t)frame : SIZE_MAX, pos = 0;
-    ozip_report rep, sum;
+    frame_sink fk = {c, 1, 0, 0, 0};
+    ozip_report rep;
+    ozip_status s;
     oz_output o;
-    int opened = 0, rc = 0, err = 0;
-    uint32_t k, done = 0;
-    memset(&sum, 0, sizeof sum);
-    for (k = 0;; k++) {
-        const uint8_t *piece;
-        size_t n, at = pos;
-        void *out = NULL;
-        size_t out_n = 0;
-        ozip_status s;
-        char label[4200];
-        if (in->mapped) {
-            n = in->size - pos < max ? in->size - pos : max;
-            piece = in->data + pos;
-        } else {
-            err = oz_input_next(in, max);
-            if (err) {
-                progress_clear(c);
-                fprintf(stderr, "%s: %s: %s\n", prog, name, strerror(err));
-                rc = 1;
-                break;
-            }
-            n = in->size;
-            piece = in->data;
-        }
-        if (k > 0 && n == 0) /* the input ended at a frame's end */
-            break;
-        pos += n;
-        if (k > 0 || (in->mapped ? pos < in->size : !in->eof))
-            snprintf(label, sizeof label, "%s (frame %u, from byte %llu)", name, k + 1, (unsigned long long)at);
-        else
-            snprintf(label, sizeof label, "%s", name);
-        memset(&rep, 0, sizeof rep);
-        c->p.report = &rep;
-        s = ozip_compress(piece, n, &out, &out_n, &c->p);
-        c->p.report = NULL;
-        if (s != OZIP_OK) {
-            rc = fail(c, label, s);
-            break;
-        }
-        progress_clear(c);
-        if (!opened && dst) {
-            err = oz_output_begin(dst, &o);
-            if (err) {
-                free(out);
-                rc = io_fail(c, dst, err);
-                break;
-            }
-        }
-        opened = 1;
-        err = dst ? oz_output_fd_write(&o.fd, out, out_n) : oz_write_stdout(out, out_n);
-        if (err) {
-            free(out);
-            rc = io_fail(c, dst, err > 0 ? err : EIO);
-            break;
-        }
-        if (k == 0 && c->save_model) { /* the first frame's model */
-            void *m = NULL;
-            size_t mn = 0;
-            s = ozip_extract_model(out, out_n, &m, &mn, &c->p);
-            rc = s != OZIP_OK ? fail(c, c->save_model, s) : write_output(c, c->save_model, m, mn, NULL);
-            free(m);
-        }
-        free(out);
-        if (rc)
-            break;
-        report_add(&sum, &rep, k);
-        done = k + 1;
-        if (c->verbose >= 2 && label[strlen(name)]) /* each frame of several, as it is written */
-            print_summary(c, label, &rep, now_s() - t0, 1);
-        if (in->mapped ? pos == in->size : in->eof)
-            break;
+    int rc = 0, err = dst ? oz_output_begin(dst, &o) : 0;
+    if (err)
+        return io_fail(c, dst, err);
+    if (dst)
+        fk.fd = o.fd;
+    memset(&rep, 0, sizeof rep);
+    c->p.report = &rep;
+    s = in->mapped ? ozip_compress_to(in->data, in->size, frame_write, &fk, &c->p)
+                   : ozip_compress_stream(oz_fd_read, &in->fd, frame_write, &fk, &c->p);
+    c->p.report = NULL;
+    if (s != OZIP_OK && (fk.werr || fk.model_rc)) { /* reported here, not as the library words it */
+        c->p.errbuf[0] = 0;
+        rc = fk.werr ? io_fail(c, dst, fk.werr) : 1;
+    } else if (s != OZIP_OK) {
+        rc = fail(c, name, s);
     }
-    if (opened && dst) {
+    if (dst) {
         err = oz_output_end(&o, dst, in, rc != 0);
         if (!rc && err)
             rc = io_fail(c, dst, err);
     }
+    progress_clear(c);
     if (!rc && !c->quiet && (c->verbose || isatty(2)))
-        print_summary(c, name, &sum, now_s() - t0, done);
+        print_summary(c, name, &rep, now_s() - t0, rep.frames);
     return rc;
 }
 
@@ -537,7 +471,7 @@ static int process(cli *c, const char *path, int *list_header)
         if (in.mapped)
             s = ozip_decompress_to(in.data, in.size, sink_write, &sk, &c->p);
         else /* a pipe (or a file that could not be mapped): a frame at a time */
-            s = ozip_decompress_stream(fd_read, &in.fd, sink_write, &sk, &c->p);
+            s = ozip_decompress_stream(oz_fd_read, &in.fd, sink_write, &sk, &c->p);
         if (dst) {
             err = oz_output_end(&o, dst, &in, s != OZIP_OK);
             if (s == OZIP_OK && err) {
@@ -757,7 +691,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "%s: --frame-size: expected 4K..4G, got '%s'\n", prog, optarg);
                 return 2;
             }
-            c.frame_size = v;
+            c.p.frame_size = v;
             break;
         }
         case O_BUFFER: {

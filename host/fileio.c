@@ -91,6 +91,19 @@ int oz_input_next(oz_input *in, size_t max)
     return 0;
 }
 
+int oz_fd_read(void *fd, void *buf, size_t n, size_t *got)
+{
+    for (;;) {
+        ssize_t r = read(*(int *)fd, buf, n);
+        if (r >= 0) {
+            *got = (size_t)r;
+            return 0;
+        }
+        if (errno != EINTR)
+            return errno;
+    }
+}
+
 int oz_input_read(const char *path, oz_input *in)
 {
     int err = oz_input_open(path, in);

@@ -31,6 +31,8 @@ int oz_input_read(const char *path, oz_input *in);
  * input takes little memory). On a mapped input next does nothing. */
 int oz_input_open(const char *path, oz_input *in);
 int oz_input_next(oz_input *in, size_t max);
+/* An ozip_read_fn over a file descriptor (user: an int *), retrying EINTR */
+int oz_fd_read(void *fd, void *buf, size_t n, size_t *got);
 void oz_input_free(oz_input *in);
 
 /* Writes data to path through a temporary file in the same directory, renamed

@@ -14,6 +14,10 @@
 #define OZ_DEFAULT_LEVEL 6
 /* Largest input the classic methods are run on as a whole (one stream). */
 #define OZ_CLASSIC_WHOLE_MAX ((uint64_t)1 << 30)
+/* Input is cut into frames of this many bytes unless ozip_params.frame_size
+ * says otherwise: the whole-input classic trial's limit, so every frame
+ * gets it (docs/architecture.md, "Input larger than memory") */
+#define OZ_FRAME_DEFAULT OZ_CLASSIC_WHOLE_MAX
 
 /* Records a detailed message for the caller (params->errbuf) and returns s. */
 ozip_status oz_fail(const ozip_params *p, ozip_status s, const char *fmt, ...)

@@ -347,7 +347,9 @@ fail:
     return 0;
 }
 
-ozip_status ozip_compress(const void *srcv, size_t n, void **dst, size_t *dst_n, const ozip_params *pp)
+/* One frame of the whole of src[n] (ozip_compress cuts larger input into
+ * frames and calls this for each) */
+static ozip_status compress_frame(const void *srcv, size_t n, void **dst, size_t *dst_n, const ozip_params *pp)
 {
     ozip_params dp;
     const ozip_params *p = pp;
@@ -601,6 +603,7 @@ done:
         rep.compressed_size = *dst_n;
         rep.header_bytes = *dst_n;
     }
+    rep.frames = 1;
     if (p->report)
         *p->report = rep;
     for (i = 0; i < ncj; i++)
@@ -610,6 +613,234 @@ done:
     free(model_payload);
     free(xxh);
     oz_loaded_model_free(&lm);
+    return s;
+}
+
+/* ------------------------------------------------ frames (input > frame size) */
+
+/* Where the frames' input comes from: a buffer (each piece a slice of it) or
+ * a reader (each piece read into buf) */
+typedef struct frame_src {
+    const uint8_t *mem;
+    size_t n, pos;
+    ozip_read_fn read;
+    void *ruser;
+    uint8_t *buf;
+    size_t cap;
+    int eof;
+} frame_src;
+
+/* The next piece of at most max bytes (*n fewer only at the end) */
+static ozip_status next_piece(frame_src *fs, size_t max, const uint8_t **piece, size_t *n, const ozip_params *p)
+{
+    size_t have = 0;
+    if (fs->mem || !fs->read) {
+        *n = fs->n - fs->pos < max ? fs->n - fs->pos : max;
+        *piece = fs->mem + fs->pos;
+        fs->pos += *n;
+        fs->eof = fs->pos == fs->n;
+        return OZIP_OK;
+    }
+    while (have < max && !fs->eof) {
+        size_t got = 0;
+        int err;
+        if (have == fs->cap) { /* from 1 MiB, doubling, up to max: a short input takes little */
+            size_t c = fs->cap ? (fs->cap > max / 2 ? max : fs->cap * 2) : (max < ((size_t)1 << 20) ? max : (size_t)1 << 20);
+            uint8_t *nb = realloc(fs->buf, c);
+            if (!nb)
+                return oz_fail(p, OZIP_ERR_NOMEM, "out of memory for %zu bytes of input", c);
+            fs->buf = nb;
+            fs->cap = c;
+        }
+        err = fs->read(fs->ruser, fs->buf + have, fs->cap - have, &got);
+        if (err)
+            return oz_fail(p, OZIP_ERR_IO, "reading the input failed: %s", err > 0 ? strerror(err) : "error");
+        if (got == 0)
+            fs->eof = 1;
+        have += got;
+    }
+    *piece = fs->buf;
+    *n = have;
+    fs->pos += have;
+    return OZIP_OK;
+}
+
+/* the report over several frames: sizes, counts and times added up; the
+ * model, device and loss are the first frame's */
+static void report_add(ozip_report *sum, const ozip_report *r, uint32_t k)
+{
+    if (k == 0) {
+        *sum = *r;
+        return;
+    }
+    sum->original_size += r->original_size;
+    sum->compressed_size += r->compressed_size;
+    sum->header_bytes += r->header_bytes;
+    sum->model_bytes += r->model_bytes;
+    sum->stream_bytes += r->stream_bytes;
+    sum->streams += r->streams;
+    sum->model_streams += r->model_streams;
+    sum->xz_size += r->xz_size;
+    sum->zstd_size += r->zstd_size;
+    sum->train_seconds += r->train_seconds;
+    sum->encode_seconds += r->encode_seconds;
+    sum->frames += r->frames;
+}
+
+/* errbuf's message prefixed with "frame K (input byte N): " */
+static void input_note(const ozip_params *p, uint32_t k, uint64_t at)
+{
+    char pre[80];
+    size_t lp, lm;
+    if (!p->errbuf || !p->errbuf_size)
+        return;
+    lp = (size_t)snprintf(pre, sizeof pre, "frame %u (input byte %llu): ", k + 1, (unsigned long long)at);
+    if (lp + 1 > p->errbuf_size)
+        return;
+    lm = strnlen(p->errbuf, p->errbuf_size - 1);
+    if (lp + lm + 1 > p->errbuf_size)
+        lm = p->errbuf_size - lp - 1;
+    memmove(p->errbuf + lp, p->errbuf, lm);
+    memcpy(p->errbuf, pre, lp);
+    p->errbuf[lp + lm] = 0;
+}
+
+/* The input a frame per frame_size bytes, each frame compressed and given
+ * to write() (one call, the whole frame) before the next piece is taken */
+static ozip_status compress_frames(frame_src *fs, ozip_write_fn write, void *user, const ozip_params *pp)
+{
+    ozip_params q = *pp;
+    ozip_report r, sum;
+    uint64_t frame = pp->frame_size ? pp->frame_size : OZ_FRAME_DEFAULT;
+    size_t max = frame < SIZE_MAX ? (size_t)frame : SIZE_MAX;
+    uint32_t k;
+    ozip_status s = OZIP_OK;
+    memset(&sum, 0, sizeof sum);
+    q.report = &r;
+    for (k = 0;; k++) {
+        const uint8_t *piece = NULL;
+        size_t n = 0, out_n = 0;
+        uint64_t at = fs->pos;
+        void *out = NULL;
+        int err;
+        s = next_piece(fs, max, &piece, &n, &q);
+        if (s != OZIP_OK || (k > 0 && n == 0)) /* the input ended at a frame's end */
+            break;
+        memset(&r, 0, sizeof r);
+        s = compress_frame(piece, n, &out, &out_n, &q);
+        if (s == OZIP_OK && (err = write(user, out, out_n)) != 0)
+            s = oz_fail(&q, OZIP_ERR_IO, "writing the output failed: %s", err > 0 ? strerror(err) : "error");
+        free(out);
+        if (s != OZIP_OK) {
+            if (s != OZIP_ERR_IO && (k > 0 || !fs->eof))
+                input_note(&q, k, at);
+            break;
+        }
+        report_add(&sum, &r, k);
+        if (k > 0 || !fs->eof)
+            oz_log(&q, 1, "frame %u (input byte %llu): %zu -> %zu bytes", k + 1, (unsigned long long)at, n, out_n);
+        if (fs->eof)
+            break;
+    }
+    if (s == OZIP_OK && pp->report)
+        *pp->report = sum;
+    return s;
+}
+
+/* ozip_compress's writer: the frames appended to one buffer */
+typedef struct grow {
+    uint8_t *b;
+    size_t n, cap;
+} grow;
+
+static int grow_write(void *user, const void *data, size_t n)
+{
+    grow *g = (grow *)user;
+    if (n > g->cap - g->n) {
+        size_t c = g->cap ? g->cap : 4096;
+        uint8_t *nb;
+        while (c - g->n < n) {
+            if (c > SIZE_MAX / 2)
+                return ENOMEM;
+            c *= 2;
+        }
+        nb = realloc(g->b, c);
+        if (!nb)
+            return ENOMEM;
+        g->b = nb;
+        g->cap = c;
+    }
+    memcpy(g->b + g->n, data, n);
+    g->n += n;
+    return 0;
+}
+
+ozip_status ozip_compress(const void *src, size_t n, void **dst, size_t *dst_n, const ozip_params *pp)
+{
+    ozip_params dp;
+    const ozip_params *p = pp;
+    frame_src fs;
+    grow g;
+    ozip_status s;
+    if (!p) {
+        ozip_params_init(&dp);
+        p = &dp;
+    }
+    if (n <= (p->frame_size ? p->frame_size : OZ_FRAME_DEFAULT)) /* one frame */
+        return compress_frame(src, n, dst, dst_n, p);
+    if (!dst || !dst_n)
+        return oz_fail(p, OZIP_ERR_PARAM, "NULL buffer");
+    memset(&fs, 0, sizeof fs);
+    memset(&g, 0, sizeof g);
+    fs.mem = (const uint8_t *)src;
+    fs.n = n;
+    s = compress_frames(&fs, grow_write, &g, p);
+    if (s != OZIP_OK) {
+        free(g.b);
+        if (s == OZIP_ERR_IO) /* grow_write: only memory can fail it */
+            s = oz_fail(p, OZIP_ERR_NOMEM, "out of memory for the output");
+        return s;
+    }
+    *dst = g.b;
+    *dst_n = g.n;
+    return OZIP_OK;
+}
+
+ozip_status ozip_compress_to(const void *src, size_t n, ozip_write_fn write, void *user, const ozip_params *pp)
+{
+    ozip_params dp;
+    const ozip_params *p = pp;
+    frame_src fs;
+    if (!p) {
+        ozip_params_init(&dp);
+        p = &dp;
+    }
+    if (!write || (!src && n))
+        return oz_fail(p, OZIP_ERR_PARAM, "NULL buffer or writer");
+    memset(&fs, 0, sizeof fs);
+    fs.mem = (const uint8_t *)src;
+    fs.n = n;
+    return compress_frames(&fs, write, user, p);
+}
+
+ozip_status ozip_compress_stream(ozip_read_fn read, void *ruser, ozip_write_fn write, void *wuser,
+                                 const ozip_params *pp)
+{
+    ozip_params dp;
+    const ozip_params *p = pp;
+    frame_src fs;
+    ozip_status s;
+    if (!p) {
+        ozip_params_init(&dp);
+        p = &dp;
+    }
+    if (!read || !write)
+        return oz_fail(p, OZIP_ERR_PARAM, "NULL reader or writer");
+    memset(&fs, 0, sizeof fs);
+    fs.read = read;
+    fs.ruser = ruser;
+    s = compress_frames(&fs, write, wuser, p);
+    free(fs.buf);
     return s;
 }
 
@@ -1485,27 +1716,19 @@ static ozip_status file_op(int compress, const char *in_path, const char *out_pa
     ozip_params dp;
     const ozip_params *p = pp;
     oz_input in;
-    void *out = NULL;
-    size_t out_n = 0;
     ozip_status s;
     int err, fd = 1;
     if (!p) {
         ozip_params_init(&dp);
         p = &dp;
     }
-    err = oz_input_read(in_path, &in);
+    err = oz_input_open(in_path, &in);
     if (err)
         return oz_fail(p, OZIP_ERR_IO, "%s: %s", in_path ? in_path : "stdin", strerror(err));
-    if (compress) {
-        s = ozip_compress(in.data, in.size, &out, &out_n, p);
-        if (s == OZIP_OK) {
-            err = out_path ? oz_output_write(out_path, out, out_n, &in) : oz_write_stdout(out, out_n);
-            if (err)
-                s = oz_fail(p, OZIP_ERR_IO, "%s: %s", out_path ? out_path : "stdout", strerror(err));
-        }
-        free(out);
-    } else {
-        /* piece by piece (ozip_decompress_to) into a temporary file */
+    {
+        /* into a temporary file (or stdout) as it comes: compressing, a frame
+         * at a time; decompressing, in pieces (ozip_decompress_to); input
+         * that is not mapped (a pipe) read as it comes too */
         oz_output o;
         err = out_path ? oz_output_begin(out_path, &o) : 0;
         if (err) {
@@ -1513,7 +1736,12 @@ static ozip_status file_op(int compress, const char *in_path, const char *out_pa
         } else {
             if (out_path)
                 fd = o.fd;
-            s = ozip_decompress_to(in.data, in.size, oz_output_fd_write, &fd, p);
+            if (compress)
+                s = in.mapped ? ozip_compress_to(in.data, in.size, oz_output_fd_write, &fd, p)
+                              : ozip_compress_stream(oz_fd_read, &in.fd, oz_output_fd_write, &fd, p);
+            else
+                s = in.mapped ? ozip_decompress_to(in.data, in.size, oz_output_fd_write, &fd, p)
+                              : ozip_decompress_stream(oz_fd_read, &in.fd, oz_output_fd_write, &fd, p);
             if (out_path) {
                 err = oz_output_end(&o, out_path, &in, s != OZIP_OK);
                 if (s == OZIP_OK && err)

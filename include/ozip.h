@@ -84,6 +84,10 @@ typedef struct ozip_report {
     uint64_t device_cycles;     /* modelled kernel cycles, 0 when not modelled */
     uint32_t device_mhz;        /* the kernel clock those cycles are counted at */
     uint64_t device_bytes;      /* bytes the device decoded (model-coded streams) */
+    /* compressing input of several frames (ozip_params.frame_size): the sizes,
+     * counts and times above are added up over the frames; model_desc,
+     * device and train_bpb are the first frame's */
+    uint32_t frames;
 } ozip_report;
 
 typedef struct ozip_params {
@@ -110,11 +114,16 @@ typedef struct ozip_params {
     size_t errbuf_size;
     uint64_t decode_buffer; /* ozip_decompress_to, ozip_decompress_file: bytes of output
                                held at once, 0 = 256 MiB (a stream is never split) */
+    uint64_t frame_size;    /* compressing: a frame per this many bytes of input (each
+                               with its own model), 0 = 1 GiB; the streaming calls hold
+                               one frame of input at a time */
 } ozip_params;
 
 void ozip_params_init(ozip_params *p);
 
-/* Compress src[n] into a new buffer *dst (free with ozip_free). */
+/* Compress src[n] into a new buffer *dst (free with ozip_free): one frame,
+ * or above params.frame_size (default 1 GiB) one frame per that many bytes,
+ * back to back. */
 ozip_status ozip_compress(const void *src, size_t n, void **dst, size_t *dst_n, const ozip_params *p);
 /* Decompress a whole .oz buffer; verifies every checksum. A buffer that holds
  * several frames back to back (concatenated .oz files) decompresses to their
@@ -146,6 +155,14 @@ typedef int (*ozip_read_fn)(void *user, void *buf, size_t n, size_t *got);
  * calls, the frame named ("frame 3 (at byte N): ..."). */
 ozip_status ozip_decompress_stream(ozip_read_fn read, void *ruser, ozip_write_fn write, void *wuser,
                                    const ozip_params *p);
+/* Compress to write(): the input a frame per params.frame_size bytes (the
+ * same bytes as ozip_compress), each frame given to write() whole, in one
+ * call, as soon as it is made. ozip_compress_stream reads the input from
+ * read() (a pipe), holding one frame of it at a time. After an error the
+ * frames before it have been written. */
+ozip_status ozip_compress_to(const void *src, size_t n, ozip_write_fn write, void *user, const ozip_params *p);
+ozip_status ozip_compress_stream(ozip_read_fn read, void *ruser, ozip_write_fn write, void *wuser,
+                                 const ozip_params *p);
 /* Decompress bytes [offset, offset+len) of the original (of all frames'
  * contents, one after the other) only, decoding just the streams that hold
  * them (each verified by its own checksum). */

@@ -657,6 +657,135 @@ out:
     ozip_free(m2);
 }
 
+/* ozip_compress_to's writer for the tests: the frames appended, their count,
+ * and a failure at the `fail_at`th call (0: never) */
+typedef struct f_out {
+    s_out o;
+    int calls, fail_at;
+} f_out;
+
+static int f_write(void *user, const void *data, size_t n)
+{
+    f_out *w = (f_out *)user;
+    if (++w->calls == w->fail_at)
+        return ENOSPC;
+    return s_write(&w->o, data, n);
+}
+
+/* interrupts at the first progress report after the first frame was
+ * written, i.e. in the second frame */
+static int f_progress(void *user, const ozip_progress *pr)
+{
+    (void)pr;
+    return ((f_out *)user)->calls >= 1;
+}
+
+/* Input above params.frame_size: a frame per frame_size bytes, each with its
+ * own model; the same bytes from ozip_compress, ozip_compress_to (one write
+ * per frame) and ozip_compress_stream (read in random pieces) as from the
+ * pieces compressed one by one; the report adds up; errors name the frame */
+static void test_compress_frames(const uint8_t *d, size_t n)
+{
+    enum { FS = 9000 };
+    ozip_params p;
+    ozip_report r;
+    void *c = NULL, *u = NULL, *one = NULL;
+    size_t cn = 0, un = 0, on = 0, at, nf = 0;
+    s_out cat;
+    f_out w;
+    s_in rd;
+    int ok = 1;
+    if (n < 3 * FS + 100) {
+        t_skip("frames when compressing", "the sample is under 27100 bytes");
+        return;
+    }
+    n = 3 * FS + 100; /* three whole frames and a short one */
+    memset(&cat, 0, sizeof cat);
+    params(&p, 1);
+    for (at = 0; at < n && ok; at += FS, nf++) { /* the pieces one by one */
+        size_t k = n - at < FS ? n - at : FS;
+        ok = ozip_compress(d + at, k, &one, &on, &p) == OZIP_OK && s_write(&cat, one, on) == 0;
+        ozip_free(one);
+        one = NULL;
+    }
+    p.frame_size = FS;
+    p.report = &r;
+    memset(&r, 0, sizeof r);
+    ok = ok && ozip_compress(d, n, &c, &cn, &p) == OZIP_OK;
+    p.report = NULL;
+    t_result(ok && cn == cat.n && !memcmp(c, cat.b, cn), "compress with frame_size 9000: four frames, the same bytes as the pieces compressed one by one", "%s", errbuf);
+    t_result(r.frames == 4 && r.original_size == n && r.compressed_size == cn && r.streams >= 4 && r.model_streams > 0 &&
+                 r.header_bytes + r.model_bytes + r.stream_bytes == cn,
+             "the report adds up the frames (4 frames, sizes, streams)", "%u frames, %llu bytes", r.frames,
+             (unsigned long long)r.compressed_size);
+    ok = ozip_decompress(c, cn, &u, &un, &p) == OZIP_OK && un == n && !memcmp(u, d, n);
+    t_result(ok, "the frames decode to the input", "%s", errbuf);
+    ozip_free(u);
+    memset(&w, 0, sizeof w);
+    ok = ozip_compress_to(d, n, f_write, &w, &p) == OZIP_OK && w.calls == 4 && w.o.n == cn && !memcmp(w.o.b, c, cn);
+    t_result(ok, "compress_to: one write per frame, the same bytes", "%d writes; %s", w.calls, errbuf);
+    free(w.o.b);
+    memset(&w, 0, sizeof w);
+    rd = (s_in){d, n, 0, 0};
+    ok = ozip_compress_stream(s_read, &rd, f_write, &w, &p) == OZIP_OK && w.calls == 4 && w.o.n == cn &&
+         !memcmp(w.o.b, c, cn);
+    t_result(ok, "compress_stream, random reads of 1 to 7 bytes (and some large): the same bytes", "%s", errbuf);
+    free(w.o.b);
+    memset(&w, 0, sizeof w);
+    rd = (s_in){d, 2 * FS, 0, 0};
+    ok = ozip_compress_stream(s_read, &rd, f_write, &w, &p) == OZIP_OK && w.calls == 2;
+    t_result(ok, "compress_stream of exactly two frames' bytes: two frames, no empty third", "%d writes", w.calls);
+    free(w.o.b);
+    memset(&w, 0, sizeof w);
+    rd = (s_in){d, 0, 0, 0};
+    ok = ozip_compress_stream(s_read, &rd, f_write, &w, &p) == OZIP_OK && w.calls == 1 &&
+         ozip_decompress(w.o.b, w.o.n, &u, &un, &p) == OZIP_OK && un == 0;
+    ozip_free(u);
+    t_result(ok, "compress_stream of nothing: one empty frame", "%d writes", w.calls);
+    free(w.o.b);
+    /* errors: a writer that fails at the third frame; a read error; an interrupt in the second frame */
+    memset(&w, 0, sizeof w);
+    w.fail_at = 3;
+    ok = ozip_compress_to(d, n, f_write, &w, &p) == OZIP_ERR_IO && w.o.n > 0 && !memcmp(w.o.b, c, w.o.n) &&
+         w.calls == 3;
+    t_result(ok, "compress_to: a writer failing at the third frame stops it there, the two before written", "%s", errbuf);
+    free(w.o.b);
+    memset(&w, 0, sizeof w);
+    rd = (s_in){d, n, 0, FS + 10};
+    ok = ozip_compress_stream(s_read, &rd, f_write, &w, &p) == OZIP_ERR_IO;
+    t_result(ok, "compress_stream: a reader that fails gives an I/O error", "%s", errbuf);
+    free(w.o.b);
+    memset(&w, 0, sizeof w);
+    p.progress = f_progress;
+    p.progress_user = &w;
+    errbuf[0] = 0;
+    ok = ozip_compress_to(d, n, f_write, &w, &p) == OZIP_ERR_INTERRUPTED && w.calls == 1 &&
+         !strncmp(errbuf, "frame 2 (input byte 9000): ", 27);
+    t_result(ok, "an interrupt in the second frame: the first written, the error names frame 2 and its input byte", "%d writes; %s", w.calls, errbuf);
+    p.progress = NULL;
+    free(w.o.b);
+    {
+        char in[96], oz[96];
+        FILE *f;
+        uint8_t *o;
+        size_t fn = 0;
+        snprintf(in, sizeof in, "/tmp/ozip-frames-%d.in", (int)getpid());
+        snprintf(oz, sizeof oz, "/tmp/ozip-frames-%d.oz", (int)getpid());
+        f = fopen(in, "wb");
+        ok = f && fwrite(d, 1, n, f) == n;
+        if (f)
+            fclose(f);
+        ok = ok && ozip_compress_file(in, oz, &p) == OZIP_OK;
+        o = t_read_file(oz, &fn);
+        t_result(ok && o && fn == cn && !memcmp(o, c, cn), "compress_file with frame_size: the same frames", "%s", errbuf);
+        free(o);
+        unlink(in);
+        unlink(oz);
+    }
+    free(cat.b);
+    ozip_free(c);
+}
+
 /* --force-model with a shape: the classic methods' whole-input run (whose
  * result a forced model never uses) is skipped; without it, it runs */
 static void test_forced_skips_classic(const uint8_t *d, size_t n)
@@ -1210,6 +1339,7 @@ int main(void)
     test_corruption(d, 12000);
     test_frames(d, n);
     test_pieces(d, n);
+    test_compress_frames(d, n);
     test_forced_skips_classic(d, 8000);
     test_file_threads(d, 20000);
     test_forged(d, 5000);
