@@ -120,18 +120,21 @@ static int progress_cb(void *user, const ozip_progress *pr)
         c->phase = pr->phase;
         c->phase_start = t;
     }
+    fprintf(stderr, "\r\033[K");
+    if (pr->frame) /* input of several frames: which one these units count in */
+        fprintf(stderr, "frame %u ", pr->frame);
     switch (pr->phase) {
     case OZIP_PHASE_CLASSIC:
-        fprintf(stderr, "\r\033[K[classic] compressing with xz, zstd, bzip2, brotli");
+        fprintf(stderr, "[classic] compressing with xz, zstd, bzip2, brotli");
         break;
     case OZIP_PHASE_TRAIN:
-        fprintf(stderr, "\r\033[K[train] step %llu/%llu  epoch %.2f  %.3f bits/byte  %s",
+        fprintf(stderr, "[train] step %llu/%llu  epoch %.2f  %.3f bits/byte  %s",
                 (unsigned long long)pr->done, (unsigned long long)pr->total, pr->epochs, pr->bpb,
                 pr->what ? pr->what : "");
         break;
     case OZIP_PHASE_ENCODE:
     case OZIP_PHASE_DECODE:
-        fprintf(stderr, "\r\033[K[%s] %llu/%llu bytes (%.0f%%)  %.1f KB/s",
+        fprintf(stderr, "[%s] %llu/%llu bytes (%.0f%%)  %.1f KB/s",
                 pr->phase == OZIP_PHASE_ENCODE ? "encode" : "decode", (unsigned long long)pr->done,
                 (unsigned long long)pr->total, pr->total ? 100.0 * pr->done / pr->total : 100.0,
                 pr->done / 1000.0 / (t - c->phase_start + 1e-9));

@@ -98,6 +98,7 @@ static int progress(const ozip_params *p, int phase, uint64_t done, uint64_t tot
     ozip_progress pr;
     if (!p->progress)
         return 0;
+    memset(&pr, 0, sizeof pr);
     pr.phase = phase;
     pr.done = done;
     pr.total = total;
@@ -705,6 +706,20 @@ static void input_note(const ozip_params *p, uint32_t k, uint64_t at)
     p->errbuf[lp + lm] = 0;
 }
 
+/* Progress with the frame's number (ozip_progress.frame) */
+typedef struct frame_prog {
+    const ozip_params *outer;
+    uint32_t frame;
+} frame_prog;
+
+static int frame_prog_cb(void *user, const ozip_progress *pr)
+{
+    frame_prog *fp = (frame_prog *)user;
+    ozip_progress q = *pr;
+    q.frame = fp->frame;
+    return fp->outer->progress(fp->outer->progress_user, &q);
+}
+
 /* The input a frame per frame_size bytes, each frame compressed and given
  * to write() (one call, the whole frame) before the next piece is taken */
 static ozip_status compress_frames(frame_src *fs, ozip_write_fn write, void *user, const ozip_params *pp)
@@ -715,8 +730,15 @@ static ozip_status compress_frames(frame_src *fs, ozip_write_fn write, void *use
     size_t max = frame < SIZE_MAX ? (size_t)frame : SIZE_MAX;
     uint32_t k;
     ozip_status s = OZIP_OK;
+    frame_prog fp;
     memset(&sum, 0, sizeof sum);
     q.report = &r;
+    fp.outer = pp;
+    fp.frame = 0;
+    if (pp->progress) {
+        q.progress = frame_prog_cb;
+        q.progress_user = &fp;
+    }
     for (k = 0;; k++) {
         const uint8_t *piece = NULL;
         size_t n = 0, out_n = 0;
@@ -727,6 +749,7 @@ static ozip_status compress_frames(frame_src *fs, ozip_write_fn write, void *use
         if (s != OZIP_OK || (k > 0 && n == 0)) /* the input ended at a frame's end */
             break;
         memset(&r, 0, sizeof r);
+        fp.frame = k > 0 || !fs->eof ? k + 1 : 0; /* one of several */
         s = compress_frame(piece, n, &out, &out_n, &q);
         if (s == OZIP_OK && (err = write(user, out, out_n)) != 0)
             s = oz_fail(&q, OZIP_ERR_IO, "writing the output failed: %s", err > 0 ? strerror(err) : "error");
@@ -1427,6 +1450,8 @@ ozip_status ozip_decompress_stream(ozip_read_fn read, void *ruser, ozip_write_fn
 {
     ozip_params dp;
     const ozip_params *p = pp;
+    ozip_params q;
+    frame_prog fp;
     uint8_t *buf = NULL;
     size_t cap = 0, have = 0;
     uint64_t pos = 0; /* the frame's place in the input */
@@ -1440,6 +1465,13 @@ ozip_status ozip_decompress_stream(ozip_read_fn read, void *ruser, ozip_write_fn
     if (!read || !write)
         return oz_fail(p, OZIP_ERR_PARAM, "NULL reader or writer");
     report_reset(p);
+    fp.outer = p;
+    fp.frame = 0;
+    q = *p;
+    if (p->progress) {
+        q.progress = frame_prog_cb;
+        q.progress_user = &fp;
+    }
     for (k = 0; s == OZIP_OK; k++) {
         parsed pf;
         uint64_t need = OZ_FRAME_HEADER, model_total = 0;
@@ -1473,7 +1505,8 @@ ozip_status ozip_decompress_stream(ozip_read_fn read, void *ruser, ozip_write_fn
             if (pf.idx[i].method == OZ_M_MODEL)
                 model_total += oz_stream_len(&pf.f, i);
         need = pf.total;
-        s = decode_to(buf, (size_t)need, 1, pf.f.original_size, model_total, write, wuser, p);
+        fp.frame = k + 1; /* whether more follow cannot be told yet */
+        s = decode_to(buf, (size_t)need, 1, pf.f.original_size, model_total, write, wuser, &q);
         parsed_free(&pf);
         if (s != OZIP_OK) {
             if (s != OZIP_ERR_IO)

@@ -223,6 +223,7 @@ static int train_cb(void *arg, uint64_t step, uint64_t steps, double bpb)
     }
     if (c->p->progress) {
         ozip_progress pr;
+        memset(&pr, 0, sizeof pr);
         pr.phase = OZIP_PHASE_TRAIN;
         pr.done = step;
         pr.total = steps;

@@ -59,6 +59,10 @@ typedef struct ozip_progress {
     double bpb;      /* train: current loss in bits per byte */
     double epochs;   /* train: epochs done */
     const char *what;/* a short label, e.g. the model shape */
+    uint32_t frame;  /* input of several frames: which one (from 1) these units
+                        count in, done and total being that frame's; 0 otherwise.
+                        ozip_decompress_stream numbers every frame, the first
+                        too (it cannot tell whether more follow) */
 } ozip_progress;
 /* Return nonzero to interrupt (the call then fails with OZIP_ERR_INTERRUPTED). */
 typedef int (*ozip_progress_fn)(void *user, const ozip_progress *p);

@@ -425,6 +425,25 @@ static int s_write(void *user, const void *data, size_t n)
     return 0;
 }
 
+/* which frame numbers the progress reports carried (bit k: frame k; bit 0:
+ * none), and whether they ever went down */
+typedef struct f_seen {
+    unsigned bits;
+    uint32_t last;
+    int backwards;
+} f_seen;
+
+static int f_seen_cb(void *user, const ozip_progress *pr)
+{
+    f_seen *fs = (f_seen *)user;
+    if (pr->frame < 32)
+        fs->bits |= 1u << pr->frame;
+    if (pr->frame < fs->last)
+        fs->backwards = 1;
+    fs->last = pr->frame;
+    return 0;
+}
+
 /* c[cn] (frames) read as a stream: the same content as from the buffer; a
  * cut anywhere gives the buffer call's status and message, having written
  * only whole frames' contents; junk after the frames, a damaged frame and a
@@ -483,6 +502,18 @@ static void test_stream(uint8_t *c, size_t cn, const uint8_t *want, size_t wn, c
             all = 0;
             break;
         }
+    }
+    {
+        f_seen seen;
+        memset(&seen, 0, sizeof seen);
+        r = (s_in){c, cn, 0, 0};
+        w.n = 0;
+        p.progress = f_seen_cb;
+        p.progress_user = &seen;
+        ok = ozip_decompress_stream(s_read, &r, s_write, &w, &p) == OZIP_OK;
+        p.progress = NULL;
+        /* the model-coded frames report decoding: 1 and 4 */
+        t_result(ok && seen.bits == 0x12 && !seen.backwards, "decompress_stream: progress names each frame", "frames seen %#x", seen.bits);
     }
     if (all)
         t_result(1, "decompress_stream of the file cut at every byte up to 64 and then every ~50: the buffer call's "
@@ -755,6 +786,22 @@ static void test_compress_frames(const uint8_t *d, size_t n)
     ok = ozip_compress_stream(s_read, &rd, f_write, &w, &p) == OZIP_ERR_IO;
     t_result(ok, "compress_stream: a reader that fails gives an I/O error", "%s", errbuf);
     free(w.o.b);
+    {
+        f_seen fs1, fs2;
+        memset(&fs1, 0, sizeof fs1);
+        memset(&fs2, 0, sizeof fs2);
+        p.progress = f_seen_cb;
+        p.progress_user = &fs1;
+        ok = ozip_compress(d, n, &u, &un, &p) == OZIP_OK;
+        ozip_free(u);
+        p.progress_user = &fs2;
+        ok = ok && ozip_compress(d, FS, &u, &un, &p) == OZIP_OK;
+        ozip_free(u);
+        p.progress = NULL;
+        t_result(ok && fs1.bits == 0x1e && !fs1.backwards && fs2.bits == 0x1,
+                 "progress reports name frames 1 to 4 in order, and no frame for input of one frame",
+                 "frames seen %#x and %#x", fs1.bits, fs2.bits);
+    }
     memset(&w, 0, sizeof w);
     p.progress = f_progress;
     p.progress_user = &w;
