@@ -70,8 +70,10 @@ static void usage(FILE *f)
             "                        K, M, G suffixes), then code the whole input\n"
             "      --stream-size=N   bytes per independent stream (default 256K; K, M suffixes)\n"
             "      --frame-size=N    compressing: a frame of its own for every N bytes of input,\n"
-            "                        each read, compressed and written before the next, with\n"
-            "                        its own model (default 1G; K, M, G suffixes)\n"
+            "                        each read, compressed and written before the next\n"
+            "                        (default 1G; K, M, G suffixes); the first frame's model\n"
+            "                        codes the later frames too\n"
+            "      --train-each-frame  train a model for every frame instead (slower)\n"
             "      --buffer=N        decompressing: hold at most N bytes of output in memory\n"
             "                        (default 256M; K, M, G suffixes; a stream is never split)\n"
             "      --model=FILE      compress with this model (.ozm) instead of training one;\n"
@@ -567,7 +569,7 @@ int main(int argc, char **argv)
     int opt, rc = 0, i, list_header = 0, nfiles;
     enum {
         O_RM = 256, O_DEVICE, O_TRAIN_TIME, O_EPOCHS, O_STREAM_SIZE, O_MODEL, O_SAVE_MODEL, O_NO_MODEL,
-        O_FORCE_MODEL, O_ARCH, O_SEED, O_EXTERNAL, O_SAMPLE, O_BUFFER, O_FRAME_SIZE
+        O_FORCE_MODEL, O_ARCH, O_SEED, O_EXTERNAL, O_SAMPLE, O_BUFFER, O_FRAME_SIZE, O_TRAIN_EACH
     };
     static const struct option longopts[] = {
         {"compress", no_argument, 0, 'z'},
@@ -589,6 +591,7 @@ int main(int argc, char **argv)
         {"sample", required_argument, 0, O_SAMPLE},
         {"buffer", required_argument, 0, O_BUFFER},
         {"frame-size", required_argument, 0, O_FRAME_SIZE},
+        {"train-each-frame", no_argument, 0, O_TRAIN_EACH},
         {"model", required_argument, 0, O_MODEL},
         {"external-model", no_argument, 0, O_EXTERNAL},
         {"save-model", required_argument, 0, O_SAVE_MODEL},
@@ -688,6 +691,9 @@ int main(int argc, char **argv)
             c.p.train_sample = mib;
             break;
         }
+        case O_TRAIN_EACH:
+            c.p.train_each_frame = 1;
+            break;
         case O_FRAME_SIZE: {
             uint32_t v;
             if (parse_size(optarg, &v) || v < 4096) {

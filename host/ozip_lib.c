@@ -731,6 +731,8 @@ static ozip_status compress_frames(frame_src *fs, ozip_write_fn write, void *use
     uint32_t k;
     ozip_status s = OZIP_OK;
     frame_prog fp;
+    void *lent = NULL; /* the model the later frames are coded with */
+    size_t lent_n = 0;
     memset(&sum, 0, sizeof sum);
     q.report = &r;
     fp.outer = pp;
@@ -753,6 +755,19 @@ static ozip_status compress_frames(frame_src *fs, ozip_write_fn write, void *use
         s = compress_frame(piece, n, &out, &out_n, &q);
         if (s == OZIP_OK && (err = write(user, out, out_n)) != 0)
             s = oz_fail(&q, OZIP_ERR_IO, "writing the output failed: %s", err > 0 ? strerror(err) : "error");
+        /* the first model a frame used codes the frames after it (embedded
+         * in each): one training, as for one frame, unless each frame is
+         * to train its own */
+        if (s == OZIP_OK && !lent && !pp->model && !pp->train_each_frame && r.model_streams > 0) {
+            if (ozip_extract_model(out, out_n, &lent, &lent_n, &q) == OZIP_OK) {
+                q.model = lent;
+                q.model_size = lent_n;
+                q.model_external = 0;
+                oz_log(&q, 1, "frame %u's model codes the frames after it", k + 1);
+            } else if (q.errbuf && q.errbuf_size) {
+                q.errbuf[0] = 0; /* not an error: the next frames train their own */
+            }
+        }
         free(out);
         if (s != OZIP_OK) {
             if (s != OZIP_ERR_IO && (k > 0 || !fs->eof))
@@ -767,6 +782,7 @@ static ozip_status compress_frames(frame_src *fs, ozip_write_fn write, void *use
     }
     if (s == OZIP_OK && pp->report)
         *pp->report = sum;
+    free(lent);
     return s;
 }
 

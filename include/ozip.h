@@ -118,9 +118,11 @@ typedef struct ozip_params {
     size_t errbuf_size;
     uint64_t decode_buffer; /* ozip_decompress_to, ozip_decompress_file: bytes of output
                                held at once, 0 = 256 MiB (a stream is never split) */
-    uint64_t frame_size;    /* compressing: a frame per this many bytes of input (each
-                               with its own model), 0 = 1 GiB; the streaming calls hold
-                               one frame of input at a time */
+    uint64_t frame_size;    /* compressing: a frame per this many bytes of input, 0 =
+                               1 GiB; the streaming calls hold one frame of input at a
+                               time. The first model a frame uses codes the frames
+                               after it too (embedded in each) */
+    int train_each_frame;   /* 1: every frame trains its own model instead */
 } ozip_params;
 
 void ozip_params_init(ozip_params *p);

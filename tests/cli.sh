@@ -226,6 +226,23 @@ cat text.orig | "$OZIP" -q -c --no-model | cmp -s - nf.oz &&
 cat text.orig | "$OZIP" -v -c --no-model --frame-size=16K 2> err.out > /dev/null
 grep -q "60000 -> $(wc -c < pieces.oz) bytes.*; 4 frames" err.out && ok "-v sums the frames" || nok "-v sums the frames" "$(cat err.out)"
 "$OZIP" -c --frame-size=1K text.orig > /dev/null 2>&1; check "--frame-size below 4K exits 2" 2 $?
+# with a model: the first frame's model codes the later frames (checked
+# against piece 1, then pieces 2 to 4 given that model); --train-each-frame
+# trains one per frame (checked against the pieces compressed one by one)
+dd if=text.orig bs=16384 count=1 2> /dev/null | "$OZIP" -q -c $FAST --force-model --save-model=f1.ozm > mlend.oz
+dd if=text.orig bs=16384 count=1 2> /dev/null | "$OZIP" -q -c $FAST --force-model > meach.oz
+i=1
+while [ $((i * 16384)) -lt 60000 ]; do
+    dd if=text.orig bs=16384 skip=$i count=1 2> /dev/null > piece
+    "$OZIP" -q -c $FAST --force-model --model=f1.ozm < piece >> mlend.oz
+    "$OZIP" -q -c $FAST --force-model < piece >> meach.oz
+    i=$((i + 1))
+done
+cat text.orig | "$OZIP" -q -c $FAST --force-model --frame-size=16K | cmp -s - mlend.oz &&
+    ok "--frame-size with a model: the first frame's model codes the later frames" ||
+    nok "--frame-size with a model: the first frame's model codes the later frames"
+cat text.orig | "$OZIP" -q -c $FAST --force-model --frame-size=16K --train-each-frame | cmp -s - meach.oz &&
+    ok "--train-each-frame: a model trained for every frame" || nok "--train-each-frame: a model trained for every frame"
 # decompressing a pipe: a frame at a time (ozip_decompress_stream), so the
 # frames before a damaged one are written (each checked); a file is all or nothing
 cat fpipe.oz | "$OZIP" -d -c | cmp -s - text.orig && cat cat.oz | "$OZIP" -d -c --buffer=5K | cmp -s - parts.all &&

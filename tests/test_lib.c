@@ -739,12 +739,45 @@ static void test_compress_frames(const uint8_t *d, size_t n)
         ozip_free(one);
         one = NULL;
     }
+    /* by default the first frame's model codes the later ones: the same
+     * bytes as frame 1 alone, then each later piece with --model = its model */
     p.frame_size = FS;
+    {
+        void *m = NULL, *first = NULL, *lent = NULL;
+        size_t mn = 0, fn = 0, ln = 0;
+        s_out exp;
+        memset(&exp, 0, sizeof exp);
+        ok = ozip_compress(d, n, &lent, &ln, &p) == OZIP_OK;
+        params(&p, 1);
+        ok = ok && ozip_compress(d, FS, &first, &fn, &p) == OZIP_OK && s_write(&exp, first, fn) == 0 &&
+             ozip_extract_model(first, fn, &m, &mn, &p) == OZIP_OK;
+        p.model = m;
+        p.model_size = mn;
+        for (at = FS; at < n && ok; at += FS) {
+            size_t k = n - at < FS ? n - at : FS;
+            ok = ozip_compress(d + at, k, &one, &on, &p) == OZIP_OK && s_write(&exp, one, on) == 0;
+            ozip_free(one);
+            one = NULL;
+        }
+        t_result(ok && ln == exp.n && !memcmp(lent, exp.b, ln),
+                 "compress with frame_size 9000: the first frame trains, its model codes the three after it "
+                 "(the same bytes as each piece given that model)", "%s", errbuf);
+        ok = ozip_decompress(lent, ln, &u, &un, NULL) == OZIP_OK && un == n && !memcmp(u, d, n);
+        t_result(ok, "those frames decode to the input", NULL);
+        ozip_free(u);
+        ozip_free(m);
+        ozip_free(first);
+        ozip_free(lent);
+        free(exp.b);
+        params(&p, 1);
+        p.frame_size = FS;
+    }
+    p.train_each_frame = 1;
     p.report = &r;
     memset(&r, 0, sizeof r);
-    ok = ok && ozip_compress(d, n, &c, &cn, &p) == OZIP_OK;
+    ok = ozip_compress(d, n, &c, &cn, &p) == OZIP_OK;
     p.report = NULL;
-    t_result(ok && cn == cat.n && !memcmp(c, cat.b, cn), "compress with frame_size 9000: four frames, the same bytes as the pieces compressed one by one", "%s", errbuf);
+    t_result(ok && cn == cat.n && !memcmp(c, cat.b, cn), "train_each_frame: four frames, the same bytes as the pieces compressed one by one", "%s", errbuf);
     t_result(r.frames == 4 && r.original_size == n && r.compressed_size == cn && r.streams >= 4 && r.model_streams > 0 &&
                  r.header_bytes + r.model_bytes + r.stream_bytes == cn,
              "the report adds up the frames (4 frames, sizes, streams)", "%u frames, %llu bytes", r.frames,
