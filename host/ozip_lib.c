@@ -758,7 +758,7 @@ static ozip_status compress_frames(frame_src *fs, ozip_write_fn write, void *use
         /* the first model a frame used codes the frames after it (embedded
          * in each): one training, as for one frame, unless each frame is
          * to train its own */
-        if (s == OZIP_OK && !lent && !pp->model && !pp->train_each_frame && r.model_streams > 0) {
+        if (s == OZIP_OK && !fs->eof && !lent && !pp->model && !pp->train_each_frame && r.model_streams > 0) {
             if (ozip_extract_model(out, out_n, &lent, &lent_n, &q) == OZIP_OK) {
                 q.model = lent;
                 q.model_size = lent_n;
