@@ -50,7 +50,6 @@ int oz_input_open(const char *path, oz_input *in)
                 in->data = m;
                 in->size = (size_t)st.st_size;
                 in->mapped = 1;
-                in->eof = 1;
                 if (fd)
                     close(fd);
                 in->fd = -1;
@@ -61,21 +60,19 @@ int oz_input_open(const char *path, oz_input *in)
     return 0;
 }
 
-int oz_input_next(oz_input *in, size_t max)
+/* the rest of a not-mapped input, to its end, into in->data */
+static int read_rest(oz_input *in)
 {
-    size_t cap = in->cap, n = 0;
-    if (in->mapped)
-        return 0;
-    in->size = 0;
-    while (!in->eof && n < max) {
+    size_t cap = 0, n = 0;
+    for (;;) {
         ssize_t r;
-        if (n == cap) { /* from 1 MiB, doubling, up to max */
-            size_t want = cap ? (cap > max / 2 ? max : cap * 2) : (max < ((size_t)1 << 20) ? max : (size_t)1 << 20);
-            uint8_t *nb = realloc(in->data, want);
+        if (n == cap) { /* from 1 MiB, doubling */
+            size_t want = cap ? cap * 2 : (size_t)1 << 20;
+            uint8_t *nb = want > cap ? realloc(in->data, want) : NULL;
             if (!nb)
                 return ENOMEM;
             in->data = nb;
-            in->cap = cap = want;
+            cap = want;
         }
         r = read(in->fd, in->data + n, cap - n);
         if (r < 0) {
@@ -84,7 +81,7 @@ int oz_input_next(oz_input *in, size_t max)
             return errno;
         }
         if (r == 0)
-            in->eof = 1;
+            break;
         n += (size_t)r;
         in->size = n;
     }
@@ -107,12 +104,10 @@ int oz_fd_read(void *fd, void *buf, size_t n, size_t *got)
 int oz_input_read(const char *path, oz_input *in)
 {
     int err = oz_input_open(path, in);
-    if (!err)
-        err = oz_input_next(in, SIZE_MAX);
+    if (!err && !in->mapped)
+        err = read_rest(in);
     if (err)
         oz_input_free(in);
-    else if (in->data == NULL && !(in->data = malloc(1))) /* callers expect a buffer, even empty */
-        err = ENOMEM;
     if (in->fd > 0)
         close(in->fd);
     in->fd = -1;

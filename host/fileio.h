@@ -16,24 +16,20 @@ typedef struct oz_input {
     uid_t uid;   /* owner, group and times of a regular input file */
     gid_t gid;
     struct timespec times[2]; /* access, modification */
-    int fd;      /* oz_input_open: where oz_input_next reads; -1 when mapped or closed */
-    int eof;     /* the whole input has been read (always, once mapped) */
-    size_t cap;  /* bytes allocated at data (not mapped) */
+    int fd;      /* oz_input_open on input it does not map: the descriptor to
+                    read (0 for standard input); -1 once mapped or closed */
 } oz_input;
 
 /* The whole input: path NULL or "-" reads standard input. A regular file is
  * mapped, anything else read into memory. Returns 0 or an errno value. */
 int oz_input_read(const char *path, oz_input *in);
-/* The same in pieces: open maps a regular file whole (data, size; eof is
- * set) and otherwise reads nothing; each oz_input_next then replaces data
- * with the next at most max bytes (size, fewer only at the end of the
- * input, which sets eof; the buffer grows as the bytes arrive, so a short
- * input takes little memory). On a mapped input next does nothing. */
+/* Opens the input without reading it: a regular file is mapped whole (data,
+ * size); anything else (a pipe) is left to be read from in->fd as it comes
+ * (ozip_compress_stream, ozip_decompress_stream with oz_fd_read). */
 int oz_input_open(const char *path, oz_input *in);
-int oz_input_next(oz_input *in, size_t max);
+void oz_input_free(oz_input *in);
 /* An ozip_read_fn over a file descriptor (user: an int *), retrying EINTR */
 int oz_fd_read(void *fd, void *buf, size_t n, size_t *got);
-void oz_input_free(oz_input *in);
 
 /* Writes data to path through a temporary file in the same directory, renamed
  * over path only once everything is written and closed. Returns 0 or errno.
