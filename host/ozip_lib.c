@@ -1438,20 +1438,23 @@ static ozip_status stream_fill(ozip_read_fn read, void *user, uint8_t **buf, siz
 {
     if (want > (uint64_t)SIZE_MAX / 2)
         return oz_fail(p, OZIP_ERR_NOMEM, "a frame of %llu bytes does not fit in memory", (unsigned long long)want);
-    if (want > *cap) {
-        size_t c = *cap ? *cap : 65536;
-        uint8_t *nb;
-        while (c < want)
-            c *= 2;
-        nb = realloc(*buf, c);
-        if (!nb)
-            return oz_fail(p, OZIP_ERR_NOMEM, "out of memory for a frame of %llu bytes", (unsigned long long)want);
-        *buf = nb;
-        *cap = c;
-    }
     while (*have < want && !*eof) {
         size_t got = 0;
-        int err = read(user, *buf + *have, *cap - *have, &got);
+        int err;
+        if (*have == *cap) {
+            /* grown with the bytes that arrive, not with the size the
+             * header claims (a damaged one could claim terabytes) */
+            size_t c = *cap ? *cap * 2 : 65536;
+            uint8_t *nb;
+            if (c > want && want >= 65536)
+                c = (size_t)want;
+            nb = realloc(*buf, c);
+            if (!nb)
+                return oz_fail(p, OZIP_ERR_NOMEM, "out of memory for a frame of %llu bytes", (unsigned long long)want);
+            *buf = nb;
+            *cap = c;
+        }
+        err = read(user, *buf + *have, *cap - *have, &got);
         if (err)
             return oz_fail(p, OZIP_ERR_IO, "reading the input failed: %s", err > 0 ? strerror(err) : "error");
         if (got == 0)
