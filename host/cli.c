@@ -199,8 +199,8 @@ static void print_summary(cli *c, const char *name, const ozip_report *r, double
     if (c->verbose >= 1)
         fprintf(stderr, "  model%s: %s; %u of %u streams model-coded; trained on %s in %.1f s (%.3f bits/byte), "
                         "encoded in %.1f s\n",
-                frames > 1 ? " (frame 1's; sums over the frames)" : "", r->model_desc, r->model_streams, r->streams, r->device[0] ? r->device : "-", r->train_seconds,
-                r->train_bpb, r->encode_seconds);
+                frames > 1 ? " (frame 1's; sums over the frames)" : "", r->model_desc, r->model_streams,
+                r->streams, r->device[0] ? r->device : "-", r->train_seconds, r->train_bpb, r->encode_seconds);
 }
 
 /* The decode device and, for the emulated kernel, its modelled cycles. */
@@ -442,7 +442,6 @@ static int process(cli *c, const char *path, int *list_header)
         free(dst);
         return 1;
     }
-    /* compressing: the input in pieces (compress_input); else whole */
     /* compressing, decompressing, testing: the input in pieces
      * (compress_input, ozip_decompress_stream) unless it is mapped whole;
      * listing: whole */
