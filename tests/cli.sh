@@ -340,6 +340,11 @@ done
 
 # --- models: save, reuse, external
 "$OZIP" -q $FAST --force-model --save-model=m.ozm -o m1.oz text; check "--save-model exits 0" 0 $?
+rm -f nm.oz nm.ozm
+"$OZIP" --no-model --save-model=nm.ozm -o nm.oz text 2> err.out; rc=$?
+[ $rc = 1 ] && [ ! -e nm.oz ] && [ ! -e nm.ozm ] && grep -q "nm.ozm: this file has no model" err.out &&
+    ok "--save-model where no model is used: exit 1, the reason, no output left" ||
+    nok "--save-model where no model is used: exit 1, the reason, no output left" "exit $rc; $(cat err.out)"
 head -c 30000 text > half
 "$OZIP" -q --model=m.ozm --external-model --force-model -o ext.oz half; check "--model --external-model exits 0" 0 $?
 "$OZIP" -d -c ext.oz > /dev/null 2> err.out; check "external model missing exits 1" 1 $?
