@@ -631,10 +631,45 @@ typedef struct frame_src {
     int eof;
 } frame_src;
 
+/* Reads into buf until it holds `want` bytes (fewer only at the input's
+ * end: *eof), never more: what follows is the next frame's or piece's */
+static ozip_status stream_fill(ozip_read_fn read, void *user, uint8_t **buf, size_t *cap, size_t *have,
+                               uint64_t want, int *eof, const ozip_params *p)
+{
+    if (want > (uint64_t)SIZE_MAX / 2)
+        return oz_fail(p, OZIP_ERR_NOMEM, "a frame of %llu bytes does not fit in memory", (unsigned long long)want);
+    while (*have < want && !*eof) {
+        size_t got = 0, room;
+        int err;
+        if (*have == *cap) {
+            /* grown with the bytes that arrive, not with the size the
+             * header claims (a damaged one could claim terabytes) */
+            size_t c = *cap ? *cap * 2 : 65536;
+            uint8_t *nb;
+            if (c > want && want >= 65536)
+                c = (size_t)want;
+            nb = realloc(*buf, c);
+            if (!nb)
+                return oz_fail(p, OZIP_ERR_NOMEM, "out of memory for a frame of %llu bytes", (unsigned long long)want);
+            *buf = nb;
+            *cap = c;
+        }
+        room = *cap - *have < (size_t)want - *have ? *cap - *have : (size_t)want - *have;
+        err = read(user, *buf + *have, room, &got);
+        if (err)
+            return oz_fail(p, OZIP_ERR_IO, "reading the input failed: %s", err > 0 ? strerror(err) : "error");
+        if (got == 0)
+            *eof = 1;
+        *have += got;
+    }
+    return OZIP_OK;
+}
+
 /* The next piece of at most max bytes (*n fewer only at the end) */
 static ozip_status next_piece(frame_src *fs, size_t max, const uint8_t **piece, size_t *n, const ozip_params *p)
 {
     size_t have = 0;
+    ozip_status s;
     if (fs->mem || !fs->read) {
         *n = fs->n - fs->pos < max ? fs->n - fs->pos : max;
         *piece = fs->mem + fs->pos;
@@ -642,24 +677,9 @@ static ozip_status next_piece(frame_src *fs, size_t max, const uint8_t **piece, 
         fs->eof = fs->pos == fs->n;
         return OZIP_OK;
     }
-    while (have < max && !fs->eof) {
-        size_t got = 0;
-        int err;
-        if (have == fs->cap) { /* from 1 MiB, doubling, up to max: a short input takes little */
-            size_t c = fs->cap ? (fs->cap > max / 2 ? max : fs->cap * 2) : (max < ((size_t)1 << 20) ? max : (size_t)1 << 20);
-            uint8_t *nb = realloc(fs->buf, c);
-            if (!nb)
-                return oz_fail(p, OZIP_ERR_NOMEM, "out of memory for %zu bytes of input", c);
-            fs->buf = nb;
-            fs->cap = c;
-        }
-        err = fs->read(fs->ruser, fs->buf + have, fs->cap - have, &got);
-        if (err)
-            return oz_fail(p, OZIP_ERR_IO, "reading the input failed: %s", err > 0 ? strerror(err) : "error");
-        if (got == 0)
-            fs->eof = 1;
-        have += got;
-    }
+    s = stream_fill(fs->read, fs->ruser, &fs->buf, &fs->cap, &have, max, &fs->eof, p);
+    if (s != OZIP_OK)
+        return s;
     *piece = fs->buf;
     *n = have;
     fs->pos += have;
@@ -688,15 +708,11 @@ static void report_add(ozip_report *sum, const ozip_report *r, uint32_t k)
     sum->frames += r->frames;
 }
 
-/* errbuf's message prefixed with "frame K (input byte N): " */
-static void input_note(const ozip_params *p, uint32_t k, uint64_t at)
+/* errbuf's message with pre put before it (cut to fit) */
+static void errbuf_prefix(const ozip_params *p, const char *pre)
 {
-    char pre[80];
-    size_t lp, lm;
-    if (!p->errbuf || !p->errbuf_size)
-        return;
-    lp = (size_t)snprintf(pre, sizeof pre, "frame %u (input byte %llu): ", k + 1, (unsigned long long)at);
-    if (lp + 1 > p->errbuf_size)
+    size_t lp = strlen(pre), lm;
+    if (!p->errbuf || lp + 1 > p->errbuf_size)
         return;
     lm = strnlen(p->errbuf, p->errbuf_size - 1);
     if (lp + lm + 1 > p->errbuf_size)
@@ -704,6 +720,14 @@ static void input_note(const ozip_params *p, uint32_t k, uint64_t at)
     memmove(p->errbuf + lp, p->errbuf, lm);
     memcpy(p->errbuf, pre, lp);
     p->errbuf[lp + lm] = 0;
+}
+
+/* errbuf's message prefixed with "frame K (input byte N): " */
+static void input_note(const ozip_params *p, uint32_t k, uint64_t at)
+{
+    char pre[80];
+    snprintf(pre, sizeof pre, "frame %u (input byte %llu): ", k + 1, (unsigned long long)at);
+    errbuf_prefix(p, pre);
 }
 
 /* Progress with the frame's number (ozip_progress.frame) */
@@ -727,7 +751,7 @@ static ozip_status compress_frames(frame_src *fs, ozip_write_fn write, void *use
     ozip_params q = *pp;
     ozip_report r, sum;
     uint64_t frame = pp->frame_size ? pp->frame_size : OZ_FRAME_DEFAULT;
-    size_t max = frame < SIZE_MAX ? (size_t)frame : SIZE_MAX;
+    size_t max = frame < SIZE_MAX / 2 ? (size_t)frame : SIZE_MAX / 2;
     uint32_t k;
     ozip_status s = OZIP_OK;
     frame_prog fp;
@@ -981,18 +1005,10 @@ static ozip_status parse_frame(const uint8_t *b, size_t n, parsed *pf, const ozi
 static void frame_note(const ozip_params *p, uint32_t k, size_t pos)
 {
     char pre[64];
-    size_t lp, lm;
-    if (k == 0 || !p->errbuf || !p->errbuf_size)
+    if (k == 0)
         return;
-    lp = (size_t)snprintf(pre, sizeof pre, "frame %u (at byte %zu): ", k + 1, pos);
-    lm = strnlen(p->errbuf, p->errbuf_size - 1);
-    if (lp + lm + 1 > p->errbuf_size)
-        lm = p->errbuf_size > lp + 1 ? p->errbuf_size - lp - 1 : 0;
-    if (lp + 1 > p->errbuf_size)
-        return;
-    memmove(p->errbuf + lp, p->errbuf, lm);
-    memcpy(p->errbuf, pre, lp);
-    p->errbuf[lp + lm] = 0;
+    snprintf(pre, sizeof pre, "frame %u (at byte %zu): ", k + 1, pos);
+    errbuf_prefix(p, pre);
 }
 
 /* Frame k (from 0) of a buffer, at byte pos < n (docs/format.md, "Several
@@ -1432,38 +1448,6 @@ ozip_status ozip_decompress_to(const void *srcv, size_t n, ozip_write_fn write, 
     return decode_to(b, n, frames, total, model_total, write, user, p);
 }
 
-/* Fills buf to at least `want` bytes (fewer only at the input's end: *eof) */
-static ozip_status stream_fill(ozip_read_fn read, void *user, uint8_t **buf, size_t *cap, size_t *have,
-                               uint64_t want, int *eof, const ozip_params *p)
-{
-    if (want > (uint64_t)SIZE_MAX / 2)
-        return oz_fail(p, OZIP_ERR_NOMEM, "a frame of %llu bytes does not fit in memory", (unsigned long long)want);
-    while (*have < want && !*eof) {
-        size_t got = 0;
-        int err;
-        if (*have == *cap) {
-            /* grown with the bytes that arrive, not with the size the
-             * header claims (a damaged one could claim terabytes) */
-            size_t c = *cap ? *cap * 2 : 65536;
-            uint8_t *nb;
-            if (c > want && want >= 65536)
-                c = (size_t)want;
-            nb = realloc(*buf, c);
-            if (!nb)
-                return oz_fail(p, OZIP_ERR_NOMEM, "out of memory for a frame of %llu bytes", (unsigned long long)want);
-            *buf = nb;
-            *cap = c;
-        }
-        err = read(user, *buf + *have, *cap - *have, &got);
-        if (err)
-            return oz_fail(p, OZIP_ERR_IO, "reading the input failed: %s", err > 0 ? strerror(err) : "error");
-        if (got == 0)
-            *eof = 1;
-        *have += got;
-    }
-    return OZIP_OK;
-}
-
 ozip_status ozip_decompress_stream(ozip_read_fn read, void *ruser, ozip_write_fn write, void *wuser,
                                    const ozip_params *pp)
 {
@@ -1532,8 +1516,7 @@ ozip_status ozip_decompress_stream(ozip_read_fn read, void *ruser, ozip_write_fn
                 frame_note(p, k, (size_t)pos);
             break;
         }
-        memmove(buf, buf + need, have - (size_t)need);
-        have -= (size_t)need;
+        have = 0; /* stream_fill read no further than this frame */
         pos += need;
     }
     free(buf);
